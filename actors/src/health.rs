@@ -1,0 +1,305 @@
+//! HealthActor: collects component states from every actor and adapter and answers the live /
+//! ready / health views that `/livez`, `/readyz` and `/healthz` serve.
+//!
+//! Readiness means "this replica can serve correct data": every component marked
+//! `required_for_ready` is up. Mode is `unhealthy` when not ready, `degraded` when ready but an
+//! optional component (GitHub, say) is down, `healthy` otherwise.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use actix::{Actor, Context, Handler};
+
+use crate::messages::{GetHealth, ReportComponent, RoleChanged};
+use crate::tick::{ServiceHealthRegistry, ServiceHealthSnapshot};
+
+/// This replica's role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Leader,
+    Follower,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Leader => "leader",
+            Role::Follower => "follower",
+        }
+    }
+}
+
+/// A component's state as its owner reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ComponentStatus {
+    /// Registered but not yet known to work.
+    Starting,
+    Up,
+    /// Down, with a short reason safe to show (no secrets).
+    Down(String),
+}
+
+impl ComponentStatus {
+    pub fn is_up(&self) -> bool {
+        matches!(self, ComponentStatus::Up)
+    }
+}
+
+/// The health mode `/healthz` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Healthy,
+    Degraded,
+    Unhealthy,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Healthy => "healthy",
+            Mode::Degraded => "degraded",
+            Mode::Unhealthy => "unhealthy",
+        }
+    }
+}
+
+/// One component in a [`HealthReport`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentView {
+    pub status: ComponentStatus,
+    pub required_for_ready: bool,
+    /// Unix seconds of the last change of `status`.
+    pub since_unix: f64,
+}
+
+/// The answer to [`GetHealth`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthReport {
+    pub role: Role,
+    pub epoch: u64,
+    pub mode: Mode,
+    pub ready: bool,
+    pub components: BTreeMap<String, ComponentView>,
+    /// Periodic services (tick runners) with their last outcomes.
+    pub services: Vec<ServiceHealthSnapshot>,
+}
+
+impl HealthReport {
+    /// Names of required components that are not up, for the `/readyz` body.
+    pub fn failing_required(&self) -> Vec<&str> {
+        self.components
+            .iter()
+            .filter(|(_, c)| c.required_for_ready && !c.status.is_up())
+            .map(|(name, _)| name.as_str())
+            .collect()
+    }
+}
+
+/// Keeps component states; answers health queries from memory, never doing I/O.
+pub struct HealthActor {
+    role: Role,
+    epoch: u64,
+    components: BTreeMap<String, ComponentView>,
+    services: ServiceHealthRegistry,
+    cached: Option<Arc<HealthReport>>,
+}
+
+impl HealthActor {
+    /// A fresh actor; `expected` lists components required for readiness that must report
+    /// before the replica is ready (they start as [`ComponentStatus::Starting`]).
+    pub fn new(role: Role, expected: &[&str], services: ServiceHealthRegistry) -> HealthActor {
+        let now = unix_now();
+        let components = expected
+            .iter()
+            .map(|name| {
+                let view = ComponentView {
+                    status: ComponentStatus::Starting,
+                    required_for_ready: true,
+                    since_unix: now,
+                };
+                (name.to_string(), view)
+            })
+            .collect();
+        HealthActor {
+            role,
+            epoch: 0,
+            components,
+            services,
+            cached: None,
+        }
+    }
+
+    fn report(&self) -> HealthReport {
+        let ready = self
+            .components
+            .values()
+            .all(|c| !c.required_for_ready || c.status.is_up());
+        let optional_down = self
+            .components
+            .values()
+            .any(|c| !c.required_for_ready && !c.status.is_up());
+        let mode = match (ready, optional_down) {
+            (false, _) => Mode::Unhealthy,
+            (true, true) => Mode::Degraded,
+            (true, false) => Mode::Healthy,
+        };
+        HealthReport {
+            role: self.role,
+            epoch: self.epoch,
+            mode,
+            ready,
+            components: self.components.clone(),
+            services: self.services.snapshot(),
+        }
+    }
+}
+
+impl Actor for HealthActor {
+    type Context = Context<Self>;
+}
+
+impl Handler<ReportComponent> for HealthActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReportComponent, _: &mut Context<Self>) {
+        let entry = self.components.entry(msg.component.clone());
+        let changed = match entry {
+            std::collections::btree_map::Entry::Occupied(mut slot) => {
+                let view = slot.get_mut();
+                let changed =
+                    view.status != msg.status || view.required_for_ready != msg.required_for_ready;
+                if view.status != msg.status {
+                    view.since_unix = unix_now();
+                }
+                view.status = msg.status.clone();
+                view.required_for_ready = msg.required_for_ready;
+                changed
+            }
+            std::collections::btree_map::Entry::Vacant(slot) => {
+                slot.insert(ComponentView {
+                    status: msg.status.clone(),
+                    required_for_ready: msg.required_for_ready,
+                    since_unix: unix_now(),
+                });
+                true
+            }
+        };
+        if changed {
+            match &msg.status {
+                ComponentStatus::Down(reason) => {
+                    tracing::warn!(component = %msg.component, reason = %reason, "component down")
+                }
+                ComponentStatus::Up => tracing::info!(component = %msg.component, "component up"),
+                ComponentStatus::Starting => {
+                    tracing::debug!(component = %msg.component, "component starting")
+                }
+            }
+            self.cached = None;
+        }
+    }
+}
+
+impl Handler<RoleChanged> for HealthActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RoleChanged, _: &mut Context<Self>) {
+        self.role = msg.role;
+        self.epoch = msg.epoch;
+        self.cached = None;
+    }
+}
+
+impl Handler<GetHealth> for HealthActor {
+    type Result = Arc<HealthReport>;
+
+    fn handle(&mut self, _: GetHealth, _: &mut Context<Self>) -> Arc<HealthReport> {
+        // Service health changes outside this actor, so only component state is cached.
+        let mut report = match &self.cached {
+            Some(cached) => HealthReport::clone(cached),
+            None => {
+                let report = self.report();
+                self.cached = Some(Arc::new(report.clone()));
+                report
+            }
+        };
+        report.services = self.services.snapshot();
+        Arc::new(report)
+    }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(msg: &str, status: ComponentStatus, required: bool) -> ReportComponent {
+        ReportComponent {
+            component: msg.into(),
+            status,
+            required_for_ready: required,
+        }
+    }
+
+    /// Ready only once every expected component is up; an optional one down only degrades.
+    #[actix_rt::test]
+    async fn readiness_and_mode_follow_components() {
+        let addr =
+            HealthActor::new(Role::Leader, &["store"], ServiceHealthRegistry::default()).start();
+        let first = addr.send(GetHealth).await.unwrap();
+        assert!(!first.ready);
+        assert_eq!(first.mode, Mode::Unhealthy);
+        assert_eq!(first.failing_required(), vec!["store"]);
+
+        addr.send(report("store", ComponentStatus::Up, true))
+            .await
+            .unwrap();
+        let ready = addr.send(GetHealth).await.unwrap();
+        assert!(ready.ready);
+        assert_eq!(ready.mode, Mode::Healthy);
+
+        addr.send(report(
+            "github",
+            ComponentStatus::Down("timeout".into()),
+            false,
+        ))
+        .await
+        .unwrap();
+        let degraded = addr.send(GetHealth).await.unwrap();
+        assert!(degraded.ready);
+        assert_eq!(degraded.mode, Mode::Degraded);
+
+        addr.send(report(
+            "store",
+            ComponentStatus::Down("connection refused".into()),
+            true,
+        ))
+        .await
+        .unwrap();
+        let down = addr.send(GetHealth).await.unwrap();
+        assert!(!down.ready);
+        assert_eq!(down.mode, Mode::Unhealthy);
+        assert_eq!(down.failing_required(), vec!["store"]);
+    }
+
+    /// A role change shows up in the next report.
+    #[actix_rt::test]
+    async fn role_change_is_reported() {
+        let addr = HealthActor::new(Role::Leader, &[], ServiceHealthRegistry::default()).start();
+        addr.send(RoleChanged {
+            role: Role::Follower,
+            epoch: 3,
+        })
+        .await
+        .unwrap();
+        let report = addr.send(GetHealth).await.unwrap();
+        assert_eq!(report.role, Role::Follower);
+        assert_eq!(report.epoch, 3);
+    }
+}

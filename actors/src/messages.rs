@@ -1,0 +1,50 @@
+//! Every cross-actor message, grouped by receiver. Each doc names the sender and the reply.
+//! Messages are typed structs, never stringly-typed maps, and none derives `Serialize`: wire
+//! formats belong to adapters.
+
+use std::sync::Arc;
+
+use actix::Message;
+
+use crate::health::{ComponentStatus, HealthReport, Role};
+use crate::ports::OrgBatch;
+
+// ---- HealthActor ------------------------------------------------------------------------------
+
+/// Sent by any actor or adapter that owns a component: its current state. Reply: none.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct ReportComponent {
+    /// Stable component name (`store`, `github`, `actor.store`, …).
+    pub component: String,
+    pub status: ComponentStatus,
+    /// Whether `/readyz` requires this component to be up.
+    pub required_for_ready: bool,
+}
+
+/// Sent by the RoleManager when this replica's role changes. Reply: none.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct RoleChanged {
+    pub role: Role,
+    pub epoch: u64,
+}
+
+/// Sent by HTTP handlers: the live / ready / health view. Reply: [`HealthReport`].
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "Arc<HealthReport>")]
+pub struct GetHealth;
+
+// ---- StoreActor -------------------------------------------------------------------------------
+
+/// Sent by ScrapeActors and backfill consumers: one org cycle's series. Reply: none; the
+/// StoreActor retries a failed write until it succeeds or a newer batch for the org supersedes it.
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "()")]
+pub struct UpsertBatch(pub OrgBatch);
+
+/// Sent by the StoreActor's own timer, and after a local write: reload the snapshot if the
+/// store changed. Reply: none.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct RefreshSnapshot;

@@ -1,0 +1,73 @@
+//! Ports: the traits through which actors reach the outside world. Adapters live in the main
+//! package (`src/store`, …); this crate only sees these traits, so every actor can be tested with
+//! in-memory implementations.
+//!
+//! Ports return boxed `'static` futures so that an actor can spawn the call and get the result
+//! back as a message without holding its mailbox.
+
+use futures::future::BoxFuture;
+
+use crate::exposition::Family;
+
+/// One sample to store: a metric name, its label pairs sorted by name, and the value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub metric: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+/// The result of one org cycle. It **replaces** every series previously written for `org`, so a
+/// series whose events left the window disappears, and it becomes visible atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrgBatch {
+    pub org: String,
+    /// Fencing epoch of the writer; a store rejects a batch older than the current epoch.
+    pub epoch: u64,
+    pub samples: Vec<Sample>,
+}
+
+/// A consistent view of every stored series, grouped into sorted families.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoreSnapshot {
+    /// Monotonic version; changes whenever stored data changes.
+    pub version: u64,
+    pub families: Vec<Family>,
+}
+
+/// Errors a [`MetricStore`] reports.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The backend could not be reached or answered with an error.
+    #[error("{operation} failed on the {backend} store")]
+    Backend {
+        backend: &'static str,
+        operation: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The write carried an epoch older than the current one: a newer leader exists.
+    #[error("write with epoch {attempted} rejected: current epoch is {current}")]
+    StaleEpoch { attempted: u64, current: u64 },
+    /// The write would create more series than `store.max_series_budget` allows.
+    #[error("series budget of {budget} exceeded: {rejected} new series rejected")]
+    BudgetExceeded { budget: u64, rejected: u64 },
+}
+
+/// Where the shared series live: memory (embedded default) or Redis.
+pub trait MetricStore: Send + Sync + 'static {
+    /// Short backend name for logs and health (`memory`, `redis`).
+    fn backend(&self) -> &'static str;
+
+    /// Atomically replaces the series of `batch.org`.
+    fn write_org_batch(&self, batch: OrgBatch) -> BoxFuture<'static, Result<(), StoreError>>;
+
+    /// Returns a snapshot when the stored version differs from `known_version`, else `None`.
+    fn load_if_changed(
+        &self,
+        known_version: u64,
+    ) -> BoxFuture<'static, Result<Option<StoreSnapshot>, StoreError>>;
+
+    /// Cheap liveness check of the backend.
+    fn ping(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+}

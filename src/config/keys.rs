@@ -1,0 +1,301 @@
+//! The schema of every configuration key: its path, kind, built-in default and whether it is a
+//! secret, plus the table of keys whose feature is not built yet ([`PENDING`]).
+//!
+//! One table drives the defaults layer, the environment mapping, the unknown-key check, the
+//! pending-feature check and the drift test against `config/default.toml`, so a key added here
+//! is automatically settable from every layer.
+
+/// How a key's raw value is read; decides env-list splitting and default-equality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Free text, enum names, addresses and URLs.
+    Text,
+    /// `true` / `false`.
+    Bool,
+    /// A non-negative integer.
+    Int,
+    /// A humantime duration (`500ms`, `5m`, `7d`).
+    Duration,
+    /// A list of text values; comma-separated in env.
+    TextList,
+    /// A list of durations; comma-separated in env.
+    DurationList,
+}
+
+impl Kind {
+    /// Lists are split on `,` when they come from one environment variable.
+    pub(crate) fn is_list(self) -> bool {
+        matches!(self, Kind::TextList | Kind::DurationList)
+    }
+}
+
+/// A built-in default; `Unset` keys have no value unless configured.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum DefaultValue {
+    Unset,
+    One(&'static str),
+    Many(&'static [&'static str]),
+}
+
+/// One configuration key.
+#[derive(Debug)]
+pub(crate) struct KeyDef {
+    /// Dotted path (`server.listen_addr`); relative to the org entry in [`ORG_KEYS`].
+    pub path: &'static str,
+    pub kind: Kind,
+    pub default: DefaultValue,
+    /// Secrets accept a `<key>_file` companion and are redacted in every message.
+    pub secret: bool,
+}
+
+const fn key(path: &'static str, kind: Kind, default: DefaultValue) -> KeyDef {
+    KeyDef {
+        path,
+        kind,
+        default,
+        secret: false,
+    }
+}
+
+const fn secret(path: &'static str) -> KeyDef {
+    KeyDef {
+        path,
+        kind: Kind::Text,
+        default: DefaultValue::Unset,
+        secret: true,
+    }
+}
+
+use DefaultValue::{Many, One, Unset};
+use Kind::{Bool, Duration, DurationList, Int, Text, TextList};
+
+/// Path of the org list; its entries are described by [`ORG_KEYS`].
+pub(crate) const ORGS_PATH: &str = "github.orgs";
+
+/// Suffix of the companion key that names a file holding a secret.
+pub(crate) const FILE_SUFFIX: &str = "_file";
+
+/// Every top-level key except the org list (SPEC §2, copilot as in the Go inventory §1.2).
+pub(crate) const KEYS: &[KeyDef] = &[
+    key("server.listen_addr", Text, One("0.0.0.0:8080")),
+    key("server.log_level", Text, One("info")),
+    key("server.log_format", Text, One("json")),
+    key("server.shutdown_timeout", Duration, One("15s")),
+    key("github.api_base_url", Text, One("https://api.github.com")),
+    key("github.request_timeout", Duration, One("20s")),
+    key("github.unhealthy_failure_threshold", Int, One("6")),
+    key("github.unhealthy_cooldown", Duration, One("2m")),
+    key("github.recover_success_threshold", Int, One("3")),
+    secret("github.token"),
+    key("github.app_id", Int, Unset),
+    key("github.private_key_path", Text, Unset),
+    key("github.installation_id", Int, Unset),
+    key("github.scrape_interval", Duration, One("5m")),
+    key("github.exclude_bots", Bool, One("false")),
+    key("rate_limit.min_remaining_threshold", Int, One("200")),
+    key("rate_limit.min_reset_buffer", Duration, One("10s")),
+    key("rate_limit.secondary_limit_backoff", Duration, One("60s")),
+    key("retry.max_attempts", Int, One("5")),
+    key("retry.initial_backoff", Duration, One("1s")),
+    key("retry.max_backoff", Duration, One("30s")),
+    key("retry.jitter", Bool, One("true")),
+    key("loc.refresh_interval", Duration, One("24h")),
+    key("loc.stats_poll_attempts", Int, One("3")),
+    key("loc.fallback_enabled", Bool, One("true")),
+    key(
+        "loc.fallback_max_commits_per_repo_per_week",
+        Int,
+        One("250"),
+    ),
+    key(
+        "loc.fallback_max_commit_detail_calls_per_org_per_hour",
+        Int,
+        One("1000"),
+    ),
+    key("loc.large_repo_zero_detection_windows", Int, One("2")),
+    key("loc.large_repo_cooldown", Duration, One("7d")),
+    key("backfill.enabled", Bool, One("true")),
+    key("backfill.max_attempts", Int, One("5")),
+    key("backfill.max_message_age", Duration, One("24h")),
+    key("backfill.consumer_count", Int, One("2")),
+    key("backfill.prefetch", Int, One("2")),
+    key(
+        "backfill.requeue_delays",
+        DurationList,
+        Many(&["1m", "5m", "30m", "2h"]),
+    ),
+    key("backfill.coalesce_window", Duration, One("15m")),
+    key("backfill.dedup_ttl", Duration, One("12h")),
+    key("backfill.max_enqueues_per_org_per_minute", Int, One("100")),
+    secret("amqp.url"),
+    key("amqp.exchange", Text, One("gh.backfill")),
+    key("amqp.queue", Text, One("gh.backfill.jobs")),
+    key("amqp.dlq", Text, One("gh.backfill.dlq")),
+    secret("store.redis_url"),
+    key("store.redis_mode", Text, One("standalone")),
+    key("store.redis_sentinel_addrs", TextList, Many(&[])),
+    key("store.redis_master_set", Text, Unset),
+    key("store.namespace", Text, One("ghm")),
+    key("store.retention", Duration, One("30d")),
+    key("store.metric_refresh_interval", Duration, One("30s")),
+    key("store.max_series_budget", Int, One("1000000")),
+    key("leader_election.enabled", Bool, One("false")),
+    key("leader_election.static_role", Text, One("leader")),
+    key("leader_election.backend", Text, One("redis")),
+    key(
+        "leader_election.lease_name",
+        Text,
+        One("github-stats-exporter-leader"),
+    ),
+    key("leader_election.lease_duration", Duration, One("15s")),
+    key("leader_election.renew_deadline", Duration, One("10s")),
+    key("leader_election.retry_period", Duration, One("2s")),
+    // Unset here; the loader fills in the host name (see `extract::hostname`).
+    key("leader_election.identity", Text, Unset),
+    key("copilot.enabled", Bool, One("false")),
+    key("copilot.scrape_interval", Duration, One("6h")),
+    key("copilot.request_timeout", Duration, One("30s")),
+    key("copilot.download_timeout", Duration, One("90s")),
+    key("copilot.include_org_28d", Bool, One("true")),
+    key("copilot.include_org_users_28d", Bool, One("false")),
+    key("copilot.include_enterprise_28d", Bool, One("false")),
+    key("copilot.include_enterprise_users_28d", Bool, One("false")),
+    key("copilot.include_breakdown_ide", Bool, One("false")),
+    key("copilot.include_breakdown_feature", Bool, One("false")),
+    key("copilot.include_breakdown_language", Bool, One("false")),
+    key("copilot.include_breakdown_model", Bool, One("false")),
+    key("copilot.include_pull_request_activity", Bool, One("true")),
+    key("copilot.user_label_mode", Text, One("login")),
+    key("copilot.emit_day_label", Bool, One("false")),
+    key("copilot.max_records_per_report", Int, One("0")),
+    key("copilot.max_users_per_report", Int, One("0")),
+    key("copilot.refresh_if_report_unchanged", Bool, One("false")),
+    key("copilot.enterprise.enabled", Bool, One("false")),
+    key("copilot.enterprise.slug", Text, Unset),
+    key("copilot.enterprise.app_id", Int, Unset),
+    key("copilot.enterprise.installation_id", Int, Unset),
+    key("copilot.enterprise.private_key_path", Text, Unset),
+];
+
+/// Keys of one `github.orgs[]` entry. `scrape_interval` is `Unset` because it inherits
+/// `github.scrape_interval`.
+pub(crate) const ORG_KEYS: &[KeyDef] = &[
+    key("org", Text, Unset),
+    key("app_id", Int, Unset),
+    key("installation_id", Int, Unset),
+    key("private_key_path", Text, Unset),
+    secret("token"),
+    key("scrape_interval", Duration, Unset),
+    key("repo_allowlist", TextList, Many(&["*"])),
+    key("repo_denylist", TextList, Many(&[])),
+    key("per_org_concurrency", Int, One("4")),
+    key("include_archived", Bool, One("false")),
+    key("include_forks", Bool, One("true")),
+];
+
+/// Keys whose feature is not built yet, with what brings it. Setting one to a non-default value
+/// is a validation error, never silently ignored. Delete a row when its feature lands.
+/// A path ending in `.*` covers a whole section; `github.orgs[].x` covers `x` in every org.
+pub(crate) const PENDING: &[(&str, &str)] = &[
+    ("github.app_id", "GitHub App auth in the scraper"),
+    ("github.private_key_path", "GitHub App auth in the scraper"),
+    ("github.installation_id", "GitHub App auth in the scraper"),
+    ("github.exclude_bots", "the scraper"),
+    (
+        "github.unhealthy_failure_threshold",
+        "GitHub health tracking",
+    ),
+    ("github.unhealthy_cooldown", "GitHub health tracking"),
+    ("github.recover_success_threshold", "GitHub health tracking"),
+    ("github.orgs[].app_id", "GitHub App auth in the scraper"),
+    (
+        "github.orgs[].installation_id",
+        "GitHub App auth in the scraper",
+    ),
+    (
+        "github.orgs[].private_key_path",
+        "GitHub App auth in the scraper",
+    ),
+    ("github.orgs[].token", "per-org auth in the scraper"),
+    ("github.orgs[].repo_allowlist", "the scraper"),
+    ("github.orgs[].repo_denylist", "the scraper"),
+    ("github.orgs[].per_org_concurrency", "the scraper"),
+    ("github.orgs[].include_archived", "the scraper"),
+    ("github.orgs[].include_forks", "the scraper"),
+    ("rate_limit.*", "the GitHub client's rate budget"),
+    ("retry.*", "the GitHub client's retries"),
+    ("loc.*", "LOC metrics"),
+    ("backfill.*", "backfill"),
+    ("amqp.*", "the RabbitMQ queue"),
+    ("store.redis_url", "the Redis store"),
+    ("store.redis_mode", "the Redis store"),
+    ("store.redis_sentinel_addrs", "the Redis store"),
+    ("store.redis_master_set", "the Redis store"),
+    ("store.namespace", "the Redis store"),
+    ("store.retention", "the Redis store"),
+    ("store.max_series_budget", "series budgets in the store"),
+    ("leader_election.*", "leader election"),
+    ("copilot.*", "Copilot metrics"),
+];
+
+/// The top-level key definition for `path`, if any.
+pub(crate) fn find(path: &str) -> Option<&'static KeyDef> {
+    KEYS.iter().find(|k| k.path == path)
+}
+
+/// The org-entry key definition for `name`, if any.
+pub(crate) fn find_org(name: &str) -> Option<&'static KeyDef> {
+    ORG_KEYS.iter().find(|k| k.path == name)
+}
+
+/// Whether `path` names a section (a table holding keys), e.g. `copilot.enterprise`.
+pub(crate) fn is_section(path: &str) -> bool {
+    KEYS.iter().any(|k| {
+        k.path
+            .strip_prefix(path)
+            .is_some_and(|rest| rest.starts_with('.'))
+    })
+}
+
+/// The feature a key waits for, when it is pending. `path` uses `github.orgs[].x` for org keys.
+pub(crate) fn pending_feature(path: &str) -> Option<&'static str> {
+    PENDING.iter().find_map(|(pattern, feature)| {
+        let hit = match pattern.strip_suffix(".*") {
+            Some(section) => path
+                .strip_prefix(section)
+                .is_some_and(|rest| rest.starts_with('.')),
+            None => *pattern == path,
+        };
+        hit.then_some(*feature)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every pending row names a key or section that exists, so a typo cannot hide a key.
+    #[test]
+    fn pending_rows_name_existing_keys() {
+        for (pattern, _) in PENDING {
+            let exists = match pattern.strip_suffix(".*") {
+                Some(section) => is_section(section),
+                None => match pattern.strip_prefix("github.orgs[].") {
+                    Some(org_key) => find_org(org_key).is_some(),
+                    None => find(pattern).is_some(),
+                },
+            };
+            assert!(exists, "PENDING row `{pattern}` names no key");
+        }
+    }
+
+    /// Key paths are unique, so lookups by path are unambiguous.
+    #[test]
+    fn key_paths_are_unique() {
+        let mut paths: Vec<&str> = KEYS.iter().map(|k| k.path).collect();
+        paths.sort_unstable();
+        let before = paths.len();
+        paths.dedup();
+        assert_eq!(before, paths.len());
+    }
+}

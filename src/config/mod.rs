@@ -1,0 +1,60 @@
+//! Configuration: built-in defaults → optional `--config` file (TOML or YAML) → environment
+//! (`GITHUB_STATS_` prefix, `__` between levels), read into a typed [`Config`] and validated.
+//!
+//! Loading never stops at the first mistake: every problem comes back as (key, value, reason)
+//! in [`ConfigErrors`], with secrets redacted, so an operator fixes them all in one go and the
+//! binary exits 2 before opening a port.
+//!
+//! Pipeline, one module per step:
+//! - `keys`: the schema (every key, kind, default, secret flag) and the `PENDING` table of keys
+//!   whose feature is not built yet;
+//! - `layers` + `env`: the `config`-crate layering and the environment mapping;
+//! - `unknown`: unknown keys in the file;
+//! - `extract`: typed reading, `_file` secrets, org inheritance;
+//! - `validate`: ranges, cross-key rules, pending features.
+
+mod env;
+mod errors;
+mod extract;
+mod keys;
+mod layers;
+mod types;
+mod unknown;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+pub use errors::{ConfigErrors, ConfigProblem};
+pub use types::*;
+
+/// Loads the configuration from the optional file and the process environment.
+pub fn load(config_path: Option<&Path>) -> Result<Config, ConfigErrors> {
+    load_from(config_path, std::env::vars().collect())
+}
+
+/// Loads the configuration from the optional file and the given environment, which replaces
+/// the process environment (tests use this; `HOSTNAME` is also read from it).
+pub fn load_from(
+    config_path: Option<&Path>,
+    env: Vec<(String, String)>,
+) -> Result<Config, ConfigErrors> {
+    let mut problems = errors::Problems::default();
+    let Some(tree) = layers::merge(config_path, &env, &mut problems) else {
+        return Err(ConfigErrors {
+            problems: problems.0,
+        });
+    };
+    unknown::check_unknown_keys(&tree, &mut problems);
+    let config = extract::extract(&tree, &env, &mut problems);
+    validate::validate(&config, &tree, &mut problems);
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors {
+            problems: problems.0,
+        })
+    }
+}

@@ -1,0 +1,308 @@
+//! The handlers: each reads the published exposition or asks the HealthActor, with a timeout.
+
+use std::sync::Arc;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::Method;
+use actix_web::{web, HttpRequest, HttpResponse};
+use gse_actors::exposition::{self, Family, Format, LabelSet, MetricKind, Series};
+use gse_actors::health::{ComponentStatus, HealthReport, Role};
+use gse_actors::messages::GetHealth;
+use serde_json::json;
+
+use super::negotiate::{accepts_gzip, format_for_accept};
+use super::HttpState;
+
+/// Registers every route; a known path with a wrong method answers 405 with `Allow`.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(get_only("/", landing))
+        .service(get_only("/metrics", metrics))
+        .service(get_only("/metrics/replica", replica_metrics))
+        .service(get_only("/livez", livez))
+        .service(get_only("/readyz", readyz))
+        .service(get_only("/healthz", healthz));
+}
+
+fn get_only<F, Args>(path: &str, handler: F) -> actix_web::Resource
+where
+    F: actix_web::Handler<Args> + Clone,
+    Args: actix_web::FromRequest + 'static,
+    F::Output: actix_web::Responder + 'static,
+{
+    web::resource(path)
+        .route(web::get().to(handler.clone()))
+        .route(web::head().to(handler))
+        .default_service(web::to(method_not_allowed))
+}
+
+async fn method_not_allowed() -> HttpResponse {
+    HttpResponse::MethodNotAllowed()
+        .insert_header((header::ALLOW, "GET, HEAD"))
+        .content_type("text/plain; charset=utf-8")
+        .body("method not allowed\n")
+}
+
+pub async fn not_found() -> HttpResponse {
+    HttpResponse::NotFound()
+        .content_type("text/plain; charset=utf-8")
+        .body("not found\n")
+}
+
+async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse {
+    let format = format_for_accept(header_str(&req, header::ACCEPT));
+    let gzip = accepts_gzip(header_str(&req, header::ACCEPT_ENCODING));
+    let rendered = state.exposition.load();
+    let body = rendered.body(format);
+    let mut response = HttpResponse::Ok();
+    response
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(format.content_type()),
+        ))
+        .insert_header((
+            header::VARY,
+            HeaderValue::from_static("Accept, Accept-Encoding"),
+        ));
+    let bytes = if gzip {
+        response.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
+        body.gzip.clone()
+    } else {
+        body.plain.clone()
+    };
+    if req.method() == Method::HEAD {
+        return response.finish();
+    }
+    response.body(bytes)
+}
+
+async fn replica_metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse {
+    let format = format_for_accept(header_str(&req, header::ACCEPT));
+    let report = ask_health(&state).await;
+    let extra = String::from_utf8(exposition::render(
+        &replica_families(&state, report.as_deref()),
+        Format::Text004,
+    ))
+    .unwrap_or_default();
+    // The dynamic families above are gauges only, whose text-0.0.4 and OpenMetrics forms agree.
+    let body = match state.replica.encode(&extra) {
+        Ok(openmetrics) if format == Format::OpenMetrics100 => openmetrics,
+        Ok(openmetrics) => crate::replica_metrics::openmetrics_to_text004(&openmetrics),
+        Err(error) => {
+            tracing::error!(error = %error, "encoding replica metrics failed");
+            return HttpResponse::InternalServerError().body("encoding replica metrics failed\n");
+        }
+    };
+    let mut response = HttpResponse::Ok();
+    response.content_type(format.content_type());
+    if req.method() == Method::HEAD {
+        return response.finish();
+    }
+    response.body(body)
+}
+
+/// Per-process gauges derived from the health report and the exposition cell.
+fn replica_families(state: &HttpState, report: Option<&HealthReport>) -> Vec<Family> {
+    let mut families = Vec::new();
+    let gauge = |name: &str, help: &str, series: Vec<Series>| Family {
+        name: name.into(),
+        help: help.into(),
+        kind: MetricKind::Gauge,
+        series,
+    };
+    if let Some(report) = report {
+        let deps = report
+            .components
+            .iter()
+            .filter(|(name, _)| !name.starts_with("actor."))
+            .map(|(name, view)| Series {
+                labels: LabelSet::render(&[("dependency", name.as_str())]),
+                value: if view.status.is_up() { 1.0 } else { 0.0 },
+            })
+            .collect();
+        families.push(gauge(
+            "gh_exporter_dependency_health",
+            "1 when the dependency is usable by this replica, else 0.",
+            deps,
+        ));
+        families.push(gauge(
+            "gh_exporter_is_leader",
+            "1 when this replica is the leader.",
+            vec![Series {
+                labels: LabelSet::default(),
+                value: f64::from(u8::from(report.role == Role::Leader)),
+            }],
+        ));
+    }
+    families.push(gauge(
+        "gh_exporter_store_snapshot_age_seconds",
+        "Seconds since the served /metrics snapshot was last confirmed current with the store.",
+        vec![Series {
+            labels: LabelSet::default(),
+            value: state.exposition.age().as_secs_f64(),
+        }],
+    ));
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    families
+}
+
+async fn livez() -> HttpResponse {
+    // The HTTP server runs inside the actor system; while it answers, the system runs.
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok\n")
+}
+
+async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
+    match ask_health(&state).await {
+        Some(report) if report.ready => HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body("ready\n"),
+        Some(report) => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body(format!(
+                "not ready: {}\n",
+                report.failing_required().join(", ")
+            )),
+        None => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body("not ready: health actor unavailable\n"),
+    }
+}
+
+async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
+    match ask_health(&state).await {
+        Some(report) => {
+            let body = health_json(&report);
+            let mut response = if report.mode == gse_actors::health::Mode::Unhealthy {
+                HttpResponse::ServiceUnavailable()
+            } else {
+                HttpResponse::Ok()
+            };
+            response
+                .content_type("application/json")
+                .body(body.to_string())
+        }
+        None => HttpResponse::ServiceUnavailable()
+            .content_type("application/json")
+            .body(
+                json!({"mode": "unhealthy", "ready": false, "error": "health actor unavailable"})
+                    .to_string(),
+            ),
+    }
+}
+
+/// The `/healthz` JSON: `{role, epoch, mode, ready, components{name: {ok, status, …}}, services{…}}`.
+pub fn health_json(report: &HealthReport) -> serde_json::Value {
+    let components: serde_json::Map<String, serde_json::Value> = report
+        .components
+        .iter()
+        .map(|(name, view)| {
+            let (status, detail) = match &view.status {
+                ComponentStatus::Starting => ("starting", None),
+                ComponentStatus::Up => ("up", None),
+                ComponentStatus::Down(reason) => ("down", Some(reason.clone())),
+            };
+            let mut value = json!({
+                "ok": view.status.is_up(),
+                "status": status,
+                "required_for_ready": view.required_for_ready,
+                "since": view.since_unix,
+            });
+            if let Some(detail) = detail {
+                value["detail"] = json!(detail);
+            }
+            (name.clone(), value)
+        })
+        .collect();
+    let services: serde_json::Map<String, serde_json::Value> = report
+        .services
+        .iter()
+        .map(|s| (s.name.clone(), crate::health_view::service_json(s)))
+        .collect();
+    json!({
+        "role": report.role.as_str(),
+        "epoch": report.epoch,
+        "mode": report.mode.as_str(),
+        "ready": report.ready,
+        "components": components,
+        "services": services,
+    })
+}
+
+async fn landing(state: web::Data<HttpState>) -> HttpResponse {
+    let report = ask_health(&state).await;
+    let info = &state.landing;
+    let (role, mode) = report
+        .as_deref()
+        .map(|r| (r.role.as_str(), r.mode.as_str()))
+        .unwrap_or(("unknown", "unknown"));
+    let orgs: String = info
+        .orgs
+        .iter()
+        .map(|o| format!("<li>{}</li>", html_escape(o)))
+        .collect();
+    let services: String = report
+        .as_deref()
+        .map(|r| {
+            r.services
+                .iter()
+                .map(|s| {
+                    format!(
+                        "<li>{}</li>",
+                        html_escape(&crate::health_view::service_line(s))
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let exposition = state.exposition.load();
+    let body = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>github-stats-exporter</title></head><body>\
+         <h1>github-stats-exporter {version}</h1>\
+         <p>Role: <b>{role}</b> &middot; mode: <b>{mode}</b> &middot; store: {store} &middot; queue: {queue} &middot; series served: {series}</p>\
+         <h2>Organizations</h2><ul>{orgs}</ul>\
+         <h2>Periodic services</h2><ul>{services}</ul>\
+         <h2>Endpoints</h2><ul>\
+         <li><a href=\"/metrics\">/metrics</a> shared series, identical on every replica</li>\
+         <li><a href=\"/metrics/replica\">/metrics/replica</a> this process's own series</li>\
+         <li><a href=\"/healthz\">/healthz</a> health JSON</li>\
+         <li><a href=\"/readyz\">/readyz</a> readiness</li>\
+         <li><a href=\"/livez\">/livez</a> liveness</li></ul></body></html>\n",
+        version = info.version,
+        store = info.store_backend,
+        queue = info.queue_backend,
+        series = exposition.series,
+    );
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(body)
+}
+
+async fn ask_health(state: &HttpState) -> Option<Arc<HealthReport>> {
+    let addr = (state.health)()?;
+    match tokio::time::timeout(state.actor_timeout, addr.send(GetHealth)).await {
+        Ok(Ok(report)) => Some(report),
+        Ok(Err(error)) => {
+            tracing::warn!(error = %error, "health actor unreachable");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(
+                timeout_ms = state.actor_timeout.as_millis() as u64,
+                "health actor did not answer in time"
+            );
+            None
+        }
+    }
+}
+
+fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

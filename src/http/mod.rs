@@ -1,0 +1,140 @@
+//! The actix-web HTTP layer: `/metrics`, `/metrics/replica`, `/livez`, `/readyz`, `/healthz` and
+//! the `/` landing page. Handlers hold only shared handles (the published exposition and the
+//! HealthActor's address); they never touch a backend, so a slow Redis or GitHub cannot make a
+//! probe hang.
+//!
+//! **Architecture Invariant:** handlers talk to the StoreActor (through the exposition cell it
+//! publishes) and the HealthActor, and to nothing else.
+
+mod endpoints;
+pub mod negotiate;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::{from_fn, Next};
+use actix_web::{web, App, HttpResponse, HttpServer};
+use gse_actors::health::HealthActor;
+use gse_actors::store::ExpositionCell;
+use tokio::sync::Semaphore;
+
+use crate::replica_metrics::{HttpLabels, ReplicaMetrics};
+
+/// Finds the current HealthActor (its address changes when the supervisor restarts it).
+pub type HealthLookup = Arc<dyn Fn() -> Option<Addr<HealthActor>> + Send + Sync>;
+
+/// What the landing page shows besides live health.
+#[derive(Debug, Clone)]
+pub struct LandingInfo {
+    pub version: &'static str,
+    pub orgs: Vec<String>,
+    pub store_backend: &'static str,
+    pub queue_backend: &'static str,
+}
+
+/// Limits that protect the server from slow or greedy clients.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Time allowed to receive a request's headers.
+    pub header_timeout: Duration,
+    /// Time allowed for a client to close after the response.
+    pub disconnect_timeout: Duration,
+    /// Requests handled at once; beyond it the server answers 503 at once.
+    pub max_concurrent_requests: usize,
+    /// Largest request body accepted (our endpoints take none).
+    pub max_body_bytes: usize,
+    /// Worker threads.
+    pub workers: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            header_timeout: Duration::from_secs(5),
+            disconnect_timeout: Duration::from_secs(2),
+            max_concurrent_requests: 256,
+            max_body_bytes: 4096,
+            workers: 2,
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct HttpState {
+    pub exposition: Arc<ExpositionCell>,
+    pub health: HealthLookup,
+    pub replica: Arc<ReplicaMetrics>,
+    pub landing: Arc<LandingInfo>,
+    /// How long a handler waits for the HealthActor before answering 503.
+    pub actor_timeout: Duration,
+}
+
+/// Builds the server on an already-bound listener. Signals are handled by the caller, which
+/// stops the returned [`Server`] during graceful shutdown.
+pub fn serve(
+    listener: TcpListener,
+    state: HttpState,
+    limits: HttpLimits,
+) -> std::io::Result<Server> {
+    let permits = Arc::new(Semaphore::new(limits.max_concurrent_requests));
+    let server = HttpServer::new(move || {
+        let permits = permits.clone();
+        let replica = state.replica.clone();
+        App::new()
+            .app_data(web::Data::new(state.clone()))
+            .app_data(web::PayloadConfig::new(limits.max_body_bytes))
+            .wrap(from_fn(move |req, next| {
+                guard(req, next, permits.clone(), replica.clone())
+            }))
+            .configure(endpoints::routes)
+            .default_service(web::to(endpoints::not_found))
+    })
+    .workers(limits.workers)
+    .client_request_timeout(limits.header_timeout)
+    .client_disconnect_timeout(limits.disconnect_timeout)
+    .shutdown_timeout(5)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// Concurrency cap and request accounting around every handler.
+async fn guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+    permits: Arc<Semaphore>,
+    replica: Arc<ReplicaMetrics>,
+) -> Result<ServiceResponse<actix_web::body::BoxBody>, actix_web::Error> {
+    let Ok(_permit) = permits.try_acquire() else {
+        replica.http_rejected_overload.inc();
+        let response = HttpResponse::ServiceUnavailable()
+            .insert_header(("Retry-After", "1"))
+            .body("too many concurrent requests\n");
+        return Ok(req.into_response(response));
+    };
+    let response = next.call(req).await?.map_into_boxed_body();
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_string());
+    let status = response.status();
+    replica
+        .http_requests
+        .get_or_create(&HttpLabels {
+            route,
+            status: status_label(status),
+        })
+        .inc();
+    Ok(response)
+}
+
+fn status_label(status: StatusCode) -> String {
+    status.as_u16().to_string()
+}

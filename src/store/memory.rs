@@ -1,0 +1,164 @@
+//! In-memory [`MetricStore`]: the embedded default when `store.redis_url` is unset. One process
+//! only, so replicas never share it; it honours the same contract as the Redis adapter (org
+//! batches replace atomically, stale epochs are rejected, the version changes on every write).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use futures::future::{self, BoxFuture, FutureExt};
+use gse_actors::metrics;
+use gse_actors::ports::{MetricStore, OrgBatch, StoreError, StoreSnapshot};
+
+/// Shared series of one process.
+#[derive(Debug, Default, Clone)]
+pub struct MemoryStore {
+    inner: Arc<Mutex<Inner>>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    version: u64,
+    epoch: u64,
+    orgs: BTreeMap<String, OrgBatch>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding this lock leaves consistent data (every update is one
+        // assignment), so a poisoned lock is safe to keep using.
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl MetricStore for MemoryStore {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    fn write_org_batch(&self, batch: OrgBatch) -> BoxFuture<'static, Result<(), StoreError>> {
+        let mut inner = self.lock();
+        let result = if batch.epoch < inner.epoch {
+            Err(StoreError::StaleEpoch {
+                attempted: batch.epoch,
+                current: inner.epoch,
+            })
+        } else {
+            inner.epoch = batch.epoch;
+            inner.version += 1;
+            inner.orgs.insert(batch.org.clone(), batch);
+            Ok(())
+        };
+        future::ready(result).boxed()
+    }
+
+    fn load_if_changed(
+        &self,
+        known_version: u64,
+    ) -> BoxFuture<'static, Result<Option<StoreSnapshot>, StoreError>> {
+        let inner = self.lock();
+        let result = if inner.version == known_version && known_version != 0 {
+            None
+        } else {
+            let families = metrics::assemble(inner.orgs.values().flat_map(|b| b.samples.iter()));
+            Some(StoreSnapshot {
+                version: inner.version.max(1),
+                families,
+            })
+        };
+        future::ready(Ok(result)).boxed()
+    }
+
+    fn ping(&self) -> BoxFuture<'static, Result<(), StoreError>> {
+        future::ready(Ok(())).boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gse_actors::ports::Sample;
+
+    fn batch(org: &str, epoch: u64, users: &[(&str, f64)]) -> OrgBatch {
+        OrgBatch {
+            org: org.into(),
+            epoch,
+            samples: users
+                .iter()
+                .map(|(user, value)| Sample {
+                    metric: "gh_activity_commits_24h".into(),
+                    labels: vec![
+                        ("org".into(), org.into()),
+                        ("repo".into(), "r".into()),
+                        ("user".into(), user.to_string()),
+                    ],
+                    value: *value,
+                })
+                .collect(),
+        }
+    }
+
+    /// A new batch replaces the org's old series entirely: departed users disappear.
+    #[tokio::test]
+    async fn batch_replaces_org_series() {
+        let store = MemoryStore::new();
+        store
+            .write_org_batch(batch("a", 1, &[("u1", 1.0), ("u2", 2.0)]))
+            .await
+            .unwrap();
+        store
+            .write_org_batch(batch("b", 1, &[("u9", 9.0)]))
+            .await
+            .unwrap();
+        store
+            .write_org_batch(batch("a", 1, &[("u2", 5.0)]))
+            .await
+            .unwrap();
+        let snapshot = store.load_if_changed(0).await.unwrap().unwrap();
+        let labels: Vec<_> = snapshot.families[0]
+            .series
+            .iter()
+            .map(|s| (s.labels.as_str().to_string(), s.value))
+            .collect();
+        assert_eq!(
+            labels,
+            vec![
+                ("{org=\"a\",repo=\"r\",user=\"u2\"}".to_string(), 5.0),
+                ("{org=\"b\",repo=\"r\",user=\"u9\"}".to_string(), 9.0)
+            ]
+        );
+        assert!(store
+            .load_if_changed(snapshot.version)
+            .await
+            .unwrap()
+            .is_none());
+    }
+
+    /// A write from an older epoch is rejected and changes nothing.
+    #[tokio::test]
+    async fn stale_epoch_write_is_rejected() {
+        let store = MemoryStore::new();
+        store
+            .write_org_batch(batch("a", 2, &[("u1", 1.0)]))
+            .await
+            .unwrap();
+        let error = store
+            .write_org_batch(batch("a", 1, &[("u1", 7.0)]))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            StoreError::StaleEpoch {
+                attempted: 1,
+                current: 2
+            }
+        ));
+        let snapshot = store.load_if_changed(0).await.unwrap().unwrap();
+        assert_eq!(snapshot.families[0].series[0].value, 1.0);
+    }
+}

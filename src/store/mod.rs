@@ -1,0 +1,3 @@
+//! Metric store adapters behind the `MetricStore` port: [`memory`] (the embedded default).
+
+pub mod memory;
