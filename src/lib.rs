@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod github;
 mod health_view;
 pub mod healthcheck;
 pub mod http;
@@ -19,27 +20,43 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix::Actor;
-use gse_actors::health::{HealthActor, Role};
-use gse_actors::store::{ExpositionCell, StoreActor};
-use gse_actors::tick::ServiceHealthRegistry;
+use gse_actors::health::{ComponentStatus, HealthActor, HealthObserver, HealthReporter, Role};
+use gse_actors::observe::{
+    LogObserver, MemCollector, MemRecorder, MetricsObserver, Multi, Observer,
+};
+use gse_actors::ports::MetricStore;
+use gse_actors::service_health::ServiceHealthRegistry;
+use gse_actors::store::{error_chain, ExpositionCell, StoreActor};
+use gse_actors::supervisor::{
+    self, Backoff, ChildSpec, Intensity, Strategy, SupervisorExit, SupervisorSpec,
+};
+use gse_actors::tick::TickRunner;
 
 use crate::config::{Config, StaticRole};
 use crate::http::{HttpLimits, HttpState, LandingInfo};
 use crate::replica_metrics::ReplicaMetrics;
 use crate::store::memory::MemoryStore;
 
-/// Why [`run`] ended abnormally.
+/// How often GitHub's `/meta` is probed for `dependency_health{dependency="github"}`.
+pub const GITHUB_PROBE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Why [`run`] ended abnormally (exit code 1).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("starting the HTTP server")]
     Http(#[source] std::io::Error),
     #[error("the HTTP server stopped unexpectedly")]
     HttpStopped(#[source] std::io::Error),
+    #[error("building the GitHub HTTP client")]
+    GithubClient(#[source] reqwest::Error),
+    #[error("the root supervisor gave up: {0}")]
+    SupervisorGaveUp(String),
 }
 
 /// Runs the exporter until `shutdown` resolves, then stops it gracefully within
-/// `server.shutdown_timeout`. Must be called inside an actix `System`.
+/// `server.shutdown_timeout`: the supervision tree in reverse start order, then the HTTP
+/// server. Returns an error when the root supervisor gives up. Must be called inside an actix
+/// `System`.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -49,29 +66,85 @@ pub async fn run(
         StaticRole::Leader => Role::Leader,
         StaticRole::Follower => Role::Follower,
     };
-    let services = ServiceHealthRegistry::default();
-    let health = HealthActor::new(role, &[gse_actors::store::COMPONENT], services.clone()).start();
+    let services = ServiceHealthRegistry::new();
+    let recorder = Arc::new(MemRecorder::new());
     let exposition = Arc::new(ExpositionCell::new());
-    let store = StoreActor::new(
-        Arc::new(MemoryStore::new()),
-        exposition.clone(),
-        health.clone().recipient(),
-        config.store.metric_refresh_interval,
-    )
-    .start();
+    let metric_store: Arc<dyn MetricStore> = Arc::new(MemoryStore::new());
+    let github_client =
+        github::http_client(config.github.request_timeout).map_err(RunError::GithubClient)?;
 
-    let health_lookup = {
-        let health = health.clone();
-        Arc::new(move || Some(health.clone())) as http::HealthLookup
+    // Root tree, started in this order and stopped in reverse. rest_for_one: a restarted
+    // HealthActor restarts everything after it, so every component reports afresh.
+    let (health_spec, health_slot) = {
+        let services = services.clone();
+        ChildSpec::actor("health", move |_| {
+            HealthActor::new(role, &[gse_actors::store::COMPONENT], services.clone())
+        })
+    };
+    let reporter = HealthReporter::from_slot(health_slot.clone());
+    let (store_spec, _store_slot) = {
+        let (metric_store, exposition, reporter) =
+            (metric_store.clone(), exposition.clone(), reporter.clone());
+        let refresh = config.store.metric_refresh_interval;
+        ChildSpec::actor("store", move |_| {
+            StoreActor::new(
+                metric_store.clone(),
+                exposition.clone(),
+                reporter.clone(),
+                refresh,
+            )
+        })
+    };
+    let github_probe = {
+        let (client, base, reporter) = (
+            github_client.clone(),
+            config.github.api_base_url.clone(),
+            reporter.clone(),
+        );
+        TickRunner::new("github_probe", GITHUB_PROBE_INTERVAL, &services)
+            .first_tick_jitter(Duration::ZERO)
+            .into_child(move || {
+                let (client, base, reporter) = (client.clone(), base.clone(), reporter.clone());
+                async move {
+                    let result = github::probe::probe_meta(&client, &base).await;
+                    let status = match &result {
+                        Ok(()) => ComponentStatus::Up,
+                        Err(error) => ComponentStatus::Down(error_chain(error)),
+                    };
+                    reporter.report("github", status, false);
+                    result.map_err(|error| error_chain(&error))
+                }
+            })
+    };
+    let observer: Arc<dyn Observer> = Arc::new(Multi::new(vec![
+        Arc::new(LogObserver),
+        Arc::new(MetricsObserver::new(recorder.clone())),
+        Arc::new(HealthObserver::new(reporter.clone())),
+    ]));
+    let root = supervisor::start(
+        SupervisorSpec::new("root", Strategy::RestForOne)
+            .observer(observer)
+            .intensity(Intensity::default())
+            .backoff(Backoff::default())
+            .child(health_spec)
+            .child(store_spec)
+            .child(github_probe),
+    );
+
+    let health_lookup: http::HealthLookup = {
+        let slot = health_slot.clone();
+        Arc::new(move || slot.get())
     };
     let state = HttpState {
         exposition,
         health: health_lookup,
-        replica: Arc::new(ReplicaMetrics::new(Vec::new())),
+        replica: Arc::new(ReplicaMetrics::new(vec![Box::new(MemCollector::new(
+            recorder.clone(),
+        ))])),
         landing: Arc::new(LandingInfo {
             version: env!("CARGO_PKG_VERSION"),
             orgs: config.github.orgs.iter().map(|o| o.org.clone()).collect(),
-            store_backend: "memory",
+            store_backend: metric_store.backend(),
             queue_backend: "memory",
         }),
         actor_timeout: Duration::from_secs(2),
@@ -79,35 +152,35 @@ pub async fn run(
     let local_addr = listener.local_addr().ok();
     let server = http::serve(listener, state, HttpLimits::default()).map_err(RunError::Http)?;
     let handle = server.handle();
-    tracing::info!(listen = ?local_addr, role = role.as_str(), "github-stats-exporter started");
-    let server_task = actix_rt::spawn(server);
+    tracing::info!(listen = ?local_addr, role = role.as_str(), store = metric_store.backend(), "github-stats-exporter started");
+    let mut server_task = actix_rt::spawn(server);
 
     tokio::pin!(shutdown);
-    tokio::select! {
-        () = &mut shutdown => {}
-        result = server_task => {
-            return match result {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(error)) => Err(RunError::HttpStopped(error)),
-                Err(join) => Err(RunError::HttpStopped(std::io::Error::other(join.to_string()))),
-            };
+    let outcome = tokio::select! {
+        () = &mut shutdown => Ok(()),
+        reason = root.gave_up() => Err(RunError::SupervisorGaveUp(reason)),
+        result = &mut server_task => match result {
+            Ok(Ok(())) => Err(RunError::HttpStopped(std::io::Error::other("server future ended"))),
+            Ok(Err(error)) => Err(RunError::HttpStopped(error)),
+            Err(join) => Err(RunError::HttpStopped(std::io::Error::other(join.to_string()))),
+        },
+    };
+    let deadline = config.server.shutdown_timeout;
+    tracing::info!(timeout_s = deadline.as_secs_f64(), "shutting down");
+    let started = tokio::time::Instant::now();
+    match root.shutdown(deadline).await {
+        SupervisorExit::Stopped => tracing::info!("actors stopped"),
+        SupervisorExit::GaveUp(reason) => {
+            tracing::warn!(reason = %reason, "actors had already given up")
+        }
+        SupervisorExit::DeadlineExceeded => {
+            tracing::warn!("actors did not stop in time and were aborted")
         }
     }
-    tracing::info!(
-        timeout_s = config.server.shutdown_timeout.as_secs_f64(),
-        "shutting down"
-    );
-    let stop = async {
-        handle.stop(true).await;
-        drop(store);
-        drop(health);
-    };
-    if tokio::time::timeout(config.server.shutdown_timeout, stop)
-        .await
-        .is_err()
-    {
-        tracing::warn!("graceful shutdown timed out; exiting anyway");
+    let left = deadline.saturating_sub(started.elapsed());
+    if tokio::time::timeout(left, handle.stop(true)).await.is_err() {
+        tracing::warn!("HTTP server did not drain in time");
     }
     tracing::info!("stopped");
-    Ok(())
+    outcome
 }

@@ -45,13 +45,13 @@ impl ReplicaMetrics {
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
             "gh_exporter_http_requests",
-            "HTTP requests answered by this replica, by route pattern and status code.",
+            "HTTP requests answered by this replica, by route pattern and status code",
             http_requests.clone(),
         );
         let http_rejected_overload = Counter::default();
         registry.register(
             "gh_exporter_http_rejected_overload",
-            "HTTP requests rejected with 503 because the concurrent-request cap was reached.",
+            "HTTP requests rejected with 503 because the concurrent-request cap was reached",
             http_rejected_overload.clone(),
         );
         let build_info = Family::<BuildLabels, Gauge>::default();
@@ -62,7 +62,7 @@ impl ReplicaMetrics {
             .set(1);
         registry.register(
             "gh_exporter_build_info",
-            "Build information; always 1.",
+            "Build information; always 1",
             build_info,
         );
         registry.register_collector(Box::new(ProcessCollector::new()));
@@ -76,6 +76,8 @@ impl ReplicaMetrics {
         }
     }
 
+    /// Help texts are registered without a final period: the encoder appends one.
+    ///
     /// OpenMetrics text of the registry followed by `extra` (already-rendered OpenMetrics
     /// families without `# EOF`), then `# EOF`.
     pub fn encode(&self, extra: &str) -> Result<String, std::fmt::Error> {
@@ -125,7 +127,7 @@ impl Collector for ProcessCollector {
         let start = ConstGauge::new(self.start_time);
         start.encode(encoder.encode_descriptor(
             "process_start_time_seconds",
-            "Start time of the process since unix epoch in seconds.",
+            "Start time of the process since unix epoch in seconds",
             None,
             start.metric_type(),
         )?)?;
@@ -133,14 +135,14 @@ impl Collector for ProcessCollector {
             let rss = ConstGauge::new(rss);
             rss.encode(encoder.encode_descriptor(
                 "process_resident_memory_bytes",
-                "Resident memory size in bytes.",
+                "Resident memory size in bytes",
                 None,
                 rss.metric_type(),
             )?)?;
             let cpu = ConstCounter::new(cpu);
             cpu.encode(encoder.encode_descriptor(
                 "process_cpu_seconds",
-                "Total user and system CPU time spent in seconds.",
+                "Total user and system CPU time spent in seconds",
                 None,
                 cpu.metric_type(),
             )?)?;
@@ -149,7 +151,7 @@ impl Collector for ProcessCollector {
             let fds = ConstGauge::new(fds);
             fds.encode(encoder.encode_descriptor(
                 "process_open_fds",
-                "Number of open file descriptors.",
+                "Number of open file descriptors",
                 None,
                 fds.metric_type(),
             )?)?;

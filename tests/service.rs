@@ -127,10 +127,17 @@ fn serves_probes_and_metrics_then_stops_on_sigterm() {
         replica_text.contains("gh_exporter_is_leader 1\n"),
         "{replica_text}"
     );
-    assert!(
-        replica_text.contains("gh_exporter_dependency_health{dependency=\"store\"} 1\n"),
-        "{replica_text}"
-    );
+    for expected in [
+        "gh_exporter_dependency_health{dependency=\"store\"} 1\n",
+        "gh_exporter_dependency_health{dependency=\"github\"} 0\n",
+        "gh_exporter_actor_up{actor=\"store\"} 1.0\n",
+        "gh_exporter_actor_restarts_total{actor=\"store\"} 0\n",
+    ] {
+        assert!(
+            replica_text.contains(expected),
+            "missing {expected:?} in {replica_text}"
+        );
+    }
     assert_eq!(
         replica.header("content-type"),
         Some("text/plain; version=0.0.4; charset=utf-8")

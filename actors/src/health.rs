@@ -9,10 +9,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix::{Actor, Context, Handler};
+use actix::{Actor, Context, Handler, Recipient};
 
 use crate::messages::{GetHealth, ReportComponent, RoleChanged};
-use crate::tick::{ServiceHealthRegistry, ServiceHealthSnapshot};
+use crate::observe::{ExitReason, Observer, SupervisionEvent};
+use crate::service_health::{ServiceHealthRegistry, ServiceHealthSnapshot};
+use crate::supervisor::ActorSlot;
 
 /// This replica's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -225,6 +227,87 @@ impl Handler<GetHealth> for HealthActor {
         };
         report.services = self.services.snapshot();
         Arc::new(report)
+    }
+}
+
+/// Sends component reports to whichever HealthActor incarnation is current (reports made while
+/// it restarts are dropped; the root supervisor's rest_for_one strategy restarts every reporter
+/// after it, so each reports again).
+#[derive(Clone)]
+pub struct HealthReporter {
+    target: Arc<dyn Fn() -> Option<Recipient<ReportComponent>> + Send + Sync>,
+}
+
+impl HealthReporter {
+    /// Reports to the HealthActor currently in `slot`.
+    pub fn from_slot(slot: ActorSlot<HealthActor>) -> HealthReporter {
+        HealthReporter {
+            target: Arc::new(move || slot.get().map(|addr| addr.recipient())),
+        }
+    }
+
+    /// Reports to a fixed recipient (tests, or an actor outside the tree).
+    pub fn from_recipient(recipient: Recipient<ReportComponent>) -> HealthReporter {
+        HealthReporter {
+            target: Arc::new(move || Some(recipient.clone())),
+        }
+    }
+
+    /// Reports `status` of `component`; never blocks.
+    pub fn report(&self, component: &str, status: ComponentStatus, required_for_ready: bool) {
+        if let Some(recipient) = (self.target)() {
+            recipient.do_send(ReportComponent {
+                component: component.to_string(),
+                status,
+                required_for_ready,
+            });
+        }
+    }
+}
+
+/// Turns supervision events into `actor.<name>` health components: a child that is down (between
+/// an abnormal exit and its restart) makes the replica not ready; a supervisor giving up is
+/// reported too. Non-blocking: one `do_send` per event.
+pub struct HealthObserver {
+    reporter: HealthReporter,
+}
+
+impl HealthObserver {
+    pub fn new(reporter: HealthReporter) -> HealthObserver {
+        HealthObserver { reporter }
+    }
+}
+
+impl Observer for HealthObserver {
+    fn on_supervision(&self, event: &SupervisionEvent<'_>) {
+        match event {
+            SupervisionEvent::Started { child, .. } => {
+                self.reporter
+                    .report(&format!("actor.{child}"), ComponentStatus::Up, true)
+            }
+            SupervisionEvent::Exited { child, reason, .. } if reason.is_abnormal() => {
+                self.reporter.report(
+                    &format!("actor.{child}"),
+                    ComponentStatus::Down(reason.to_string()),
+                    true,
+                )
+            }
+            SupervisionEvent::Exited {
+                child,
+                reason: ExitReason::Shutdown,
+                ..
+            } => self.reporter.report(
+                &format!("actor.{child}"),
+                ComponentStatus::Down("stopped".into()),
+                true,
+            ),
+            SupervisionEvent::GaveUp { supervisor, reason } => self.reporter.report(
+                &format!("actor.{supervisor}"),
+                ComponentStatus::Down(format!("gave up: {reason}")),
+                true,
+            ),
+            _ => {}
+        }
     }
 }
 

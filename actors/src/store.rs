@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, Recipient, WrapFuture};
+use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, WrapFuture};
 use arc_swap::ArcSwap;
 
 use crate::exposition::RenderedExposition;
-use crate::health::ComponentStatus;
-use crate::messages::{RefreshSnapshot, ReportComponent, UpsertBatch};
+use crate::health::{ComponentStatus, HealthReporter};
+use crate::messages::{RefreshSnapshot, UpsertBatch};
 use crate::ports::{MetricStore, OrgBatch, StoreError};
 
 /// The published `/metrics` bodies plus when they were last confirmed current.
@@ -68,7 +68,7 @@ impl Default for ExpositionCell {
 pub struct StoreActor {
     store: Arc<dyn MetricStore>,
     cell: Arc<ExpositionCell>,
-    health: Recipient<ReportComponent>,
+    health: HealthReporter,
     refresh_interval: Duration,
     /// Store version of the published snapshot.
     version: u64,
@@ -88,7 +88,7 @@ impl StoreActor {
     pub fn new(
         store: Arc<dyn MetricStore>,
         cell: Arc<ExpositionCell>,
-        health: Recipient<ReportComponent>,
+        health: HealthReporter,
         refresh_interval: Duration,
     ) -> StoreActor {
         StoreActor {
@@ -110,11 +110,7 @@ impl StoreActor {
             return;
         }
         self.last_status = Some(status.clone());
-        self.health.do_send(ReportComponent {
-            component: COMPONENT.into(),
-            status,
-            required_for_ready: true,
-        });
+        self.health.report(COMPONENT, status, true);
     }
 
     fn write(&mut self, batch: OrgBatch, ctx: &mut Context<Self>) {
@@ -258,6 +254,7 @@ mod tests {
     use futures::future::{self, BoxFuture, FutureExt};
 
     use super::*;
+    use crate::messages::ReportComponent;
     use crate::ports::{Sample, StoreSnapshot};
 
     #[derive(Default)]
@@ -359,7 +356,7 @@ mod tests {
         let actor = StoreActor::new(
             Arc::new(store.clone()),
             cell.clone(),
-            probe.recipient(),
+            HealthReporter::from_recipient(probe.recipient()),
             Duration::from_secs(3600),
         )
         .start();
@@ -388,7 +385,7 @@ mod tests {
         let actor = StoreActor::new(
             Arc::new(store.clone()),
             cell.clone(),
-            probe.recipient(),
+            HealthReporter::from_recipient(probe.recipient()),
             Duration::from_millis(20),
         )
         .start();
@@ -435,7 +432,7 @@ mod tests {
         let actor = StoreActor::new(
             Arc::new(store.clone()),
             cell.clone(),
-            probe.recipient(),
+            HealthReporter::from_recipient(probe.recipient()),
             Duration::from_millis(10),
         )
         .start();
