@@ -36,7 +36,12 @@ fn main() -> ExitCode {
             }
         };
     }
+    if cli.demo {
+        eprintln!("--demo is not available in this build yet: it arrives with GitHub scraping");
+        return ExitCode::from(2);
+    }
     logging::init(&config.server);
+    install_panic_hook();
     let listener = match TcpListener::bind(config.server.listen_addr) {
         Ok(listener) => listener,
         Err(error) => {
@@ -52,6 +57,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Sends panic reports through `tracing` (so they reach JSON log pipelines with their location)
+/// before the default hook prints them. The supervisor turns the panic into a child failure.
+fn install_panic_hook() {
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let message = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "non-string panic payload".to_string());
+        tracing::error!(location = %location, panic = %message, "panic");
+        default_hook(info);
+    }));
 }
 
 /// Resolves on the first SIGTERM or SIGINT.
