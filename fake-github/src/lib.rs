@@ -1,1 +1,106 @@
-//! placeholder
+//! A deterministic fake of the GitHub REST API for tests, benchmarks and the exporter's `--demo`.
+//!
+//! It serves the endpoints the exporter uses (also under the GHES prefix `/api/v3`), with
+//! GitHub's pagination, auth, rate limits, ETags and quirks, and it knows the exact value every
+//! `gh_activity_*` series should have (`GET /_fake/truth`, or [`truth::compute`] in-process).
+//! README.md lists flags, endpoints and the control API.
+//!
+//! # Modules
+//! - [`world`]: orgs, members, bots and repositories from the seed and sizes.
+//! - [`activity`]: activity generated lazily per (repository, hour) from a hash of the seed.
+//! - [`snapshot`]: what a repository looks like at one instant; [`store`] caches it and its pages.
+//! - [`truth`] and [`identity`]: the expected series, and commit-author resolution.
+//! - [`server`], [`routes`], `api`, [`render`], [`pagination`]: the HTTP side;
+//!   [`auth`], [`budget`], [`secondary`], [`faults`], [`counters`], [`clock`]: what it enforces
+//!   and records; `control`: the `/_fake/` API.
+//!
+//! # Time model
+//! Data is a pure function of (seed, sizes, instant). History starts `history_weeks` whole
+//! weeks before the current (Sunday-based, UTC) week; nothing exists before. An event at second
+//! `t` is visible at instant `at` iff `t <= at`: a commit appears on the default branch at its
+//! *committer* date (about 15 % of commits are committed hours after their author date, like
+//! amended or rebased work), a pull request at `created_at`, its merge/close, reviews and
+//! comments at their own times, a squash commit (author = PR author, committer `web-flow`) at
+//! `merged_at`. Pending reviews appear without `submitted_at` and are never submitted.
+//!
+//! # Truth semantics (what `GET /_fake/truth?at=T` returns)
+//! The window is `[T − 86400, T]`, inclusive at both ends, on whole-second event times.
+//! Labels are `org`, `repo` (name without owner) and `user`. Only series with a value > 0 are
+//! listed, except LOC series (listed for every contributor, zeros included).
+//! - `gh_activity_commits_24h`: commits listed by `GET /repos/{o}/{r}/commits` (default branch,
+//!   visible at `T`) whose `commit.author.date` is in the window, one per commit, for the user
+//!   resolved by [`identity::resolve_commit_user`]: `author.login` → `committer.login` →
+//!   noreply-email login (author email, then committer email; the part after `+` when present;
+//!   suffix `@users.noreply.github.com` matched case-insensitively) → email local part (text
+//!   before the first `@`) lowercased with runs outside `[a-z0-9._-]` replaced by `-` and `-`
+//!   trimmed (author, then committer; an empty result falls through) → `unlinked_git_author` when
+//!   the author or committer name is non-blank → `unattributed_commit`.
+//! - `gh_activity_prs_opened_24h`: pull requests with `created_at` in the window, by PR author.
+//! - `gh_activity_prs_merged_24h`: pull requests with `merged_at` in the window, by PR author.
+//! - `gh_activity_reviews_submitted_24h`: reviews with `submitted_at` in the window, any state
+//!   (APPROVED, CHANGES_REQUESTED, COMMENTED, DISMISSED), by reviewer; pending reviews (no
+//!   `submitted_at`) never count.
+//! - `gh_activity_issue_comments_24h`: comments of `GET /repos/{o}/{r}/issues/comments` (issue
+//!   and pull-request conversation comments) with `created_at` in the window, by commenter.
+//!   Edits (`updated_at`) do not count.
+//! - `gh_activity_last_event_unixtime`: per (org, repo, user) with at least one of the five
+//!   counts above, the largest event time among exactly the events counted there (commit author
+//!   date, PR `created_at` for opened, `merged_at` for merged, review `submitted_at`, comment
+//!   `created_at`). PR `updated_at` and LOC are not events.
+//! - `gh_activity_loc_added_weekly` / `gh_activity_loc_removed_weekly`: for every contributor
+//!   of `stats/contributors` at `T` (linked `author.login`s with at least one commit in the kept
+//!   history), the additions/deletions of the latest complete week `[W, W + 7 d)` with
+//!   `W + 7 d <= T`, i.e. the week before the current one. For "large" repositories, whose stats
+//!   report `a = d = 0` with non-zero `c`, the value is what a correct exporter computes from
+//!   `GET /repos/{o}/{r}/commits/{sha}`: `stats.additions`/`stats.deletions` summed over the
+//!   default-branch commits visible at `T` with `author.login` = the contributor and
+//!   `commit.author.date` in `[W, W + 7 d)` (the same commits stats counts in `c`). Empty
+//!   repositories (204) have no LOC series.
+//!
+//! Bots (`dependabot[bot]`, `github-actions[bot]`) are ordinary users; `web-flow` commits
+//! nothing as author.
+
+// `json!` objects as large as GitHub's pull request need a deeper macro recursion.
+#![recursion_limit = "256"]
+
+pub mod activity;
+mod api;
+pub mod auth;
+pub mod budget;
+pub mod clock;
+pub mod config;
+mod control;
+pub mod counters;
+pub mod faults;
+pub mod hash;
+pub mod identity;
+pub mod pagination;
+pub mod render;
+pub mod routes;
+pub mod secondary;
+pub mod server;
+pub mod snapshot;
+mod state;
+pub mod store;
+pub mod timefmt;
+pub mod truth;
+pub mod world;
+
+pub use config::{AppAuth, Clock, FakeConfig, SecondaryLimits};
+pub use server::FakeGithub;
+pub use truth::{Series, Truth};
+
+/// The truth at `at` for a configuration, computed in-process without a server.
+pub fn truth_at(config: &FakeConfig, at: f64) -> Truth {
+    let world = world::World::generate(config);
+    truth::compute(&world, at, config.history_weeks)
+}
+
+/// Organization logins for a configuration (stable for a seed), without a server.
+pub fn org_names(config: &FakeConfig) -> Vec<String> {
+    world::World::generate(config)
+        .orgs
+        .into_iter()
+        .map(|o| o.login)
+        .collect()
+}

@@ -1,0 +1,134 @@
+//! The `/_fake/` control API (no auth, not counted): truth, request counters, faults, clock,
+//! and a few helpers for tests (`info`, `limits`).
+
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::faults::FaultSpec;
+use crate::state::State;
+use crate::truth;
+
+pub fn handle(req: &HttpRequest, body: &[u8], state: &State) -> HttpResponse {
+    let path = req.path().trim_end_matches('/');
+    let m = req.method();
+    match (path, m) {
+        ("/_fake/truth", &Method::GET) => get_truth(req, state),
+        ("/_fake/requests", &Method::GET) => ok(&state.counters.snapshot()),
+        ("/_fake/requests", &Method::DELETE) => {
+            state.counters.reset();
+            HttpResponse::NoContent().finish()
+        }
+        ("/_fake/faults", &Method::GET) => ok(&state.faults.list()),
+        ("/_fake/faults", &Method::POST) => match serde_json::from_slice::<FaultSpec>(body) {
+            Ok(spec) => match state.faults.add(spec) {
+                Ok(id) => HttpResponse::Created().json(json!({"id": id})),
+                Err(e) => bad_request(&format!("{e}")),
+            },
+            Err(e) => bad_request(&format!("invalid fault: {e}")),
+        },
+        ("/_fake/faults", &Method::DELETE) => {
+            state.faults.clear();
+            HttpResponse::NoContent().finish()
+        }
+        ("/_fake/clock", &Method::GET) => clock_body(state),
+        ("/_fake/clock", &Method::POST) => post_clock(body, state),
+        ("/_fake/info", &Method::GET) => info(state),
+        ("/_fake/limits", &Method::DELETE) => {
+            state.core.reset_all();
+            state.search.reset_all();
+            state.secondary.reset_all();
+            HttpResponse::NoContent().finish()
+        }
+        (
+            "/_fake/truth" | "/_fake/requests" | "/_fake/faults" | "/_fake/clock" | "/_fake/info"
+            | "/_fake/limits",
+            _,
+        ) => HttpResponse::build(StatusCode::METHOD_NOT_ALLOWED)
+            .json(json!({"message": "Method Not Allowed"})),
+        _ => HttpResponse::NotFound().json(json!({"message": "Not Found"})),
+    }
+}
+
+fn ok<T: serde::Serialize>(v: &T) -> HttpResponse {
+    HttpResponse::Ok().json(v)
+}
+
+fn bad_request(message: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({"message": message}))
+}
+
+fn get_truth(req: &HttpRequest, state: &State) -> HttpResponse {
+    let at = match query_value(req.query_string(), "at") {
+        None => state.clock.now(),
+        Some(v) => match v.parse::<f64>() {
+            Ok(at) if at.is_finite() && at >= 0.0 => at,
+            _ => return bad_request("`at` must be Unix seconds"),
+        },
+    };
+    let snaps: Vec<_> = (0..state.world.repos.len())
+        .map(|gid| state.store.snapshot_at(gid, at))
+        .collect();
+    ok(&truth::compute_from(
+        &state.world,
+        at,
+        snaps.iter().map(|c| &c.snap),
+    ))
+}
+
+fn query_value(query: &str, key: &str) -> Option<String> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    advance_secs: Option<f64>,
+    now: Option<f64>,
+}
+
+fn post_clock(body: &[u8], state: &State) -> HttpResponse {
+    match serde_json::from_slice::<ClockChange>(body) {
+        Ok(ClockChange {
+            advance_secs: Some(s),
+            now: None,
+        }) if s.is_finite() => state.clock.advance(s),
+        Ok(ClockChange {
+            advance_secs: None,
+            now: Some(n),
+        }) if n.is_finite() && n >= 0.0 => state.clock.set(n),
+        _ => return bad_request("send {\"advance_secs\": n} or {\"now\": unix_seconds}"),
+    }
+    clock_body(state)
+}
+
+fn clock_body(state: &State) -> HttpResponse {
+    ok(&json!({"now": state.clock.now(), "mode": state.clock.mode()}))
+}
+
+fn info(state: &State) -> HttpResponse {
+    let orgs: Vec<_> = state
+        .world
+        .orgs
+        .iter()
+        .map(|o| {
+            json!({
+                "login": o.login,
+                "installation_id": o.installation_id,
+                "repos": o.repos.iter().map(|g| state.world.repos[*g].name.clone()).collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    ok(&json!({
+        "orgs": orgs,
+        "app_id": state.config.app.as_ref().map(|a| a.app_id),
+        "clock": state.clock.mode(),
+        "api_url": state.api_url,
+    }))
+}

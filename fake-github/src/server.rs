@@ -1,0 +1,498 @@
+//! The HTTP side: one catch-all actix handler running the request pipeline
+//! (route → auth → secondary limits → faults → primary budget → handler → ETag/304 → headers),
+//! and the [`FakeGithub`] handle that runs the server on its own thread and actix `System`.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{App, HttpRequest, HttpResponse, HttpResponseBuilder, HttpServer};
+
+use crate::api::{self, ApiReq, Reply};
+use crate::auth::{AuthError, Credential};
+use crate::budget::BudgetView;
+use crate::config::FakeConfig;
+use crate::faults::{FaultBody, FaultSpec};
+use crate::render::error_body;
+use crate::routes::{self, Resource, Route};
+use crate::state::State;
+use crate::{control, truth};
+
+/// A running fake. Stops on [`FakeGithub::stop`] or drop.
+pub struct FakeGithub {
+    addr: SocketAddr,
+    state: Arc<State>,
+    handle: Option<actix_web::dev::ServerHandle>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for FakeGithub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeGithub")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeGithub {
+    /// Starts the server on its own thread with its own actix System; returns once it is
+    /// listening. Usable from any test runtime and from the exporter's `--demo`.
+    pub fn spawn(config: FakeConfig) -> std::io::Result<FakeGithub> {
+        let listener = std::net::TcpListener::bind(config.listen)?;
+        let addr = listener.local_addr()?;
+        let workers = config.workers.max(1);
+        let state = Arc::new(
+            State::new(config, format!("http://{addr}"))
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?,
+        );
+        let data = web::Data::from(state.clone());
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("fake-github".into())
+            .spawn(move || {
+                let system = actix_rt::System::new();
+                let result = system.block_on(async move {
+                    let server = HttpServer::new(move || {
+                        App::new()
+                            .app_data(data.clone())
+                            .default_service(web::to(dispatch))
+                    })
+                    .workers(workers)
+                    .disable_signals()
+                    .shutdown_timeout(1)
+                    .on_connect(remember_socket)
+                    .listen(listener)?
+                    .run();
+                    // The receiver waits for this; if it is gone nobody needs the handle.
+                    let _ = tx.send(Ok(server.handle()));
+                    server.await
+                });
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "fake github server failed");
+                }
+            })?;
+        let handle = match rx.recv() {
+            Ok(Ok(h)) => h,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => {
+                return Err(std::io::Error::other(
+                    "fake github server thread exited before listening",
+                ))
+            }
+        };
+        Ok(FakeGithub {
+            addr,
+            state,
+            handle: Some(handle),
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Organization logins, stable for a seed.
+    pub fn org_names(&self) -> Vec<String> {
+        self.state
+            .world
+            .orgs
+            .iter()
+            .map(|o| o.login.clone())
+            .collect()
+    }
+
+    /// The installation id of an org (for App-auth configurations).
+    pub fn installation_id(&self, org: &str) -> Option<u64> {
+        self.state
+            .world
+            .org_by_login(org)
+            .map(|o| o.installation_id)
+    }
+
+    /// The fake's current "now" (Unix seconds).
+    pub fn now(&self) -> f64 {
+        self.state.clock.now()
+    }
+
+    /// Moves the fake clock (as `POST /_fake/clock {"advance_secs": n}`).
+    pub fn advance_clock(&self, secs: f64) {
+        self.state.clock.advance(secs);
+    }
+
+    /// The truth at `at` (as `GET /_fake/truth?at=`), computed in-process.
+    pub fn truth(&self, at: f64) -> truth::Truth {
+        let snaps: Vec<_> = (0..self.state.world.repos.len())
+            .map(|gid| self.state.store.snapshot_at(gid, at))
+            .collect();
+        truth::compute_from(&self.state.world, at, snaps.iter().map(|c| &c.snap))
+    }
+
+    /// Request counters (as `GET /_fake/requests`).
+    pub fn requests(&self) -> crate::counters::RequestCounts {
+        self.state.counters.snapshot()
+    }
+
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        if let Some(h) = self.handle.take() {
+            // `stop` sends the command eagerly; the returned future only awaits completion,
+            // which joining the thread below does instead.
+            drop(h.stop(false));
+        }
+        if let Some(t) = self.thread.take() {
+            if t.join().is_err() {
+                tracing::error!("fake github server thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for FakeGithub {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// The raw socket of a connection, kept so a fault can reset it.
+#[derive(Debug, Clone, Copy)]
+struct ConnFd(RawFd);
+
+fn remember_socket(conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions) {
+    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+        ext.insert(ConnFd(tcp.as_raw_fd()));
+    }
+}
+
+/// Makes the kernel answer with RST: linger 0, then shut the socket so the pending response
+/// cannot be written and actix drops (closes) the connection.
+fn reset_connection(req: &HttpRequest) {
+    if let Some(ConnFd(fd)) = req.conn_data::<ConnFd>().copied() {
+        // SAFETY: the fd belongs to the connection serving this very request, which actix keeps
+        // open at least until the handler returns; `SockRef` does not close it on drop.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let sock = socket2::SockRef::from(&borrowed);
+        let _ = sock.set_linger(Some(Duration::ZERO));
+        let _ = sock.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+struct Outcome {
+    response: HttpResponse,
+    status: u16,
+    consumed: bool,
+}
+
+async fn dispatch(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
+    let path = req.path();
+    if path == "/_fake" || path.starts_with("/_fake/") {
+        return control::handle(&req, &body, &state);
+    }
+    let stripped = routes::strip_prefix(path).to_string();
+    let route = routes::parse(&stripped).filter(|r| r.method() == req.method());
+    let endpoint = match &route {
+        Some(r) => format!("{} {}", r.method(), r.template()),
+        None => format!("{} (unmatched)", req.method()),
+    };
+    let outcome = pipeline(&req, &state, route, &stripped).await;
+    state
+        .counters
+        .record(&endpoint, outcome.status, outcome.consumed);
+    outcome.response
+}
+
+const MALFORMED_BODY: &[u8] = b"{\"message\": \"Server Error\", oops";
+
+async fn pipeline(req: &HttpRequest, state: &State, route: Option<Route>, path: &str) -> Outcome {
+    let now = state.clock.now();
+    let Some(route) = route else {
+        return plain(state, 404, &error_body("Not Found", 404), None);
+    };
+    let header = req
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok());
+    let cred = if route.needs_app_jwt() {
+        state.auth.app_jwt(header, now)
+    } else {
+        state.auth.token(header, now)
+    };
+    let cred = match cred {
+        Ok(Credential::Anonymous) if route != Route::Meta => Err(AuthError::Missing),
+        other => other,
+    };
+    let cred = match cred {
+        Ok(c) => c,
+        Err(e) => return plain(state, 401, &error_body(&e.to_string(), 401), None),
+    };
+    let resource = route.resource();
+    let key = cred.budget_key();
+    let budgets = if resource == Resource::Search {
+        &state.search
+    } else {
+        &state.core
+    };
+    let anonymous = cred == Credential::Anonymous;
+
+    let _in_flight = if anonymous {
+        None
+    } else {
+        match state.secondary.admit(&key, now) {
+            Ok(g) => Some(g),
+            Err(refusal) => {
+                let msg = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
+                let mut out = plain(
+                    state,
+                    state.secondary.status(),
+                    &error_body(msg, state.secondary.status()),
+                    Some(budgets.peek(&key, now)),
+                );
+                insert(
+                    &mut out.response,
+                    "retry-after",
+                    &refusal.retry_after().to_string(),
+                );
+                set_resource(&mut out.response, resource);
+                return out;
+            }
+        }
+    };
+
+    let fault = state.faults.take(path);
+    if let Some(f) = &fault {
+        if f.delay_ms > 0 {
+            actix_rt::time::sleep(Duration::from_millis(f.delay_ms)).await;
+        }
+        if f.reset_connection {
+            reset_connection(req);
+            return Outcome {
+                response: HttpResponse::build(StatusCode::BAD_GATEWAY).finish(),
+                status: 0,
+                consumed: false,
+            };
+        }
+        if let Some(status) = f.status {
+            return fault_reply(state, f, status);
+        }
+    }
+
+    let metered = resource != Resource::Free && !anonymous;
+    if metered {
+        let view = budgets.peek(&key, now);
+        if view.remaining == 0 {
+            let msg = match &cred {
+                Credential::Installation { id } => {
+                    format!("API rate limit exceeded for installation ID {id}.")
+                }
+                _ => "API rate limit exceeded for user ID 1.".to_string(),
+            };
+            let mut out = plain(state, 403, &error_body(&msg, 403), Some(view));
+            set_resource(&mut out.response, resource);
+            return out;
+        }
+    }
+
+    let query: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let api_req = ApiReq {
+        state,
+        route: &route,
+        query: &query,
+        now,
+        cred: &cred,
+    };
+    let reply = api::handle(&api_req);
+
+    let if_none_match = req
+        .headers()
+        .get("if-none-match")
+        .and_then(|v| v.to_str().ok());
+    if let (Reply::Page { page, .. }, Some(inm)) = (&reply, if_none_match) {
+        if etag_matches(inm, &page.etag) {
+            let view = metered.then(|| budgets.peek(&key, now));
+            let mut b = HttpResponse::build(StatusCode::NOT_MODIFIED);
+            common_headers(&mut b, state);
+            let mut resp = b.finish();
+            insert(&mut resp, "etag", &page.etag);
+            if let Some(v) = view {
+                rate_headers(&mut resp, v);
+                set_resource(&mut resp, resource);
+            }
+            return Outcome {
+                response: resp,
+                status: 304,
+                consumed: false,
+            };
+        }
+    }
+
+    let view = if metered {
+        // Racing requests may have used the last unit since the peek; report what is left.
+        Some(budgets.consume(&key, now).unwrap_or_else(|v| v))
+    } else if resource == Resource::Free {
+        Some(state.core.peek(&key, now))
+    } else {
+        None
+    };
+    let status = reply.status();
+    let mut b = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
+    common_headers(&mut b, state);
+    let (body, etag, link) = match &reply {
+        Reply::Page {
+            page,
+            page_no,
+            paginate,
+            ..
+        } => {
+            let link = if *paginate {
+                let host = req.connection_info().host().to_string();
+                crate::pagination::link_header(
+                    &format!("http://{host}{}", req.path()),
+                    req.query_string(),
+                    *page_no,
+                    page.last_page as usize,
+                )
+            } else {
+                None
+            };
+            (page.body.clone(), Some(page.etag.clone()), link)
+        }
+        Reply::Plain { body, .. } => (body.clone(), None, None),
+    };
+    let body = match fault.as_ref().and_then(|f| f.body) {
+        Some(FaultBody::Malformed) => Bytes::from_static(MALFORMED_BODY),
+        Some(FaultBody::Truncated) => body.slice(..body.len() / 2),
+        None => body,
+    };
+    if status != 204 {
+        b.insert_header(("content-type", "application/json; charset=utf-8"));
+    }
+    let mut resp = if status == 204 {
+        b.finish()
+    } else {
+        b.body(body)
+    };
+    if let Some(e) = etag {
+        insert(&mut resp, "etag", &e);
+    }
+    if let Some(l) = link {
+        insert(&mut resp, "link", &l);
+    }
+    if let Some(v) = view {
+        rate_headers(&mut resp, v);
+        set_resource(
+            &mut resp,
+            if resource == Resource::Free {
+                Resource::Core
+            } else {
+                resource
+            },
+        );
+    }
+    Outcome {
+        response: resp,
+        status,
+        consumed: metered,
+    }
+}
+
+fn fault_reply(state: &State, f: &FaultSpec, status: u16) -> Outcome {
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error");
+    let full = serde_json::to_vec(&error_body(reason, status)).unwrap_or_default();
+    let body = match f.body {
+        Some(FaultBody::Malformed) => MALFORMED_BODY.to_vec(),
+        Some(FaultBody::Truncated) => full[..full.len() / 2].to_vec(),
+        None => full,
+    };
+    let mut b = HttpResponse::build(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    );
+    common_headers(&mut b, state);
+    b.insert_header(("content-type", "application/json; charset=utf-8"));
+    Outcome {
+        response: b.body(body),
+        status,
+        consumed: false,
+    }
+}
+
+fn plain(
+    state: &State,
+    status: u16,
+    body: &serde_json::Value,
+    view: Option<BudgetView>,
+) -> Outcome {
+    let mut b = HttpResponse::build(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+    );
+    common_headers(&mut b, state);
+    b.insert_header(("content-type", "application/json; charset=utf-8"));
+    let mut resp = b.body(serde_json::to_vec(body).unwrap_or_default());
+    if let Some(v) = view {
+        rate_headers(&mut resp, v);
+    }
+    Outcome {
+        response: resp,
+        status,
+        consumed: false,
+    }
+}
+
+fn common_headers(b: &mut HttpResponseBuilder, state: &State) {
+    let n = state.request_seq.fetch_add(1, Ordering::Relaxed);
+    b.insert_header(("x-github-media-type", "github.v3; format=json"));
+    b.insert_header(("x-github-api-version-selected", "2022-11-28"));
+    b.insert_header(("x-github-request-id", format!("FAKE:{n:08X}")));
+    b.insert_header(("cache-control", "private, max-age=60, s-maxage=60"));
+    b.insert_header(("vary", "Accept, Authorization, Cookie, X-GitHub-OTP"));
+}
+
+fn rate_headers(resp: &mut HttpResponse, v: BudgetView) {
+    insert(resp, "x-ratelimit-limit", &v.limit.to_string());
+    insert(resp, "x-ratelimit-remaining", &v.remaining.to_string());
+    insert(resp, "x-ratelimit-used", &v.used.to_string());
+    insert(resp, "x-ratelimit-reset", &v.reset.to_string());
+}
+
+fn set_resource(resp: &mut HttpResponse, r: Resource) {
+    insert(
+        resp,
+        "x-ratelimit-resource",
+        if r == Resource::Search {
+            "search"
+        } else {
+            "core"
+        },
+    );
+}
+
+fn insert(resp: &mut HttpResponse, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        resp.headers_mut().insert(HeaderName::from_static(name), v);
+    }
+}
+
+/// `If-None-Match` matching with weak comparison, lists and `*`.
+fn etag_matches(header: &str, etag: &str) -> bool {
+    let bare = |s: &str| s.trim().trim_start_matches("W/").to_string();
+    let want = bare(etag);
+    header
+        .split(',')
+        .any(|t| t.trim() == "*" || bare(t) == want)
+}

@@ -1,0 +1,157 @@
+//! Each injectable fault kind: status, delay, malformed body, truncated body, connection reset,
+//! counted and cleared.
+
+mod common;
+
+use common::*;
+use serde_json::{json, Value};
+
+async fn add_fault(c: &reqwest::Client, base: &str, fault: Value) {
+    let r = c
+        .post(format!("{base}/_fake/faults"))
+        .json(&fault)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 201, "fault accepted: {fault}");
+}
+
+/// A status fault answers with that status `count` times, then the real answer returns; faults
+/// never consume budget.
+#[tokio::test]
+async fn status_fault_fires_count_times() {
+    let fake = spawn(config());
+    let (base, c) = (fake.base_url(), client());
+    let org = fake.org_names()[0].clone();
+    add_fault(&c, &base, json!({"path_regex": "^/orgs/[^/]+/repos$", "status": 503, "count": 2, "delay_ms": 0, "body": null, "reset_connection": false})).await;
+    for _ in 0..2 {
+        let r = get(&c, &format!("{base}/api/v3/orgs/{org}/repos")).await;
+        assert_eq!(r.status(), 503);
+        let body: Value = r.json().await.expect("json error body");
+        assert_eq!(body["message"], "Service Unavailable");
+    }
+    let r = get(&c, &format!("{base}/orgs/{org}/repos")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "x-ratelimit-used").as_deref(), Some("1"));
+    assert_eq!(fake.requests().by_status.get("503"), Some(&2));
+}
+
+/// A malformed body is a complete response that is not JSON; a truncated one is cut short.
+#[tokio::test]
+async fn body_faults_break_the_json() {
+    let fake = spawn(config());
+    let (base, c) = (fake.base_url(), client());
+    let org = fake.org_names()[0].clone();
+    let url = format!("{base}/orgs/{org}/repos?per_page=5");
+    let full = get(&c, &url).await.text().await.expect("body");
+    add_fault(
+        &c,
+        &base,
+        json!({"path_regex": "/repos$", "count": 1, "body": "malformed"}),
+    )
+    .await;
+    let r = get(&c, &url).await;
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.expect("body");
+    assert!(
+        serde_json::from_str::<Value>(&text).is_err(),
+        "malformed: {text}"
+    );
+    add_fault(
+        &c,
+        &base,
+        json!({"path_regex": "/repos$", "count": 1, "body": "truncated"}),
+    )
+    .await;
+    let text = get(&c, &url)
+        .await
+        .text()
+        .await
+        .expect("a complete HTTP body");
+    assert_eq!(text, full[..full.len() / 2]);
+    assert!(serde_json::from_str::<Value>(&text).is_err());
+    assert_eq!(
+        get(&c, &url).await.text().await.expect("body"),
+        full,
+        "faults used up"
+    );
+}
+
+/// A reset fault drops the connection without a response: the client sees a transport error.
+#[tokio::test]
+async fn reset_fault_breaks_the_connection() {
+    let fake = spawn(config());
+    let (base, c) = (fake.base_url(), client());
+    add_fault(
+        &c,
+        &base,
+        json!({"path_regex": "^/meta$", "count": 1, "reset_connection": true}),
+    )
+    .await;
+    let err = c.get(format!("{base}/meta")).send().await;
+    assert!(err.is_err(), "expected a transport error, got {err:?}");
+    assert_eq!(
+        c.get(format!("{base}/meta"))
+            .send()
+            .await
+            .expect("next request works")
+            .status(),
+        200
+    );
+}
+
+/// A delay-only fault delays the real answer; unlimited faults last until cleared.
+#[tokio::test]
+async fn delay_fault_delays_and_clear_removes_faults() {
+    let fake = spawn(config());
+    let (base, c) = (fake.base_url(), client());
+    add_fault(&c, &base, json!({"path_regex": "^/meta$", "delay_ms": 300})).await;
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        assert_eq!(
+            c.get(format!("{base}/meta"))
+                .send()
+                .await
+                .expect("send")
+                .status(),
+            200
+        );
+        assert!(
+            started.elapsed() >= std::time::Duration::from_millis(300),
+            "delayed"
+        );
+    }
+    let listed: Vec<Value> = c
+        .get(format!("{base}/_fake/faults"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(
+        c.delete(format!("{base}/_fake/faults"))
+            .send()
+            .await
+            .expect("send")
+            .status(),
+        204
+    );
+    let listed: Vec<Value> = c
+        .get(format!("{base}/_fake/faults"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert!(listed.is_empty());
+    let r = c
+        .post(format!("{base}/_fake/faults"))
+        .json(&json!({"path_regex": "(", "status": 500}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400, "invalid regex refused");
+}
