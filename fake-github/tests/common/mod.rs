@@ -26,7 +26,10 @@ pub fn spawn(config: FakeConfig) -> FakeGithub {
     FakeGithub::spawn(config).expect("the fake starts on a free port")
 }
 
+/// A plain-HTTP client. In a workspace build reqwest's features are unified with the exporter's
+/// (`rustls-no-provider`), so a crypto provider must be installed even for plain HTTP.
 pub fn client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .build()
         .expect("a plain HTTP client builds")
