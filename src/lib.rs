@@ -32,10 +32,11 @@ use gse_actors::supervisor::{
 };
 use gse_actors::tick::TickRunner;
 
-use crate::config::{Config, StaticRole};
+use crate::config::{Config, RedisMode, StaticRole, StoreConfig};
 use crate::http::{HttpLimits, HttpState, LandingInfo};
 use crate::replica_metrics::ReplicaMetrics;
 use crate::store::memory::MemoryStore;
+use crate::store::redis::{RedisSettings, RedisSetupError, RedisStore, RedisTopology};
 
 /// How often GitHub's `/meta` is probed for `dependency_health{dependency="github"}`.
 pub const GITHUB_PROBE_INTERVAL: Duration = Duration::from_secs(30);
@@ -49,8 +50,33 @@ pub enum RunError {
     HttpStopped(#[source] std::io::Error),
     #[error("building the GitHub HTTP client")]
     GithubClient(#[source] reqwest::Error),
+    #[error("setting up the Redis metric store")]
+    Store(#[source] RedisSetupError),
     #[error("the root supervisor gave up: {0}")]
     SupervisorGaveUp(String),
+}
+
+/// The configured metric store: Redis when `store.redis_url` is set — and then **only** Redis:
+/// a Redis that is down is reported (not ready, stale snapshot), never replaced by memory —
+/// else the in-memory store.
+pub fn build_store(config: &StoreConfig) -> Result<Arc<dyn MetricStore>, RedisSetupError> {
+    let Some(url) = &config.redis_url else {
+        return Ok(Arc::new(MemoryStore::new()));
+    };
+    let mut settings = RedisSettings::new(
+        secrecy::SecretString::from(url.expose_secret().to_string()),
+        config.namespace.clone(),
+        config.retention,
+        config.max_series_budget,
+    );
+    if config.redis_mode == RedisMode::Sentinel {
+        settings.topology = RedisTopology::Sentinel {
+            sentinels: config.redis_sentinel_addrs.clone(),
+            master_set: config.redis_master_set.clone().unwrap_or_default(),
+        };
+    }
+    tracing::info!(url = %url, mode = %config.redis_mode, namespace = %config.namespace, "using the Redis metric store");
+    Ok(Arc::new(RedisStore::new(settings)?))
 }
 
 /// Runs the exporter until `shutdown` resolves, then stops it gracefully within
@@ -69,7 +95,7 @@ pub async fn run(
     let services = ServiceHealthRegistry::new();
     let recorder = Arc::new(MemRecorder::new());
     let exposition = Arc::new(ExpositionCell::new());
-    let metric_store: Arc<dyn MetricStore> = Arc::new(MemoryStore::new());
+    let metric_store = build_store(&config.store).map_err(RunError::Store)?;
     let github_client =
         github::http_client(config.github.request_timeout).map_err(RunError::GithubClient)?;
 

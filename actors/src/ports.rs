@@ -49,7 +49,8 @@ pub enum StoreError {
     /// The write carried an epoch older than the current one: a newer leader exists.
     #[error("write with epoch {attempted} rejected: current epoch is {current}")]
     StaleEpoch { attempted: u64, current: u64 },
-    /// The write would create more series than `store.max_series_budget` allows.
+    /// The write would create more series than `store.max_series_budget` allows. The batch
+    /// **was** written without the rejected new series (which the store counts); not retried.
     #[error("series budget of {budget} exceeded: {rejected} new series rejected")]
     BudgetExceeded { budget: u64, rejected: u64 },
 }
@@ -58,6 +59,12 @@ pub enum StoreError {
 pub trait MetricStore: Send + Sync + 'static {
     /// Short backend name for logs and health (`memory`, `redis`).
     fn backend(&self) -> &'static str;
+
+    /// The external dependency behind this store (`redis`), reported as its own health
+    /// component (`gh_exporter_dependency_health{dependency}`); `None` for embedded stores.
+    fn dependency(&self) -> Option<&'static str> {
+        None
+    }
 
     /// Atomically replaces the series of `batch.org`.
     fn write_org_batch(&self, batch: OrgBatch) -> BoxFuture<'static, Result<(), StoreError>>;

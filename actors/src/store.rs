@@ -8,7 +8,11 @@
 //! futures spawned into the actor's context, so the mailbox never waits on Redis.
 //!
 //! A failed write is kept (the newest batch per org) and retried on every refresh tick until it
-//! lands or a newer batch for the same org supersedes it; a stale-epoch rejection is final.
+//! lands or a newer batch for the same org supersedes it; a stale-epoch rejection is final, and
+//! so is a budget rejection (the batch landed without the rejected series, which are counted).
+//! While the store is failing, recovery attempts (refresh + pending writes) also run on an
+//! exponential backoff (200 ms doubling up to `refresh_interval`, at most 5 s), so a replica
+//! catches up soon after the backend returns instead of a whole interval later.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -79,7 +83,16 @@ pub struct StoreActor {
     pending: BTreeMap<String, OrgBatch>,
     writes_in_flight: usize,
     last_status: Option<ComponentStatus>,
+    /// Delay of the next recovery attempt while the store fails; `None` while healthy.
+    backoff: Option<Duration>,
+    /// A recovery attempt is scheduled.
+    recovery_scheduled: bool,
 }
+
+/// First delay of the recovery backoff.
+const BACKOFF_MIN: Duration = Duration::from_millis(200);
+/// Upper bound of the recovery backoff (also bounded by the refresh interval).
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
 /// Health component name of the store.
 pub const COMPONENT: &str = "store";
@@ -102,6 +115,8 @@ impl StoreActor {
             pending: BTreeMap::new(),
             writes_in_flight: 0,
             last_status: None,
+            backoff: None,
+            recovery_scheduled: false,
         }
     }
 
@@ -110,7 +125,41 @@ impl StoreActor {
             return;
         }
         self.last_status = Some(status.clone());
+        if let Some(dependency) = self.store.dependency() {
+            self.health.report(dependency, status.clone(), true);
+        }
         self.health.report(COMPONENT, status, true);
+    }
+
+    /// The store answered: stop the recovery backoff.
+    fn recovered(&mut self) {
+        self.backoff = None;
+    }
+
+    /// The store failed: schedule a recovery attempt after the current backoff, then grow it.
+    fn schedule_recovery(&mut self, ctx: &mut Context<Self>) {
+        let cap = BACKOFF_MAX.min(self.refresh_interval);
+        let delay = self.backoff.unwrap_or(BACKOFF_MIN).min(cap);
+        self.backoff = Some((delay * 2).min(cap));
+        if self.recovery_scheduled {
+            return;
+        }
+        self.recovery_scheduled = true;
+        ctx.run_later(delay, |act, ctx| {
+            act.recovery_scheduled = false;
+            act.retry_pending(ctx);
+            act.refresh(ctx);
+        });
+    }
+
+    /// Re-sends every pending batch, unless writes are still in flight.
+    fn retry_pending(&mut self, ctx: &mut Context<Self>) {
+        if self.writes_in_flight == 0 {
+            let retries: Vec<OrgBatch> = self.pending.values().cloned().collect();
+            for batch in retries {
+                self.write(batch, ctx);
+            }
+        }
     }
 
     fn write(&mut self, batch: OrgBatch, ctx: &mut Context<Self>) {
@@ -126,6 +175,15 @@ impl StoreActor {
                     if act.pending.get(&org) == Some(&retry_copy) {
                         act.pending.remove(&org);
                     }
+                    act.recovered();
+                    ctx.notify(RefreshSnapshot);
+                }
+                Err(StoreError::BudgetExceeded { budget, rejected }) => {
+                    tracing::warn!(org = %org, budget, rejected, "series budget reached: new series dropped (counted in gh_exporter_store_series_rejected_total)");
+                    if act.pending.get(&org) == Some(&retry_copy) {
+                        act.pending.remove(&org);
+                    }
+                    act.recovered();
                     ctx.notify(RefreshSnapshot);
                 }
                 Err(StoreError::StaleEpoch { attempted, current }) => {
@@ -138,6 +196,7 @@ impl StoreActor {
                     tracing::warn!(org = %org, error = %error_chain(&error), "store write failed; will retry");
                     act.pending.entry(org).or_insert(retry_copy);
                     act.set_status(ComponentStatus::Down(format!("write failed: {error}")));
+                    act.schedule_recovery(ctx);
                 }
             }
         }));
@@ -175,15 +234,16 @@ impl StoreActor {
                 Ok(Some((version, rendered))) => {
                     act.version = version;
                     act.cell.publish(rendered);
-                    act.set_status(ComponentStatus::Up);
+                    act.refreshed_ok(ctx);
                 }
                 Ok(None) => {
                     act.cell.confirm();
-                    act.set_status(ComponentStatus::Up);
+                    act.refreshed_ok(ctx);
                 }
                 Err(error) => {
                     tracing::warn!(backend = act.store.backend(), error = %error, "snapshot refresh failed; serving the last snapshot");
                     act.set_status(ComponentStatus::Down(format!("refresh failed: {error}")));
+                    act.schedule_recovery(ctx);
                 }
             }
             if act.refresh_again {
@@ -194,6 +254,19 @@ impl StoreActor {
     }
 }
 
+impl StoreActor {
+    /// A refresh succeeded: the store is up unless writes are still waiting to land, in which
+    /// case they are retried now (the backend is evidently reachable again).
+    fn refreshed_ok(&mut self, ctx: &mut Context<Self>) {
+        if self.pending.is_empty() {
+            self.recovered();
+            self.set_status(ComponentStatus::Up);
+        } else {
+            self.retry_pending(ctx);
+        }
+    }
+}
+
 impl Actor for StoreActor {
     type Context = Context<Self>;
 
@@ -201,12 +274,7 @@ impl Actor for StoreActor {
         self.set_status(ComponentStatus::Starting);
         ctx.notify(RefreshSnapshot);
         ctx.run_interval(self.refresh_interval, |act, ctx| {
-            let retries: Vec<OrgBatch> = act.pending.values().cloned().collect();
-            if act.writes_in_flight == 0 {
-                for batch in retries {
-                    act.write(batch, ctx);
-                }
-            }
+            act.retry_pending(ctx);
             act.refresh(ctx);
         });
     }

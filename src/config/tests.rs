@@ -439,22 +439,14 @@ fn pending_features_reject_non_default_values() {
             )],
         ),
         (
-            "redis",
-            &[("GITHUB_STATS_STORE__REDIS_URL", "redis://cache:6379")],
-            &[("store.redis_url", "arrives with the Redis store")],
-        ),
-        (
             "backfill delays",
             &[("GITHUB_STATS_BACKFILL__REQUEUE_DELAYS", "1m,5m")],
             &[("backfill.requeue_delays", "arrives with backfill")],
         ),
         (
-            "follower",
-            &[("GITHUB_STATS_LEADER_ELECTION__STATIC_ROLE", "follower")],
-            &[(
-                "leader_election.static_role",
-                "arrives with leader election",
-            )],
+            "leader election",
+            &[("GITHUB_STATS_LEADER_ELECTION__LEASE_NAME", "other-lease")],
+            &[("leader_election.lease_name", "arrives with leader election")],
         ),
         (
             "copilot",
@@ -655,7 +647,6 @@ fn validation_rules_name_the_key() {
                     "store.redis_master_set",
                     "required when store.redis_mode=sentinel",
                 ),
-                ("store.redis_mode", "not supported yet"),
             ],
         ),
         (

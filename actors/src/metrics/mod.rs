@@ -28,24 +28,38 @@ pub fn lookup(name: &str) -> Option<&'static FamilySpec> {
     catalog().find(|spec| spec.name == name)
 }
 
+use std::collections::BTreeMap;
+
 use crate::exposition::{Family, LabelSet, Series};
 use crate::ports::Sample;
 
 /// Groups samples into families sorted by name, series sorted by labels, with help and kind
 /// from the catalog. Unknown names become gauges with a generic help. Every store adapter builds
-/// its snapshot with this, so memory and Redis render identically.
+/// its snapshot with this (or [`assemble_series`]), so memory and Redis render identically.
 pub fn assemble<'a>(samples: impl IntoIterator<Item = &'a Sample>) -> Vec<Family> {
-    let mut by_name: std::collections::BTreeMap<&str, Vec<Series>> =
-        std::collections::BTreeMap::new();
+    let mut by_name: BTreeMap<String, Vec<Series>> = BTreeMap::new();
     for sample in samples {
-        by_name
-            .entry(sample.metric.as_str())
-            .or_default()
-            .push(Series {
+        match by_name.get_mut(sample.metric.as_str()) {
+            Some(series) => series.push(Series {
                 labels: LabelSet::render(&sample.labels),
                 value: sample.value,
-            });
+            }),
+            None => {
+                let series = vec![Series {
+                    labels: LabelSet::render(&sample.labels),
+                    value: sample.value,
+                }];
+                by_name.insert(sample.metric.clone(), series);
+            }
+        }
     }
+    assemble_series(by_name)
+}
+
+/// Like [`assemble`], for adapters that already hold rendered series grouped by metric name
+/// (the Redis adapter decodes straight into this shape, so no label set is rendered twice).
+/// Adds the `gh_exporter_series` counts, sorts each family's series, and attaches help and kind.
+pub fn assemble_series(mut by_name: BTreeMap<String, Vec<Series>>) -> Vec<Family> {
     let counts: Vec<Series> = activity::FAMILIES
         .iter()
         .map(|spec| Series {
@@ -53,12 +67,12 @@ pub fn assemble<'a>(samples: impl IntoIterator<Item = &'a Sample>) -> Vec<Family
             value: by_name.get(spec.name).map_or(0, Vec::len) as f64,
         })
         .collect();
-    by_name.insert(store::SERIES.name, counts);
+    by_name.insert(store::SERIES.name.to_string(), counts);
     by_name
         .into_iter()
         .map(|(name, mut series)| {
             series.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-            let (help, kind) = match lookup(name) {
+            let (help, kind) = match lookup(&name) {
                 Some(spec) => (spec.help.to_string(), spec.kind),
                 None => (
                     "Exported by github-stats-exporter.".to_string(),
@@ -66,7 +80,7 @@ pub fn assemble<'a>(samples: impl IntoIterator<Item = &'a Sample>) -> Vec<Family
                 ),
             };
             Family {
-                name: name.to_string(),
+                name,
                 help,
                 kind,
                 series,
