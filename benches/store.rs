@@ -188,6 +188,7 @@ fn main() {
             let batch = OrgBatch {
                 org: "all".into(),
                 epoch: 1,
+                counter_deltas: Vec::new(),
                 samples: samples.clone(),
             };
             let start = Instant::now();

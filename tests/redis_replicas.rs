@@ -56,6 +56,7 @@ fn cycle(org: &str, value: f64) -> OrgBatch {
     OrgBatch {
         org: org.into(),
         epoch: 1,
+        counter_deltas: Vec::new(),
         samples,
     }
 }

@@ -283,6 +283,7 @@ async fn readers_never_see_half_of_two_cycles() {
         let mut batch = OrgBatch {
             org: "a".into(),
             epoch: 1,
+            counter_deltas: Vec::new(),
             samples: (0..50)
                 .map(|i| {
                     sample(
@@ -334,4 +335,42 @@ async fn readers_never_see_half_of_two_cycles() {
         seen.len() > 1,
         "the reader observed several cycles: {seen:?}"
     );
+}
+
+/// Counter deltas carried by batches accumulate in Redis atomically with the commit: every
+/// replica reads the same monotonic total, and a stale-epoch batch adds nothing.
+#[tokio::test]
+async fn counter_deltas_accumulate_for_every_replica_and_stale_batches_add_nothing() {
+    let (ns, _cleanup) = fixture("counters");
+    let leader = store(settings(SHARED_REDIS, &ns));
+    let follower = store(settings(SHARED_REDIS, &ns));
+    let delta = |value: f64| gse_actors::ports::Sample {
+        metric: "gh_exporter_store_write".into(),
+        labels: vec![("result".into(), "success".into())],
+        value,
+    };
+    let mut cycle = batch("a", 2, &[("u1", 1.0)]);
+    cycle.counter_deltas = vec![gse_actors::ports::Sample {
+        metric: "gh_exporter_store_series_rejected".into(),
+        labels: vec![],
+        value: 4.0,
+    }];
+    leader.write_org_batch(cycle.clone()).await.unwrap();
+    leader.write_org_batch(cycle).await.unwrap();
+    let mut stale = batch("a", 1, &[("u1", 1.0)]);
+    stale.counter_deltas = vec![delta(100.0)];
+    leader.write_org_batch(stale).await.unwrap_err();
+
+    let seen = lines(&follower.load_if_changed(0).await.unwrap().unwrap().families);
+    assert!(
+        seen.contains(&"gh_exporter_store_series_rejected_total 8".to_string()),
+        "{seen:?}"
+    );
+    // Two successful commits, plus nothing from the stale batch's delta of 100.
+    assert!(
+        seen.contains(&"gh_exporter_store_write_total{result=\"success\"} 2".to_string()),
+        "{seen:?}"
+    );
+    let from_leader = lines(&leader.load_if_changed(0).await.unwrap().unwrap().families);
+    assert_eq!(from_leader, seen);
 }

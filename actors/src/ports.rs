@@ -25,6 +25,11 @@ pub struct OrgBatch {
     /// Fencing epoch of the writer; a store rejects a batch older than the current epoch.
     pub epoch: u64,
     pub samples: Vec<Sample>,
+    /// Monotonic counters to **add** to the shared totals (names without `_total`), applied
+    /// atomically with the batch — so `_total` series stay monotonic and identical on every
+    /// replica, and a stale-epoch batch adds nothing. A batch re-sent after a lost reply may
+    /// add its deltas twice; that is the only way a counter can over-count.
+    pub counter_deltas: Vec<Sample>,
 }
 
 /// A consistent view of every stored series, grouped into sorted families.

@@ -390,6 +390,7 @@ mod tests {
         OrgBatch {
             org: org.into(),
             epoch: 1,
+            counter_deltas: Vec::new(),
             samples: vec![Sample {
                 metric: "gh_activity_commits_24h".into(),
                 labels: vec![

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use futures::future::{self, BoxFuture, FutureExt};
 use gse_actors::metrics;
-use gse_actors::ports::{MetricStore, OrgBatch, StoreError, StoreSnapshot};
+use gse_actors::ports::{MetricStore, OrgBatch, Sample, StoreError, StoreSnapshot};
 
 /// Shared series of one process.
 #[derive(Debug, Default, Clone)]
@@ -20,6 +20,8 @@ struct Inner {
     version: u64,
     epoch: u64,
     orgs: BTreeMap<String, OrgBatch>,
+    /// Shared counters: (metric, labels) → accumulated value.
+    counters: BTreeMap<(String, Vec<(String, String)>), f64>,
 }
 
 impl MemoryStore {
@@ -51,6 +53,12 @@ impl MetricStore for MemoryStore {
         } else {
             inner.epoch = batch.epoch;
             inner.version += 1;
+            for delta in &batch.counter_deltas {
+                *inner
+                    .counters
+                    .entry((delta.metric.clone(), delta.labels.clone()))
+                    .or_insert(0.0) += delta.value;
+            }
             inner.orgs.insert(batch.org.clone(), batch);
             Ok(())
         };
@@ -65,7 +73,22 @@ impl MetricStore for MemoryStore {
         let result = if inner.version == known_version && known_version != 0 {
             None
         } else {
-            let families = metrics::assemble(inner.orgs.values().flat_map(|b| b.samples.iter()));
+            let counters: Vec<Sample> = inner
+                .counters
+                .iter()
+                .map(|((metric, labels), value)| Sample {
+                    metric: metric.clone(),
+                    labels: labels.clone(),
+                    value: *value,
+                })
+                .collect();
+            let families = metrics::assemble(
+                inner
+                    .orgs
+                    .values()
+                    .flat_map(|b| b.samples.iter())
+                    .chain(&counters),
+            );
             Some(StoreSnapshot {
                 version: inner.version.max(1),
                 families,
@@ -82,12 +105,12 @@ impl MetricStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use gse_actors::ports::Sample;
 
     fn batch(org: &str, epoch: u64, users: &[(&str, f64)]) -> OrgBatch {
         OrgBatch {
             org: org.into(),
             epoch,
+            counter_deltas: Vec::new(),
             samples: users
                 .iter()
                 .map(|(user, value)| Sample {
@@ -160,5 +183,31 @@ mod tests {
         ));
         let snapshot = store.load_if_changed(0).await.unwrap().unwrap();
         assert_eq!(snapshot.families[0].series[0].value, 1.0);
+    }
+
+    /// Counter deltas accumulate across batches and are not applied by a stale-epoch batch.
+    #[tokio::test]
+    async fn counter_deltas_accumulate_and_stale_batches_add_nothing() {
+        let store = MemoryStore::new();
+        let runs = |value: f64| Sample {
+            metric: "gh_exporter_store_write".into(),
+            labels: vec![("result".into(), "success".into())],
+            value,
+        };
+        let mut first = batch("a", 2, &[("u1", 1.0)]);
+        first.counter_deltas = vec![runs(1.0)];
+        store.write_org_batch(first.clone()).await.unwrap();
+        store.write_org_batch(first).await.unwrap();
+        let mut stale = batch("a", 1, &[("u1", 1.0)]);
+        stale.counter_deltas = vec![runs(5.0)];
+        store.write_org_batch(stale).await.unwrap_err();
+        let snapshot = store.load_if_changed(0).await.unwrap().unwrap();
+        let family = snapshot
+            .families
+            .iter()
+            .find(|f| f.name == "gh_exporter_store_write")
+            .unwrap();
+        assert_eq!(family.series[0].value, 2.0);
+        assert_eq!(family.kind, gse_actors::exposition::MetricKind::Counter);
     }
 }

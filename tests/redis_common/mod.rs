@@ -85,6 +85,7 @@ pub fn batch(org: &str, epoch: u64, users: &[(&str, f64)]) -> OrgBatch {
     OrgBatch {
         org: org.into(),
         epoch,
+        counter_deltas: Vec::new(),
         samples: users
             .iter()
             .map(|(user, value)| sample("gh_activity_commits_24h", org, "r", user, *value))

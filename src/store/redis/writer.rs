@@ -80,6 +80,7 @@ impl Inner {
                     kept.len(),
                     rejected,
                     budget,
+                    &batch.counter_deltas,
                 )
                 .await?;
             match verdict {
@@ -220,6 +221,7 @@ impl Inner {
         series: usize,
         rejected: u64,
         budget: u64,
+        counter_deltas: &[Sample],
     ) -> Result<Verdict, StoreError> {
         let keys = &self.keys;
         let settings = &self.settings;
@@ -283,6 +285,16 @@ impl Inner {
                         .arg(settings.superseded_grace.as_millis() as u64)
                         .arg(&self.token)
                         .arg(WIRE_VERSION);
+                    for delta in counter_deltas {
+                        let labels: Vec<(&str, &str)> = delta
+                            .labels
+                            .iter()
+                            .map(|(k, v)| (k.as_str(), v.as_str()))
+                            .collect();
+                        invocation
+                            .arg(wire::counter_field(&delta.metric, &labels))
+                            .arg(delta.value);
+                    }
                     invocation.invoke_async(&mut conn).await
                 },
             )
@@ -331,6 +343,7 @@ impl Inner {
                         committed.series,
                         0,
                         0,
+                        &[],
                     )
                     .await?;
                 Ok::<_, StoreError>(Some(verdict))

@@ -14,7 +14,8 @@
 --       7 incarnation, 8.. new chunk keys (ARGV[5] of them), then superseded chunk keys.
 -- ARGV: 1 org, 2 epoch, 3 generation, 4 series count, 5 chunk count, 6 expected current
 --       pointer ('' = none), 7 budget (0 = unlimited), 8 series rejected by the budget,
---       9 retention ms, 10 grace ms, 11 proposed incarnation token, 12 wire version.
+--       9 retention ms, 10 grace ms, 11 proposed incarnation token, 12 wire version,
+--       13.. pairs of (counters-hash field, delta): the batch's shared counter increments.
 -- Returns {'ok', version, incarnation} | {'stale', current_epoch} | {'conflict'} |
 --         {'budget', series held by the other orgs}.
 
@@ -69,6 +70,9 @@ end
 redis.call('HINCRBYFLOAT', KEYS[5], WRITE_SUCCESS, 1)
 if tonumber(ARGV[8]) > 0 then
   redis.call('HINCRBYFLOAT', KEYS[5], REJECTED, ARGV[8])
+end
+for i = 13, #ARGV - 1, 2 do
+  redis.call('HINCRBYFLOAT', KEYS[5], ARGV[i], ARGV[i + 1])
 end
 redis.call('SET', KEYS[7], ARGV[11], 'NX')
 local version = redis.call('INCR', KEYS[4])
