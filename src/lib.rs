@@ -7,11 +7,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
+pub mod github;
 mod health_view;
 pub mod healthcheck;
 pub mod http;
 pub mod logging;
 pub mod replica_metrics;
+pub mod scraping;
 pub mod store;
 
 use std::future::Future;
@@ -21,12 +24,18 @@ use std::time::Duration;
 
 use actix::Actor;
 use gse_actors::health::{HealthActor, Role};
+use gse_actors::messages::StopScraping;
+use gse_actors::scrape::events::LogObserver;
+use gse_actors::scrape::memory_state::MemoryStateStore;
+use gse_actors::scrape::pending::PendingBackfill;
+use gse_actors::scrape::port::{Clock, ScrapeStateStore, SystemClock};
 use gse_actors::store::{ExpositionCell, StoreActor};
 use gse_actors::tick::ServiceHealthRegistry;
 
 use crate::config::{Config, StaticRole};
 use crate::http::{HttpLimits, HttpState, LandingInfo};
 use crate::replica_metrics::ReplicaMetrics;
+use crate::scraping::ScrapeDeps;
 use crate::store::memory::MemoryStore;
 
 /// Why [`run`] ended abnormally.
@@ -36,6 +45,24 @@ pub enum RunError {
     Http(#[source] std::io::Error),
     #[error("the HTTP server stopped unexpectedly")]
     HttpStopped(#[source] std::io::Error),
+    #[error("setting up the GitHub clients")]
+    Github(#[source] github::setup::SetupError),
+}
+
+/// Dependencies `run` can be given instead of the production defaults (tests inject a clock
+/// that follows the fake GitHub's).
+pub struct RunOptions {
+    pub clock: Arc<dyn Clock>,
+    pub state_store: Arc<dyn ScrapeStateStore>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            clock: Arc::new(SystemClock),
+            state_store: Arc::new(MemoryStateStore::new()),
+        }
+    }
 }
 
 /// Runs the exporter until `shutdown` resolves, then stops it gracefully within
@@ -44,6 +71,16 @@ pub async fn run(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
+) -> Result<(), RunError> {
+    run_with(config, listener, shutdown, RunOptions::default()).await
+}
+
+/// [`run`] with injected dependencies.
+pub async fn run_with(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    options: RunOptions,
 ) -> Result<(), RunError> {
     let role = match config.leader_election.static_role {
         StaticRole::Leader => Role::Leader,
@@ -60,6 +97,23 @@ pub async fn run(
     )
     .start();
 
+    // INTERIM: missed windows are counted and logged until the BackfillDispatcher exists.
+    let (pending, pending_collector) = PendingBackfill::new();
+    let backfill = pending.start();
+    let scrapers = if role == Role::Leader {
+        let deps = ScrapeDeps {
+            clock: options.clock,
+            state_store: options.state_store,
+            store: store.clone().recipient(),
+            backfill: backfill.clone().recipient(),
+            observer: Arc::new(LogObserver),
+            epoch: 0,
+        };
+        scraping::start_scrapers(&config, &deps).map_err(RunError::Github)?
+    } else {
+        Vec::new()
+    };
+
     let health_lookup = {
         let health = health.clone();
         Arc::new(move || Some(health.clone())) as http::HealthLookup
@@ -67,7 +121,7 @@ pub async fn run(
     let state = HttpState {
         exposition,
         health: health_lookup,
-        replica: Arc::new(ReplicaMetrics::new(Vec::new())),
+        replica: Arc::new(ReplicaMetrics::new(vec![Box::new(pending_collector)])),
         landing: Arc::new(LandingInfo {
             version: env!("CARGO_PKG_VERSION"),
             orgs: config.github.orgs.iter().map(|o| o.org.clone()).collect(),
@@ -97,8 +151,13 @@ pub async fn run(
         timeout_s = config.server.shutdown_timeout.as_secs_f64(),
         "shutting down"
     );
+    for scraper in &scrapers {
+        scraper.do_send(StopScraping);
+    }
     let stop = async {
         handle.stop(true).await;
+        drop(scrapers);
+        drop(backfill);
         drop(store);
         drop(health);
     };

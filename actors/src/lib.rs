@@ -8,6 +8,7 @@
 //! - [`metrics`]: the catalog of shared metric families.
 //! - [`messages`]: every cross-actor message.
 //! - [`ports`]: the traits adapters implement.
+//! - [`scrape`]: ScrapeActor per org, its GitHub and state ports, window arithmetic, LOC.
 //! - [`tick`]: periodic work with per-service health.
 
 pub mod exposition;
@@ -15,5 +16,6 @@ pub mod health;
 pub mod messages;
 pub mod metrics;
 pub mod ports;
+pub mod scrape;
 pub mod store;
 pub mod tick;
