@@ -7,12 +7,14 @@
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod github;
 mod health_view;
 pub mod healthcheck;
 pub mod http;
 pub mod logging;
 pub mod replica_metrics;
+pub mod scraping;
 pub mod store;
 
 use std::future::Future;
@@ -25,6 +27,10 @@ use gse_actors::observe::{
     LogObserver, MemCollector, MemRecorder, MetricsObserver, Multi, Observer,
 };
 use gse_actors::ports::MetricStore;
+use gse_actors::scrape::events::LogObserver as ScrapeLogObserver;
+use gse_actors::scrape::memory_state::MemoryStateStore;
+use gse_actors::scrape::pending::PendingBackfill;
+use gse_actors::scrape::port::{Clock, ScrapeStateStore, SystemClock};
 use gse_actors::service_health::ServiceHealthRegistry;
 use gse_actors::store::{error_chain, ExpositionCell, StoreActor};
 use gse_actors::supervisor::{
@@ -35,6 +41,7 @@ use gse_actors::tick::TickRunner;
 use crate::config::{Config, RedisMode, StaticRole, StoreConfig};
 use crate::http::{HttpLimits, HttpState, LandingInfo};
 use crate::replica_metrics::ReplicaMetrics;
+use crate::scraping::ScrapeDeps;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisSettings, RedisSetupError, RedisStore, RedisTopology};
 
@@ -54,6 +61,24 @@ pub enum RunError {
     Store(#[source] RedisSetupError),
     #[error("the root supervisor gave up: {0}")]
     SupervisorGaveUp(String),
+    #[error("setting up the GitHub clients")]
+    Github(#[source] github::setup::SetupError),
+}
+
+/// Dependencies `run` can be given instead of the production defaults (tests inject a clock
+/// that follows the fake GitHub's).
+pub struct RunOptions {
+    pub clock: Arc<dyn Clock>,
+    pub state_store: Arc<dyn ScrapeStateStore>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            clock: Arc::new(SystemClock),
+            state_store: Arc::new(MemoryStateStore::new()),
+        }
+    }
 }
 
 /// The configured metric store: Redis when `store.redis_url` is set — and then **only** Redis:
@@ -88,6 +113,16 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), RunError> {
+    run_with(config, listener, shutdown, RunOptions::default()).await
+}
+
+/// [`run`] with injected dependencies.
+pub async fn run_with(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+    options: RunOptions,
+) -> Result<(), RunError> {
     let role = match config.leader_election.static_role {
         StaticRole::Leader => Role::Leader,
         StaticRole::Follower => Role::Follower,
@@ -108,7 +143,7 @@ pub async fn run(
         })
     };
     let reporter = HealthReporter::from_slot(health_slot.clone());
-    let (store_spec, _store_slot) = {
+    let (store_spec, store_slot) = {
         let (metric_store, exposition, reporter) =
             (metric_store.clone(), exposition.clone(), reporter.clone());
         let refresh = config.store.metric_refresh_interval;
@@ -142,20 +177,52 @@ pub async fn run(
                 }
             })
     };
+    // INTERIM: missed windows are counted and logged until the BackfillDispatcher exists.
+    let (_, pending_collector) = PendingBackfill::new();
+    let (pending_spec, pending_slot) = {
+        let collector = pending_collector.clone();
+        ChildSpec::actor("backfill_pending", move |_| {
+            PendingBackfill::sharing(&collector)
+        })
+    };
+    // Only the leader scrapes. (The static role is fixed for the process's life; with leader
+    // election the RoleManager will start and stop this subtree.)
+    let orgs_spec = if role == Role::Leader {
+        let deps = ScrapeDeps {
+            clock: options.clock,
+            state_store: options.state_store,
+            store: {
+                let slot = store_slot.clone();
+                Arc::new(move || slot.get().map(|a| a.recipient()))
+            },
+            backfill: {
+                let slot = pending_slot.clone();
+                Arc::new(move || slot.get().map(|a| a.recipient()))
+            },
+            observer: Arc::new(ScrapeLogObserver),
+            epoch: 0,
+        };
+        Some(scraping::org_supervisor(&config, &deps).map_err(RunError::Github)?)
+    } else {
+        None
+    };
     let observer: Arc<dyn Observer> = Arc::new(Multi::new(vec![
         Arc::new(LogObserver),
         Arc::new(MetricsObserver::new(recorder.clone())),
         Arc::new(HealthObserver::new(reporter.clone())),
     ]));
-    let root = supervisor::start(
-        SupervisorSpec::new("root", Strategy::RestForOne)
-            .observer(observer)
-            .intensity(Intensity::default())
-            .backoff(Backoff::default())
-            .child(health_spec)
-            .child(store_spec)
-            .child(github_probe),
-    );
+    let mut root_spec = SupervisorSpec::new("root", Strategy::RestForOne)
+        .observer(observer)
+        .intensity(Intensity::default())
+        .backoff(Backoff::default())
+        .child(health_spec)
+        .child(store_spec)
+        .child(pending_spec)
+        .child(github_probe);
+    if let Some(orgs) = orgs_spec {
+        root_spec = root_spec.child(orgs);
+    }
+    let root = supervisor::start(root_spec);
 
     let health_lookup: http::HealthLookup = {
         let slot = health_slot.clone();
@@ -164,9 +231,10 @@ pub async fn run(
     let state = HttpState {
         exposition,
         health: health_lookup,
-        replica: Arc::new(ReplicaMetrics::new(vec![Box::new(MemCollector::new(
-            recorder.clone(),
-        ))])),
+        replica: Arc::new(ReplicaMetrics::new(vec![
+            Box::new(MemCollector::new(recorder.clone())),
+            Box::new(pending_collector),
+        ])),
         landing: Arc::new(LandingInfo {
             version: env!("CARGO_PKG_VERSION"),
             orgs: config.github.orgs.iter().map(|o| o.org.clone()).collect(),

@@ -6,10 +6,26 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 
 use clap::Parser;
-use github_stats_exporter::{cli::Cli, config, healthcheck, logging, run};
+use github_stats_exporter::{cli::Cli, config, demo, healthcheck, logging, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // `--demo`: the embedded fake GitHub must run before the configuration is read, since the
+    // demo configuration points at its port. Kept alive until exit.
+    let demo = if cli.demo {
+        match demo::start_fake() {
+            Ok(fake) => {
+                demo::apply_env(&fake);
+                Some(fake)
+            }
+            Err(error) => {
+                eprintln!("cannot start the demo's fake GitHub: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let config = match config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(errors) => {
@@ -36,10 +52,6 @@ fn main() -> ExitCode {
             }
         };
     }
-    if cli.demo {
-        eprintln!("--demo is not available in this build yet: it arrives with GitHub scraping");
-        return ExitCode::from(2);
-    }
     logging::init(&config.server);
     install_panic_hook();
     let listener = match TcpListener::bind(config.server.listen_addr) {
@@ -49,8 +61,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Some(fake) = &demo {
+        let port = config.server.listen_addr.port();
+        tracing::info!(
+            fake_github = %fake.base_url(),
+            orgs = %fake.org_names().join(","),
+            metrics = %format!("http://127.0.0.1:{port}/metrics"),
+            "demo mode: scraping the embedded fake GitHub; open the metrics URL"
+        );
+    }
     let system = actix_rt::System::new();
-    match system.block_on(run(config, listener, shutdown_signal())) {
+    let result = system.block_on(run(config, listener, shutdown_signal()));
+    drop(demo);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = %gse_actors::store::error_chain(&error), "exporter failed");

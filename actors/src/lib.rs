@@ -13,6 +13,8 @@
 //! - [`metrics`]: the catalog of shared metric families (one file per group).
 //! - [`messages`]: every cross-actor message; [`ports`]: the traits adapters implement.
 //!
+//! - [`scrape`]: ScrapeActor per org, its GitHub and state ports, window arithmetic, LOC.
+//!
 //! Runtime primitives:
 //! - [`supervisor`]: OTP-style supervision on actix — child specs with fresh-state factories,
 //!   restart types, one_for_one / one_for_all / rest_for_one, restart intensity with escalation
@@ -70,6 +72,7 @@ pub mod messages;
 pub mod metrics;
 pub mod observe;
 pub mod ports;
+pub mod scrape;
 pub mod service_health;
 pub mod store;
 pub mod supervisor;

@@ -48,3 +48,34 @@ pub struct UpsertBatch(pub OrgBatch);
 #[derive(Debug, Clone, Copy, Message)]
 #[rtype(result = "()")]
 pub struct RefreshSnapshot;
+
+// ---- ScrapeActor ------------------------------------------------------------------------------
+
+/// Sent by the ScrapeActor's own timer, or by anyone wanting a cycle now (tests, an operator
+/// endpoint). Ignored while a cycle of the org runs: never two cycles of one org at once.
+/// Reply: none.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct ScrapeNow;
+
+// ---- BackfillDispatcher -----------------------------------------------------------------------
+
+/// Sent by ScrapeActors: a window of `org`/`repo` (`*` for the whole org) that could not be
+/// scraped and must be recomputed in full (SPEC §7). Times are Unix seconds. Reply: none.
+#[derive(Debug, Clone, PartialEq, Message)]
+#[rtype(result = "()")]
+pub struct EnqueueMissing {
+    pub org: String,
+    pub repo: String,
+    pub window_start: f64,
+    pub window_end: f64,
+    /// `scrape_error`, `github_unhealthy`, `activity_*_failed`, `contributor_stats_failed`,
+    /// `fallback_*`.
+    pub reason: String,
+}
+
+/// Sent by the wiring on shutdown or role loss: stop the ScrapeActor now. Its in-flight cycle
+/// future is dropped, which cancels every GitHub wait. Reply: none.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+pub struct StopScraping;

@@ -284,11 +284,14 @@ impl Handler<UpsertBatch> for StoreActor {
     type Result = ();
 
     fn handle(&mut self, msg: UpsertBatch, ctx: &mut Context<Self>) {
-        // A newer batch for the org supersedes a pending retry of an older one.
-        if let Some(pending) = self.pending.get_mut(&msg.0.org) {
-            *pending = msg.0.clone();
+        let mut batch = msg.0;
+        // A newer batch for the org supersedes a pending retry of an older one; the older
+        // one's counter increments are carried over so none is lost.
+        if let Some(pending) = self.pending.get_mut(&batch.org) {
+            merge_counter_deltas(&mut batch.counter_deltas, &pending.counter_deltas);
+            *pending = batch.clone();
         }
-        self.write(msg.0, ctx);
+        self.write(batch, ctx);
     }
 }
 
@@ -297,6 +300,19 @@ impl Handler<RefreshSnapshot> for StoreActor {
 
     fn handle(&mut self, _: RefreshSnapshot, ctx: &mut Context<Self>) {
         self.refresh(ctx);
+    }
+}
+
+/// Adds `older` increments into `newer`, summing equal series.
+fn merge_counter_deltas(newer: &mut Vec<crate::ports::Sample>, older: &[crate::ports::Sample]) {
+    for delta in older {
+        match newer
+            .iter_mut()
+            .find(|d| d.metric == delta.metric && d.labels == delta.labels)
+        {
+            Some(existing) => existing.value += delta.value,
+            None => newer.push(delta.clone()),
+        }
     }
 }
 

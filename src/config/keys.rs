@@ -197,34 +197,6 @@ pub(crate) const ORG_KEYS: &[KeyDef] = &[
 /// is a validation error, never silently ignored. Delete a row when its feature lands.
 /// A path ending in `.*` covers a whole section; `github.orgs[].x` covers `x` in every org.
 pub(crate) const PENDING: &[(&str, &str)] = &[
-    ("github.app_id", "GitHub App auth in the scraper"),
-    ("github.private_key_path", "GitHub App auth in the scraper"),
-    ("github.installation_id", "GitHub App auth in the scraper"),
-    ("github.exclude_bots", "the scraper"),
-    (
-        "github.unhealthy_failure_threshold",
-        "GitHub health tracking",
-    ),
-    ("github.unhealthy_cooldown", "GitHub health tracking"),
-    ("github.recover_success_threshold", "GitHub health tracking"),
-    ("github.orgs[].app_id", "GitHub App auth in the scraper"),
-    (
-        "github.orgs[].installation_id",
-        "GitHub App auth in the scraper",
-    ),
-    (
-        "github.orgs[].private_key_path",
-        "GitHub App auth in the scraper",
-    ),
-    ("github.orgs[].token", "per-org auth in the scraper"),
-    ("github.orgs[].repo_allowlist", "the scraper"),
-    ("github.orgs[].repo_denylist", "the scraper"),
-    ("github.orgs[].per_org_concurrency", "the scraper"),
-    ("github.orgs[].include_archived", "the scraper"),
-    ("github.orgs[].include_forks", "the scraper"),
-    ("rate_limit.*", "the GitHub client's rate budget"),
-    ("retry.*", "the GitHub client's retries"),
-    ("loc.*", "LOC metrics"),
     ("backfill.*", "backfill"),
     ("amqp.*", "the RabbitMQ queue"),
     ("leader_election.enabled", "leader election"),

@@ -454,17 +454,16 @@ fn pending_features_reject_non_default_values() {
             &[("copilot.enabled", "arrives with Copilot metrics")],
         ),
         (
-            "org override",
-            &[("GITHUB_STATS_GITHUB__ORGS__0__PER_ORG_CONCURRENCY", "8")],
-            &[(
-                "github.orgs[0].per_org_concurrency",
-                "arrives with the scraper",
-            )],
-        ),
-        (
-            "exclude bots",
-            &[("GITHUB_STATS_GITHUB__EXCLUDE_BOTS", "true")],
-            &[("github.exclude_bots", "arrives with the scraper")],
+            "scraper keys are not pending",
+            &[
+                ("GITHUB_STATS_GITHUB__ORGS__0__PER_ORG_CONCURRENCY", "8"),
+                ("GITHUB_STATS_GITHUB__EXCLUDE_BOTS", "true"),
+                ("GITHUB_STATS_RATE_LIMIT__MIN_REMAINING_THRESHOLD", "50"),
+                ("GITHUB_STATS_RETRY__MAX_ATTEMPTS", "3"),
+                ("GITHUB_STATS_LOC__REFRESH_INTERVAL", "12h"),
+                ("GITHUB_STATS_GITHUB__UNHEALTHY_COOLDOWN", "5m"),
+            ],
+            &[],
         ),
         (
             "defaults in other spellings",
@@ -491,8 +490,9 @@ fn pending_features_reject_non_default_values() {
     }
     let file = "[[github.orgs]]\norg = \"acme\"\nrepo_allowlist = [\"api-*\"]\n";
     let env = [("GITHUB_STATS_GITHUB__ORGS", UNSET)];
-    let want = [("github.orgs[0].repo_allowlist", "not supported yet")];
-    check("org allowlist in file", Some(("c.toml", file)), &env, &want);
+    let config = check("org allowlist in file", Some(("c.toml", file)), &env, &[]);
+    let allow = config.map(|c| c.github.orgs[0].repo_allowlist.clone());
+    assert_eq!(allow.map(|a| a.len()), Some(1));
 }
 
 /// Unknown keys in the file (top level, nested, in an org) and unknown `GITHUB_STATS_*`
@@ -652,10 +652,7 @@ fn validation_rules_name_the_key() {
         (
             "invalid glob",
             &[("GITHUB_STATS_GITHUB__ORGS__0__REPO_DENYLIST", "ok-*,[oops")],
-            &[
-                ("github.orgs[0].repo_denylist[1]", "invalid glob pattern"),
-                ("github.orgs[0].repo_denylist", "not supported yet"),
-            ],
+            &[("github.orgs[0].repo_denylist[1]", "invalid glob pattern")],
         ),
         (
             "renew deadline not below lease",
@@ -704,36 +701,19 @@ fn app_private_keys_are_checked() {
     };
     let cases: Vec<OwnedEnvCase> = vec![
         (
-            "valid key is only pending",
-            app(&good),
-            vec![
-                ("github.app_id", "not supported yet"),
-                ("github.private_key_path", "not supported yet"),
-            ],
-        ),
-        (
             "ec key",
             app(&ec),
-            vec![
-                ("github.app_id", "not supported yet"),
-                ("github.private_key_path", "expected an RSA PRIVATE KEY"),
-            ],
+            vec![("github.private_key_path", "expected an RSA PRIVATE KEY")],
         ),
         (
             "not pem",
             app(&junk),
-            vec![
-                ("github.app_id", "not supported yet"),
-                ("github.private_key_path", "not a PEM file"),
-            ],
+            vec![("github.private_key_path", "not a PEM file")],
         ),
         (
             "unreadable",
             app("/nonexistent/key.pem"),
-            vec![
-                ("github.app_id", "not supported yet"),
-                ("github.private_key_path", "cannot read private key"),
-            ],
+            vec![("github.private_key_path", "cannot read private key")],
         ),
         (
             "token and app",
@@ -741,17 +721,17 @@ fn app_private_keys_are_checked() {
                 ("GITHUB_STATS_GITHUB__APP_ID", "42".to_string()),
                 ("GITHUB_STATS_GITHUB__PRIVATE_KEY_PATH", good.clone()),
             ],
-            vec![
-                ("github.token", "not both"),
-                ("github.app_id", "not supported yet"),
-                ("github.private_key_path", "not supported yet"),
-            ],
+            vec![("github.token", "not both")],
         ),
     ];
     for (case, env, want) in cases {
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         check(case, None, &env, &want);
     }
+    let valid = app(&good);
+    let env: Vec<(&str, &str)> = valid.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let config = check("valid App key loads", None, &env, &[]);
+    assert_eq!(config.and_then(|c| c.github.app_id), Some(42));
 }
 
 /// `config/default.toml` sets every key that has a default to exactly that default, and

@@ -1,9 +1,31 @@
-//! GitHub adapters. For now: the HTTP client factory and the `/meta` reachability probe that
-//! feeds `gh_exporter_dependency_health{dependency="github"}` and `/healthz`.
+//! GitHub adapters: the HTTP client factory, the `/meta` reachability probe, and the scraper's
+//! GitHub port.
+//!
+//! Why a thin client on reqwest instead of octocrab: the governor must own every wait (octocrab
+//! sleeps inside requests, does not retry a bare 403 secondary limit and retries 5xx without
+//! backoff), ETags and `Link` pagination are a few lines each, and we call only a dozen GET
+//! endpoints plus one POST. A typed client over reqwest + jsonwebtoken (rust_crypto, so one
+//! crypto provider) costs less code and build time than bypassing octocrab's middleware.
+//!
+//! - [`auth`]: PAT and GitHub App credentials (JWT → installation token, cached, refreshed).
+//! - [`governor`]: the per-credential rate-limit governor with cancellable waits.
+//! - [`client`]: the request core (retries, backoff, ETags, pagination, telemetry).
+//! - [`api`]: `OrgApi`, the `GithubApi` port of one org.
+//! - [`wire`]: GitHub's JSON shapes.
+//! - [`setup`]: builds one `OrgApi` per configured org, sharing credentials and governors.
 
+pub mod api;
+pub mod auth;
+pub mod client;
+pub mod governor;
 pub mod probe;
+pub mod setup;
+pub mod wire;
 
 use std::time::Duration;
+
+/// The REST API version every call asks for.
+pub const API_VERSION: &str = "2022-11-28";
 
 /// Installs ring as rustls' process-wide crypto provider (one provider in the tree, no C build).
 /// Idempotent.

@@ -3,6 +3,8 @@
 //! here so that help text and type are defined once.
 
 pub mod activity;
+pub mod github_api;
+pub mod scrape;
 pub mod store;
 
 use crate::exposition::MetricKind;
@@ -20,7 +22,11 @@ pub struct FamilySpec {
 
 /// Every shared family this build knows.
 pub fn catalog() -> impl Iterator<Item = &'static FamilySpec> {
-    activity::FAMILIES.iter().chain(store::FAMILIES.iter())
+    activity::FAMILIES
+        .iter()
+        .chain(store::FAMILIES.iter())
+        .chain(scrape::FAMILIES.iter())
+        .chain(github_api::FAMILIES.iter())
 }
 
 /// Looks a family up by the name a sample carries (`_total` stripped for counters).

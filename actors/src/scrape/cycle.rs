@@ -1,0 +1,851 @@
+//! One org cycle as a plain async function over the ports: list repositories, ask the org-wide
+//! search which repositories had pull-request, review or comment activity, fetch only what is
+//! new for each repository (bounded by `per_org_concurrency`), recompute every window from the
+//! event logs at **one** `now`, and save the logs.
+//!
+//! Economy without changing a value: commits are fetched only when `pushed_at` moved past the
+//! commit cursor (`since` the cursor, `until` now); pull requests, reviews and comments only for
+//! repositories the `updated:>=cursor` search names, reviews only for the pull requests it
+//! names. When the search is unavailable or incomplete, each repository falls back to listing
+//! its pull requests by `updated` (stopping early) and its comments `since` the cursor.
+//!
+//! Failures: a failed repository listing fails the whole cycle (the caller keeps serving the
+//! previous cycle's series); a failed endpoint of one repository keeps everything that
+//! succeeded, leaves that endpoint's cursor in place (the next cycle catches up) and reports a
+//! [`Missing`] window for backfill.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use futures::stream::{self, StreamExt};
+
+use super::filter::RepoFilter;
+use super::identity::{commit_user, is_bot_login};
+use super::loc::{FallbackCommit, LocSettings};
+use super::log::{state_key, Ev, OrgState, RepoLog};
+use super::port::{ApiError, GithubApi, IssueItem, RepoInfo, ScrapeStateStore, StatsOutcome};
+use super::window::{
+    activity_samples, latest_complete_week, until_secs, window_start_secs, WEEK_SECS, WINDOW_SECS,
+};
+use crate::ports::Sample;
+
+/// What a cycle needs besides the org and `now`.
+#[derive(Debug, Clone)]
+pub struct CycleSettings {
+    pub filter: RepoFilter,
+    pub concurrency: usize,
+    pub exclude_bots: bool,
+    pub loc: LocSettings,
+}
+
+impl Default for CycleSettings {
+    fn default() -> Self {
+        CycleSettings {
+            filter: RepoFilter::default(),
+            concurrency: 4,
+            exclude_bots: false,
+            loc: LocSettings::default(),
+        }
+    }
+}
+
+/// A window that could not be scraped, for backfill.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Missing {
+    /// Repository name, or `*` for the whole org.
+    pub repo: String,
+    pub window_start: f64,
+    pub window_end: f64,
+    pub reason: &'static str,
+}
+
+/// How a cycle ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CycleResult {
+    Success,
+    /// Some endpoints failed; what succeeded is served and the gaps go to backfill.
+    Partial,
+    /// Nothing could be scraped (the repository listing failed).
+    Failure,
+}
+
+impl CycleResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CycleResult::Success => "success",
+            CycleResult::Partial => "partial",
+            CycleResult::Failure => "failure",
+        }
+    }
+}
+
+/// The result of [`run_cycle`].
+#[derive(Debug, Clone)]
+pub struct CycleOutcome {
+    pub now: f64,
+    pub result: CycleResult,
+    /// Activity and LOC samples at `now` (empty on failure).
+    pub samples: Vec<Sample>,
+    pub missing: Vec<Missing>,
+    /// The first error seen, for logs and `/healthz`.
+    pub error: Option<String>,
+    pub repos: usize,
+}
+
+/// The org's search answer as one repository sees it.
+#[derive(Debug, Clone)]
+enum IssueSignal {
+    /// The search is complete: these are all items of this repository updated since its cursor.
+    Items(Vec<IssueItem>),
+    /// No trustworthy signal: list pull requests and comments directly.
+    Unknown,
+}
+
+/// Runs one org cycle at `now`.
+pub async fn run_cycle(
+    org: String,
+    now: f64,
+    api: Arc<dyn GithubApi>,
+    state_store: Arc<dyn ScrapeStateStore>,
+    settings: Arc<CycleSettings>,
+) -> CycleOutcome {
+    let key = state_key(&org);
+    let mut state = match state_store.get(&key).await {
+        Ok(Some(stored)) => OrgState::decode(&stored).unwrap_or_default(),
+        Ok(None) => OrgState::default(),
+        Err(error) => {
+            tracing::warn!(org = %org, error = %error, "cannot load scrape state; this cycle starts cold");
+            OrgState::default()
+        }
+    };
+    let repos = match api.list_repos().await {
+        Ok(repos) => repos,
+        Err(error) => {
+            return CycleOutcome {
+                now,
+                result: CycleResult::Failure,
+                samples: Vec::new(),
+                missing: vec![Missing {
+                    repo: "*".into(),
+                    window_start: now - WINDOW_SECS,
+                    window_end: now,
+                    reason: "scrape_error",
+                }],
+                error: Some(error.to_string()),
+                repos: 0,
+            }
+        }
+    };
+    let repos: Vec<RepoInfo> = repos
+        .into_iter()
+        .filter(|r| settings.filter.accepts(r))
+        .collect();
+    state
+        .repos
+        .retain(|name, _| repos.iter().any(|r| &r.name == name));
+
+    let wstart = window_start_secs(now);
+    let cursor = |log: Option<&RepoLog>| {
+        log.and_then(|l| l.issues_through)
+            .map_or(wstart, |t| (t.floor() as i64).max(wstart))
+    };
+    let search_since = repos.iter().map(|r| cursor(state.repos.get(&r.name))).min();
+    let mut search_error = None;
+    let mut by_repo: Option<BTreeMap<String, Vec<IssueItem>>> = None;
+    if let Some(since) = search_since {
+        match api.search_updated_since(since).await {
+            Ok(result) if result.complete => {
+                let mut map: BTreeMap<String, Vec<IssueItem>> = BTreeMap::new();
+                for item in result.items {
+                    map.entry(item.repo.clone()).or_default().push(item);
+                }
+                by_repo = Some(map);
+            }
+            Ok(_) => {
+                tracing::info!(org = %org, "search results incomplete; listing pull requests per repository")
+            }
+            Err(error) => {
+                tracing::warn!(org = %org, error = %error, "org search failed; listing pull requests per repository");
+                search_error = Some(error.to_string());
+            }
+        }
+    }
+
+    let hour = (now / 3600.0).floor() as i64;
+    if state.fallback_hour != hour {
+        state.fallback_hour = hour;
+        state.fallback_calls = 0;
+    }
+    let budget = Arc::new(Mutex::new(state.fallback_calls));
+    let jobs: Vec<_> = repos
+        .iter()
+        .map(|info| {
+            let log = state.repos.remove(&info.name).unwrap_or_default();
+            let since = cursor(Some(&log));
+            let signal = match &by_repo {
+                Some(map) => IssueSignal::Items(
+                    map.get(&info.name)
+                        .map(|items| {
+                            items
+                                .iter()
+                                .filter(|i| i.updated_at >= since)
+                                .cloned()
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                ),
+                None => IssueSignal::Unknown,
+            };
+            RepoJob {
+                org: org.clone(),
+                info: info.clone(),
+                log,
+                signal,
+                now,
+                api: api.clone(),
+                settings: settings.clone(),
+                budget: budget.clone(),
+            }
+        })
+        .collect();
+    let results: Vec<RepoDone> = stream::iter(jobs.into_iter().map(RepoJob::run))
+        .buffer_unordered(settings.concurrency.max(1))
+        .collect()
+        .await;
+
+    let mut samples = Vec::new();
+    let mut missing = Vec::new();
+    let mut error = search_error;
+    for done in results {
+        samples.extend(activity_samples(
+            &org,
+            &done.name,
+            &done.log,
+            now,
+            settings.exclude_bots,
+        ));
+        samples.extend(
+            done.log
+                .loc
+                .samples(&org, &done.name, now, settings.exclude_bots),
+        );
+        missing.extend(done.missing);
+        if error.is_none() {
+            error = done.error;
+        }
+        state.repos.insert(done.name, done.log);
+    }
+    state.fallback_calls = *budget.lock().unwrap_or_else(|p| p.into_inner());
+    state.last_now = Some(now);
+    if let Err(e) = state_store.put(&key, state.encode()).await {
+        tracing::warn!(org = %org, error = %e, "cannot save scrape state; the next cycle refetches more");
+    }
+    CycleOutcome {
+        now,
+        result: if missing.is_empty() {
+            CycleResult::Success
+        } else {
+            CycleResult::Partial
+        },
+        samples,
+        missing,
+        error,
+        repos: repos.len(),
+    }
+}
+
+/// The series of the cycle that last saved the org's state, recomputed from its logs, so a
+/// restarted ScrapeActor (or a new leader) serves them at once instead of nothing.
+pub async fn restore_served(
+    org: String,
+    state_store: Arc<dyn ScrapeStateStore>,
+    exclude_bots: bool,
+) -> Option<(f64, Vec<Sample>)> {
+    let stored = state_store.get(&state_key(&org)).await.ok()??;
+    let state = OrgState::decode(&stored)?;
+    let now = state.last_now?;
+    let mut samples = Vec::new();
+    for (repo, log) in &state.repos {
+        samples.extend(activity_samples(&org, repo, log, now, exclude_bots));
+        samples.extend(log.loc.samples(&org, repo, now, exclude_bots));
+    }
+    Some((now, samples))
+}
+
+struct RepoJob {
+    org: String,
+    info: RepoInfo,
+    log: RepoLog,
+    signal: IssueSignal,
+    now: f64,
+    api: Arc<dyn GithubApi>,
+    settings: Arc<CycleSettings>,
+    budget: Arc<Mutex<u32>>,
+}
+
+struct RepoDone {
+    name: String,
+    log: RepoLog,
+    missing: Vec<Missing>,
+    error: Option<String>,
+}
+
+impl RepoJob {
+    async fn run(mut self) -> RepoDone {
+        let now = self.now;
+        let day = (now - WINDOW_SECS, now);
+        let week = latest_complete_week(now);
+        let week_window = (week as f64, (week + WEEK_SECS) as f64);
+        let mut failures: Vec<(&'static str, (f64, f64), Option<ApiError>)> = Vec::new();
+        let signal = match self.commits().await {
+            Ok(signal) => signal,
+            Err(e) => {
+                failures.push(("activity_commits_failed", day, Some(e)));
+                false
+            }
+        };
+        let issue_failures = self.issues().await;
+        if issue_failures.is_empty() {
+            self.log.issues_through = Some(now);
+        }
+        failures.extend(issue_failures.into_iter().map(|(r, e)| (r, day, Some(e))));
+        failures.extend(
+            self.loc(signal)
+                .await
+                .into_iter()
+                .map(|(r, e)| (r, week_window, Some(e))),
+        );
+        if self.log.loc.in_fallback() && self.log.loc.fallback_incomplete() {
+            failures.push(("fallback_truncated", week_window, None));
+        }
+        self.log.prune(now);
+        let mut error = None;
+        let mut missing: Vec<Missing> = Vec::new();
+        for (reason, (start, end), e) in failures {
+            if let Some(e) = e {
+                tracing::debug!(org = %self.org, repo = %self.info.name, error = %e, reason, "endpoint failed");
+                error.get_or_insert_with(|| e.to_string());
+            }
+            let duplicate = missing.iter().any(|m| m.reason == reason);
+            if !duplicate {
+                missing.push(Missing {
+                    repo: self.info.name.clone(),
+                    window_start: start,
+                    window_end: end,
+                    reason,
+                });
+            }
+        }
+        RepoDone {
+            name: self.info.name,
+            log: self.log,
+            missing,
+            error,
+        }
+    }
+
+    /// Fetches new commits; returns whether one of them changes what stats report.
+    async fn commits(&mut self) -> Result<bool, ApiError> {
+        let now = self.now;
+        let wstart = window_start_secs(now);
+        let since = match self.log.commits_through {
+            // Cold: a repository not pushed since the window start has no commit in it
+            // (committer date ≥ author date, and pushes come after commits).
+            None => self.info.pushed_at.filter(|p| *p >= wstart).map(|_| wstart),
+            Some(t) => {
+                let t = t.floor() as i64;
+                self.info
+                    .pushed_at
+                    .filter(|p| *p >= t)
+                    .map(|_| t.max(wstart))
+            }
+        };
+        let Some(since) = since else {
+            self.log.commits_through = Some(now);
+            return Ok(false);
+        };
+        let list = match self
+            .api
+            .commits(&self.info.name, since, until_secs(now))
+            .await
+        {
+            Ok(list) => list,
+            Err(e) if e.kind.is_absent() => Vec::new(),
+            Err(e) => return Err(e),
+        };
+        let mut signal = false;
+        for c in list {
+            if self.log.commits.contains_key(&c.sha) {
+                continue;
+            }
+            signal |=
+                self.log
+                    .loc
+                    .commit_changes_stats(c.author_login.as_deref(), c.author_date, now);
+            if c.author_date >= wstart {
+                let user = commit_user(&c);
+                let bot = is_bot_login(&user)
+                    || (c.author_is_bot && c.author_login.as_deref() == Some(user.as_str()));
+                self.log.commits.insert(
+                    c.sha,
+                    Ev {
+                        t: c.author_date,
+                        user,
+                        bot,
+                    },
+                );
+            }
+        }
+        self.log.commits_through = Some(now);
+        Ok(signal)
+    }
+
+    /// Fetches new pull requests, reviews and comments; returns the failures.
+    async fn issues(&mut self) -> Vec<(&'static str, ApiError)> {
+        let now = self.now;
+        let wstart = window_start_secs(now);
+        let since = self
+            .log
+            .issues_through
+            .map_or(wstart, |t| (t.floor() as i64).max(wstart));
+        let mut failures = Vec::new();
+        let (items, need_comments) = match std::mem::replace(&mut self.signal, IssueSignal::Unknown)
+        {
+            IssueSignal::Items(items) => {
+                let any = !items.is_empty();
+                (items, any)
+            }
+            IssueSignal::Unknown => {
+                match self.api.pulls_updated_since(&self.info.name, since).await {
+                    Ok(items) => (items, true),
+                    Err(e) if e.kind.is_absent() => (Vec::new(), true),
+                    Err(e) => {
+                        failures.push(("activity_pulls_failed", e));
+                        (Vec::new(), true)
+                    }
+                }
+            }
+        };
+        for item in items.iter().filter(|i| i.is_pull) {
+            let bot = item.author_is_bot || is_bot_login(&item.author);
+            if item.created_at >= wstart {
+                self.log.opened.insert(
+                    item.number,
+                    Ev {
+                        t: item.created_at,
+                        user: item.author.clone(),
+                        bot,
+                    },
+                );
+            }
+            if let Some(merged) = item.merged_at.filter(|m| *m >= wstart) {
+                self.log.merged.insert(
+                    item.number,
+                    Ev {
+                        t: merged,
+                        user: item.author.clone(),
+                        bot,
+                    },
+                );
+            }
+            if item.updated_at < wstart {
+                continue;
+            }
+            match self.api.reviews(&self.info.name, item.number).await {
+                Ok(reviews) => {
+                    for r in reviews {
+                        if let Some(s) = r.submitted_at.filter(|s| *s >= wstart) {
+                            let bot = r.user_is_bot || is_bot_login(&r.user);
+                            self.log.reviews.insert(
+                                r.id,
+                                Ev {
+                                    t: s,
+                                    user: r.user,
+                                    bot,
+                                },
+                            );
+                        }
+                    }
+                }
+                Err(e) if e.kind.is_absent() => {}
+                Err(e) => failures.push(("activity_reviews_failed", e)),
+            }
+        }
+        if need_comments {
+            match self.api.issue_comments_since(&self.info.name, since).await {
+                Ok(comments) => {
+                    for c in comments.into_iter().filter(|c| c.created_at >= wstart) {
+                        let bot = c.user_is_bot || is_bot_login(&c.user);
+                        self.log.comments.insert(
+                            c.id,
+                            Ev {
+                                t: c.created_at,
+                                user: c.user,
+                                bot,
+                            },
+                        );
+                    }
+                }
+                Err(e) if e.kind.is_absent() => {}
+                Err(e) => failures.push(("activity_issue_comments_failed", e)),
+            }
+        }
+        failures
+    }
+
+    /// Refreshes LOC when due and runs the commit-detail fallback; returns the failures.
+    async fn loc(&mut self, new_commit_signal: bool) -> Vec<(&'static str, ApiError)> {
+        let now = self.now;
+        let settings = &self.settings.loc;
+        let mut failures = Vec::new();
+        let mut refreshed = false;
+        if self.log.loc.due(now, settings, new_commit_signal) {
+            match self.api.contributor_stats(&self.info.name).await {
+                Ok(StatsOutcome::Ready(rows)) => {
+                    self.log.loc.accept_rows(rows, now, settings);
+                    refreshed = true;
+                }
+                Ok(StatsOutcome::Empty) => self.log.loc.accept_empty(now),
+                Ok(StatsOutcome::Computing) => {}
+                Err(e) if e.kind.is_absent() => self.log.loc.accept_empty(now),
+                Err(e) => failures.push(("contributor_stats_failed", e)),
+            }
+        }
+        if !self.log.loc.in_fallback() || self.log.loc.empty {
+            return failures;
+        }
+        let week = latest_complete_week(now);
+        let loc = &mut self.log.loc;
+        let new_week = loc.fallback_week != week;
+        if new_week {
+            loc.fallback_week = week;
+            loc.fallback_commits.clear();
+            loc.fallback_capped = false;
+        }
+        if new_week || refreshed {
+            let cap = settings.max_commits_per_repo_per_week as usize;
+            match self
+                .api
+                .commits_capped(&self.info.name, week, until_secs(now), cap)
+                .await
+            {
+                Ok((list, capped)) => {
+                    loc.fallback_capped = capped;
+                    for c in list {
+                        let Some(login) = c.author_login else {
+                            continue;
+                        };
+                        if c.author_date < week || c.author_date >= week + WEEK_SECS {
+                            continue;
+                        }
+                        loc.fallback_commits.entry(c.sha).or_insert(FallbackCommit {
+                            login,
+                            author_date: c.author_date,
+                            lines: None,
+                        });
+                    }
+                }
+                Err(e) if e.kind.is_absent() => {}
+                Err(e) => {
+                    failures.push(("fallback_list_commits_failed", e));
+                    return failures;
+                }
+            }
+        }
+        let limit = settings.max_detail_calls_per_org_per_hour;
+        let pending: Vec<String> = loc
+            .fallback_commits
+            .iter()
+            .filter(|(_, c)| c.lines.is_none())
+            .map(|(sha, _)| sha.clone())
+            .collect();
+        for sha in pending {
+            {
+                let mut used = self.budget.lock().unwrap_or_else(|p| p.into_inner());
+                if *used >= limit {
+                    break;
+                }
+                *used += 1;
+            }
+            match self.api.commit_detail(&self.info.name, &sha).await {
+                Ok(detail) => {
+                    if let Some(c) = self.log.loc.fallback_commits.get_mut(&sha) {
+                        c.lines = Some((detail.additions, detail.deletions));
+                    }
+                }
+                Err(e) => {
+                    failures.push(("fallback_commit_detail_failed", e));
+                    break;
+                }
+            }
+        }
+        failures
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use futures::future::{self, BoxFuture, FutureExt};
+
+    use super::*;
+    use crate::scrape::memory_state::MemoryStateStore;
+    use crate::scrape::port::{
+        ApiErrorKind, ApiTelemetry, CommentInfo, CommitDetail, CommitInfo, ReviewInfo, SearchResult,
+    };
+
+    /// A scripted GitHub: one repository, calls recorded, comments failing on demand.
+    #[derive(Default)]
+    struct Scripted {
+        pushed_at: Mutex<i64>,
+        commits: Mutex<Vec<CommitInfo>>,
+        comments: Mutex<Vec<CommentInfo>>,
+        search: Mutex<Vec<IssueItem>>,
+        fail_comments: Mutex<bool>,
+        calls: Mutex<Vec<String>>,
+    }
+
+    impl Scripted {
+        fn call(&self, name: &str) {
+            self.calls.lock().unwrap().push(name.to_string());
+        }
+        fn take_calls(&self) -> Vec<String> {
+            std::mem::take(&mut *self.calls.lock().unwrap())
+        }
+    }
+
+    fn ok<T: Send + 'static>(v: T) -> BoxFuture<'static, Result<T, ApiError>> {
+        future::ready(Ok(v)).boxed()
+    }
+
+    impl GithubApi for Scripted {
+        fn list_repos(&self) -> BoxFuture<'static, Result<Vec<RepoInfo>, ApiError>> {
+            self.call("repos");
+            ok(vec![RepoInfo {
+                name: "r".into(),
+                archived: false,
+                fork: false,
+                pushed_at: Some(*self.pushed_at.lock().unwrap()),
+            }])
+        }
+        fn search_updated_since(
+            &self,
+            since: i64,
+        ) -> BoxFuture<'static, Result<SearchResult, ApiError>> {
+            self.call("search");
+            let items = self
+                .search
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|i| i.updated_at >= since)
+                .cloned()
+                .collect();
+            ok(SearchResult {
+                items,
+                complete: true,
+            })
+        }
+        fn commits(
+            &self,
+            _: &str,
+            since: i64,
+            until: i64,
+        ) -> BoxFuture<'static, Result<Vec<CommitInfo>, ApiError>> {
+            self.call("commits");
+            let list = self
+                .commits
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|c| c.committer_date >= since && c.committer_date <= until)
+                .cloned()
+                .collect();
+            ok(list)
+        }
+        fn commits_capped(
+            &self,
+            _: &str,
+            _: i64,
+            _: i64,
+            _: usize,
+        ) -> BoxFuture<'static, Result<(Vec<CommitInfo>, bool), ApiError>> {
+            ok((Vec::new(), false))
+        }
+        fn pulls_updated_since(
+            &self,
+            _: &str,
+            _: i64,
+        ) -> BoxFuture<'static, Result<Vec<IssueItem>, ApiError>> {
+            self.call("pulls");
+            ok(Vec::new())
+        }
+        fn reviews(
+            &self,
+            _: &str,
+            _: u64,
+        ) -> BoxFuture<'static, Result<Vec<ReviewInfo>, ApiError>> {
+            self.call("reviews");
+            ok(Vec::new())
+        }
+        fn issue_comments_since(
+            &self,
+            _: &str,
+            since: i64,
+        ) -> BoxFuture<'static, Result<Vec<CommentInfo>, ApiError>> {
+            self.call("comments");
+            if *self.fail_comments.lock().unwrap() {
+                let e = ApiError {
+                    kind: ApiErrorKind::Server,
+                    endpoint: "comments",
+                    detail: "503".into(),
+                };
+                return future::ready(Err(e)).boxed();
+            }
+            let list = self
+                .comments
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|c| c.created_at >= since)
+                .cloned()
+                .collect();
+            ok(list)
+        }
+        fn contributor_stats(&self, _: &str) -> BoxFuture<'static, Result<StatsOutcome, ApiError>> {
+            self.call("stats");
+            ok(StatsOutcome::Empty)
+        }
+        fn commit_detail(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> BoxFuture<'static, Result<CommitDetail, ApiError>> {
+            ok(CommitDetail {
+                additions: 0,
+                deletions: 0,
+            })
+        }
+        fn telemetry(&self) -> ApiTelemetry {
+            ApiTelemetry::default()
+        }
+    }
+
+    const T0: f64 = 1_700_000_000.5;
+
+    fn cycle(api: &Arc<Scripted>, store: &Arc<MemoryStateStore>, now: f64) -> CycleOutcome {
+        futures::executor::block_on(run_cycle(
+            "o".into(),
+            now,
+            api.clone(),
+            store.clone(),
+            Arc::new(CycleSettings::default()),
+        ))
+    }
+
+    fn value(outcome: &CycleOutcome, metric: &str, user: &str) -> Option<f64> {
+        outcome
+            .samples
+            .iter()
+            .find(|s| s.metric == metric && s.labels.iter().any(|(k, v)| k == "user" && v == user))
+            .map(|s| s.value)
+    }
+
+    fn commit(sha: &str, t: i64, login: &str) -> CommitInfo {
+        CommitInfo {
+            sha: sha.into(),
+            author_login: Some(login.into()),
+            author_date: t,
+            committer_date: t,
+            ..CommitInfo::default()
+        }
+    }
+
+    /// A cycle with nothing new makes no per-repository call; values are recomputed locally
+    /// and events leaving the window disappear.
+    #[test]
+    fn unchanged_repository_costs_no_calls_and_windows_still_roll() {
+        let api = Arc::new(Scripted::default());
+        let store = Arc::new(MemoryStateStore::new());
+        let t = T0 as i64;
+        *api.pushed_at.lock().unwrap() = t - 100;
+        api.commits
+            .lock()
+            .unwrap()
+            .push(commit("a", t - 100, "ann"));
+        let first = cycle(&api, &store, T0);
+        assert_eq!(value(&first, "gh_activity_commits_24h", "ann"), Some(1.0));
+        api.take_calls();
+        let second = cycle(&api, &store, T0 + 60.0);
+        assert_eq!(
+            api.take_calls(),
+            vec!["repos", "search"],
+            "nothing fetched per repository"
+        );
+        assert_eq!(value(&second, "gh_activity_commits_24h", "ann"), Some(1.0));
+        let later = cycle(&api, &store, T0 + 86_400.0);
+        assert_eq!(
+            value(&later, "gh_activity_commits_24h", "ann"),
+            None,
+            "left the window"
+        );
+        assert_eq!(
+            value(&later, "gh_activity_last_event_unixtime", "ann"),
+            None
+        );
+    }
+
+    /// A failed endpoint keeps what succeeded, reports the exact 24 h window, leaves its cursor
+    /// so the next cycle catches up, and never stretches the window.
+    #[test]
+    fn failed_endpoint_is_reported_and_caught_up_next_cycle() {
+        let api = Arc::new(Scripted::default());
+        let store = Arc::new(MemoryStateStore::new());
+        let t = T0 as i64;
+        *api.pushed_at.lock().unwrap() = t - 50;
+        api.commits.lock().unwrap().push(commit("a", t - 50, "ann"));
+        api.comments.lock().unwrap().push(CommentInfo {
+            id: 1,
+            user: "bob".into(),
+            user_is_bot: false,
+            created_at: t - 40,
+        });
+        api.search.lock().unwrap().push(IssueItem {
+            repo: "r".into(),
+            number: 5,
+            is_pull: false,
+            author: "bob".into(),
+            author_is_bot: false,
+            created_at: t - 40,
+            updated_at: t - 40,
+            merged_at: None,
+        });
+        *api.fail_comments.lock().unwrap() = true;
+        let first = cycle(&api, &store, T0);
+        assert_eq!(first.result, CycleResult::Partial);
+        assert_eq!(
+            value(&first, "gh_activity_commits_24h", "ann"),
+            Some(1.0),
+            "what succeeded is kept"
+        );
+        assert_eq!(value(&first, "gh_activity_issue_comments_24h", "bob"), None);
+        assert_eq!(
+            first.missing,
+            vec![Missing {
+                repo: "r".into(),
+                window_start: T0 - WINDOW_SECS,
+                window_end: T0,
+                reason: "activity_issue_comments_failed"
+            }]
+        );
+        *api.fail_comments.lock().unwrap() = false;
+        let second = cycle(&api, &store, T0 + 60.0);
+        assert_eq!(second.result, CycleResult::Success);
+        assert_eq!(
+            value(&second, "gh_activity_issue_comments_24h", "bob"),
+            Some(1.0),
+            "caught up from the old cursor"
+        );
+    }
+}

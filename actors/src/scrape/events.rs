@@ -1,0 +1,48 @@
+//! Scrape-cycle events for the observer seam: the ScrapeActor reports every cycle start and end
+//! through [`ScrapeObserver`]; the supervision tree wires it to the metrics/log observers.
+//! Implementations must not block (they run on the actor's thread).
+
+use super::health::HealthState;
+
+/// The end of one org cycle.
+#[derive(Debug, Clone)]
+pub struct CycleReport {
+    pub org: String,
+    /// `success`, `partial`, `failure` or `skipped_unhealthy`.
+    pub result: &'static str,
+    pub duration_secs: f64,
+    /// The cycle's `now`.
+    pub window_end: f64,
+    pub missing_windows: usize,
+    /// Short, secret-free error text of the first failure.
+    pub error: Option<String>,
+    pub health: HealthState,
+}
+
+/// Receives scrape-cycle events.
+pub trait ScrapeObserver: Send + Sync + 'static {
+    fn cycle_started(&self, _org: &str) {}
+    fn cycle_finished(&self, _report: &CycleReport) {}
+}
+
+/// The default observer: debug-level logs only.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LogObserver;
+
+impl ScrapeObserver for LogObserver {
+    fn cycle_started(&self, org: &str) {
+        tracing::debug!(org, "scrape cycle started");
+    }
+
+    fn cycle_finished(&self, r: &CycleReport) {
+        tracing::debug!(
+            org = %r.org,
+            result = r.result,
+            duration_s = r.duration_secs,
+            window_end = r.window_end,
+            missing = r.missing_windows,
+            health = r.health.as_str(),
+            "scrape cycle finished"
+        );
+    }
+}

@@ -1,0 +1,263 @@
+//! The ports the ScrapeActor talks through: [`GithubApi`] (one adapter per org, bound to that
+//! org's credentials and rate budget), [`ScrapeStateStore`] (versioned opaque bytes per key, so
+//! event logs and cursors survive restarts and leader changes) and [`Clock`].
+//!
+//! The GitHub port speaks in the few typed facts the scraper needs, not in HTTP: pagination,
+//! retries, rate-limit pauses and ETags are the adapter's business. Every call returns a boxed
+//! `'static` future so the actor can spawn it and get the result back as a message.
+
+use std::collections::BTreeMap;
+
+use futures::future::BoxFuture;
+
+/// A repository as the org listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoInfo {
+    pub name: String,
+    pub archived: bool,
+    pub fork: bool,
+    /// Unix seconds of the last push (any branch, PR heads included); `None` when never pushed.
+    pub pushed_at: Option<i64>,
+}
+
+/// A default-branch commit as `GET /repos/{o}/{r}/commits` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CommitInfo {
+    pub sha: String,
+    pub author_login: Option<String>,
+    pub author_is_bot: bool,
+    pub committer_login: Option<String>,
+    pub author_name: String,
+    pub author_email: String,
+    pub committer_name: String,
+    pub committer_email: String,
+    /// `commit.author.date`: the time the activity window counts.
+    pub author_date: i64,
+    /// `commit.committer.date`: what `since`/`until` filter on.
+    pub committer_date: i64,
+}
+
+/// A pull request or an issue: from `search/issues` or from `GET /repos/{o}/{r}/pulls`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueItem {
+    pub repo: String,
+    pub number: u64,
+    pub is_pull: bool,
+    pub author: String,
+    pub author_is_bot: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub merged_at: Option<i64>,
+}
+
+/// The answer of the org-wide `updated:>=` search.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchResult {
+    pub items: Vec<IssueItem>,
+    /// False when GitHub reports more results than it lets us page through (1,000 cap) or says
+    /// `incomplete_results`: the caller must then not trust the absence of a repo.
+    pub complete: bool,
+}
+
+/// One submitted or pending review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewInfo {
+    pub id: u64,
+    pub user: String,
+    pub user_is_bot: bool,
+    /// `None` for pending reviews, which never count.
+    pub submitted_at: Option<i64>,
+}
+
+/// An issue or pull-request conversation comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommentInfo {
+    pub id: u64,
+    pub user: String,
+    pub user_is_bot: bool,
+    pub created_at: i64,
+}
+
+/// One week of one contributor in `stats/contributors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WeekStats {
+    /// Week start (Sunday 00:00 UTC), Unix seconds.
+    pub start: i64,
+    pub additions: u64,
+    pub deletions: u64,
+    pub commits: u64,
+}
+
+/// One contributor row of `stats/contributors`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ContributorStats {
+    pub login: String,
+    pub is_bot: bool,
+    pub weeks: Vec<WeekStats>,
+}
+
+/// What `stats/contributors` answered after the adapter's 202 polling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsOutcome {
+    /// Still 202 after `loc.stats_poll_attempts` polls: keep the last values.
+    Computing,
+    /// 204: an empty repository, no contributors.
+    Empty,
+    Ready(Vec<ContributorStats>),
+}
+
+/// `GET /repos/{o}/{r}/commits/{sha}` reduced to what the LOC fallback needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommitDetail {
+    pub additions: u64,
+    pub deletions: u64,
+}
+
+/// Why a GitHub call failed, after the adapter's retries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiErrorKind {
+    /// 404: the thing does not exist (or the credential may not see it).
+    NotFound,
+    /// 409: an empty repository.
+    Conflict,
+    /// 422.
+    Unprocessable,
+    /// 401 that a fresh token did not fix.
+    Unauthorized,
+    /// 403 that is not a rate limit.
+    Forbidden,
+    /// Still rate limited after every attempt.
+    RateLimited,
+    /// 5xx after every attempt.
+    Server,
+    /// Connection, TLS or timeout errors after every attempt.
+    Transport,
+    /// A 2xx whose body was malformed or truncated, after every attempt.
+    Decode,
+    /// The adapter is misconfigured (bad key, bad URL).
+    Config,
+}
+
+impl ApiErrorKind {
+    /// 404/409/422 mean "no data here", not a failure of the scrape.
+    pub fn is_absent(self) -> bool {
+        matches!(
+            self,
+            ApiErrorKind::NotFound | ApiErrorKind::Conflict | ApiErrorKind::Unprocessable
+        )
+    }
+}
+
+/// A failed GitHub call: what kind, which endpoint, and a short detail safe to log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("GitHub {endpoint} failed ({kind:?}): {detail}")]
+pub struct ApiError {
+    pub kind: ApiErrorKind,
+    pub endpoint: &'static str,
+    pub detail: String,
+}
+
+/// Cumulative request telemetry of one org's adapter (real counters, never reset).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiTelemetry {
+    /// (endpoint template, status class) → requests.
+    pub requests: BTreeMap<(String, String), u64>,
+    /// resource → (remaining, reset Unix seconds), only for resources whose headers were seen.
+    pub rate: BTreeMap<String, (u64, i64)>,
+    pub secondary_limit_hits: u64,
+}
+
+/// GitHub, as one org's scraper sees it. Implementations share rate budgets per installation.
+pub trait GithubApi: Send + Sync + 'static {
+    /// Every repository of the org.
+    fn list_repos(&self) -> BoxFuture<'static, Result<Vec<RepoInfo>, ApiError>>;
+    /// Issues and pull requests of the org with `updated_at >= since` (one org-wide query).
+    fn search_updated_since(
+        &self,
+        since: i64,
+    ) -> BoxFuture<'static, Result<SearchResult, ApiError>>;
+    /// Default-branch commits with committer date in `[since, until]`.
+    fn commits(
+        &self,
+        repo: &str,
+        since: i64,
+        until: i64,
+    ) -> BoxFuture<'static, Result<Vec<CommitInfo>, ApiError>>;
+    /// At most `cap` default-branch commits with committer date in `[since, until]`; the flag
+    /// says whether the cap cut the list.
+    fn commits_capped(
+        &self,
+        repo: &str,
+        since: i64,
+        until: i64,
+        cap: usize,
+    ) -> BoxFuture<'static, Result<(Vec<CommitInfo>, bool), ApiError>>;
+    /// Pull requests with `updated_at >= since`, newest update first; paging stops early.
+    fn pulls_updated_since(
+        &self,
+        repo: &str,
+        since: i64,
+    ) -> BoxFuture<'static, Result<Vec<IssueItem>, ApiError>>;
+    fn reviews(
+        &self,
+        repo: &str,
+        number: u64,
+    ) -> BoxFuture<'static, Result<Vec<ReviewInfo>, ApiError>>;
+    /// Conversation comments with `updated_at >= since`.
+    fn issue_comments_since(
+        &self,
+        repo: &str,
+        since: i64,
+    ) -> BoxFuture<'static, Result<Vec<CommentInfo>, ApiError>>;
+    /// `stats/contributors`, polling 202 answers a few times.
+    fn contributor_stats(&self, repo: &str) -> BoxFuture<'static, Result<StatsOutcome, ApiError>>;
+    fn commit_detail(
+        &self,
+        repo: &str,
+        sha: &str,
+    ) -> BoxFuture<'static, Result<CommitDetail, ApiError>>;
+    /// Cumulative telemetry for `gh_exporter_github_*`.
+    fn telemetry(&self) -> ApiTelemetry;
+}
+
+/// A value in the [`ScrapeStateStore`]: opaque bytes with the schema version that wrote them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Versioned {
+    pub version: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// Errors of a [`ScrapeStateStore`].
+#[derive(Debug, thiserror::Error)]
+#[error("scrape state {operation} failed on the {backend} store")]
+pub struct StateError {
+    pub backend: &'static str,
+    pub operation: &'static str,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Where the scraper keeps its per-org event logs and cursors (memory, or Redis later), so that
+/// incremental scraping survives a restart or a leader change.
+pub trait ScrapeStateStore: Send + Sync + 'static {
+    fn get(&self, key: &str) -> BoxFuture<'static, Result<Option<Versioned>, StateError>>;
+    fn put(&self, key: &str, value: Versioned) -> BoxFuture<'static, Result<(), StateError>>;
+}
+
+/// The time source of scrape cycles (Unix seconds, fractional).
+pub trait Clock: Send + Sync + 'static {
+    fn now(&self) -> f64;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> f64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0)
+    }
+}

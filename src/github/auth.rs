@@ -1,0 +1,230 @@
+//! Credentials for GitHub calls: a personal access token, or a GitHub App — an RS256 JWT
+//! (`iss` = App id, 9 minutes) exchanged for an installation token at
+//! `{api_base_url}app/installations/{id}/access_tokens`, cached and refreshed before it
+//! expires. The installation id is discovered with `GET {api_base_url}orgs/{org}/installation`
+//! when not configured. Every call uses `api_base_url`, so GHES (`…/api/v3/`) works.
+//!
+//! Secrets never reach a log or a `Debug` print: tokens are `SecretString`, the key is opaque.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+use super::wire;
+
+/// Why no `Authorization` header could be produced.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("cannot read the App private key {path}")]
+    KeyFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the App private key is not a usable RSA PEM key")]
+    Key(#[source] jsonwebtoken::errors::Error),
+    #[error("cannot sign the App JWT")]
+    Sign(#[source] jsonwebtoken::errors::Error),
+    #[error("{step} failed")]
+    Request {
+        step: &'static str,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{step} answered {status}")]
+    Status { step: &'static str, status: u16 },
+    #[error("{step} answered an undecodable body")]
+    Decode { step: &'static str },
+}
+
+impl AuthError {
+    /// Whether retrying later can help (network or server trouble, not configuration).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            AuthError::Request { .. } | AuthError::Decode { .. } => true,
+            AuthError::Status { status, .. } => *status >= 500 || *status == 429 || *status == 403,
+            _ => false,
+        }
+    }
+}
+
+/// A GitHub App identity for one org.
+pub struct AppCredential {
+    app_id: u64,
+    key: EncodingKey,
+    org: String,
+    installation_id: tokio::sync::Mutex<Option<u64>>,
+    token: tokio::sync::Mutex<Option<CachedToken>>,
+}
+
+struct CachedToken {
+    token: SecretString,
+    /// Local instant after which the token is refreshed (before GitHub's expiry).
+    refresh_at: SystemTime,
+}
+
+/// How a request authenticates.
+pub enum Credential {
+    Token(SecretString),
+    App(AppCredential),
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Credential::Token(_) => f.write_str("Credential::Token([REDACTED])"),
+            Credential::App(app) => {
+                write!(f, "Credential::App(app_id={}, org={})", app.app_id, app.org)
+            }
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Claims {
+    iat: u64,
+    exp: u64,
+    iss: String,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Credential {
+    /// An App credential from a PEM key file.
+    pub fn app(
+        app_id: u64,
+        key_path: &std::path::Path,
+        installation_id: Option<u64>,
+        org: &str,
+    ) -> Result<Credential, AuthError> {
+        let pem = std::fs::read(key_path).map_err(|source| AuthError::KeyFile {
+            path: key_path.display().to_string(),
+            source,
+        })?;
+        let key = EncodingKey::from_rsa_pem(&pem).map_err(AuthError::Key)?;
+        Ok(Credential::App(AppCredential {
+            app_id,
+            key,
+            org: org.to_string(),
+            installation_id: tokio::sync::Mutex::new(installation_id),
+            token: tokio::sync::Mutex::new(None),
+        }))
+    }
+
+    /// The `Authorization` header value for the next request.
+    pub async fn authorization(
+        &self,
+        http: &reqwest::Client,
+        base: &Url,
+    ) -> Result<String, AuthError> {
+        match self {
+            Credential::Token(token) => Ok(format!("Bearer {}", token.expose_secret())),
+            Credential::App(app) => app.authorization(http, base).await,
+        }
+    }
+
+    /// Forgets a cached installation token (after a 401), so the next request gets a new one.
+    pub async fn invalidate(&self) {
+        if let Credential::App(app) = self {
+            *app.token.lock().await = None;
+        }
+    }
+
+    pub fn is_app(&self) -> bool {
+        matches!(self, Credential::App(_))
+    }
+}
+
+impl AppCredential {
+    fn jwt(&self) -> Result<String, AuthError> {
+        let now = unix_now();
+        // Backdated a minute for clock drift; GitHub refuses JWTs living over ten minutes.
+        let claims = Claims {
+            iat: now.saturating_sub(60),
+            exp: now + 540,
+            iss: self.app_id.to_string(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
+            .map_err(AuthError::Sign)
+    }
+
+    async fn authorization(&self, http: &reqwest::Client, base: &Url) -> Result<String, AuthError> {
+        let mut cached = self.token.lock().await;
+        if let Some(token) = cached.as_ref().filter(|t| SystemTime::now() < t.refresh_at) {
+            return Ok(format!("Bearer {}", token.token.expose_secret()));
+        }
+        let installation = self.installation_id(http, base).await?;
+        let step = "installation token exchange";
+        let url = base
+            .join(&format!("app/installations/{installation}/access_tokens"))
+            .map_err(|_| AuthError::Status { step, status: 0 })?;
+        let response = http
+            .post(url)
+            .header("Authorization", format!("Bearer {}", self.jwt()?))
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", super::API_VERSION)
+            .send()
+            .await
+            .map_err(|source| AuthError::Request { step, source })?;
+        let status = response.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(AuthError::Status { step, status });
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|source| AuthError::Request { step, source })?;
+        let token: wire::AccessToken =
+            serde_json::from_slice(&body).map_err(|_| AuthError::Decode { step })?;
+        let expires = wire::parse_time(&token.expires_at).ok_or(AuthError::Decode { step })?;
+        // Refresh a minute before expiry, or halfway through a very short lifetime.
+        let lifetime = (expires - unix_now() as i64).max(0) as u64;
+        let margin = 60.min(lifetime / 2);
+        let refresh_at = UNIX_EPOCH + Duration::from_secs((expires as u64).saturating_sub(margin));
+        tracing::debug!(org = %self.org, installation, lifetime_s = lifetime, "installation token issued");
+        let value = format!("Bearer {}", token.token);
+        *cached = Some(CachedToken {
+            token: SecretString::from(token.token),
+            refresh_at,
+        });
+        Ok(value)
+    }
+
+    async fn installation_id(&self, http: &reqwest::Client, base: &Url) -> Result<u64, AuthError> {
+        let mut known = self.installation_id.lock().await;
+        if let Some(id) = *known {
+            return Ok(id);
+        }
+        let step = "installation discovery";
+        let url = base
+            .join(&format!("orgs/{}/installation", self.org))
+            .map_err(|_| AuthError::Status { step, status: 0 })?;
+        let response = http
+            .get(url)
+            .header("Authorization", format!("Bearer {}", self.jwt()?))
+            .header("Accept", "application/vnd.github+json")
+            .header("X-GitHub-Api-Version", super::API_VERSION)
+            .send()
+            .await
+            .map_err(|source| AuthError::Request { step, source })?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            return Err(AuthError::Status { step, status });
+        }
+        let body = response
+            .bytes()
+            .await
+            .map_err(|source| AuthError::Request { step, source })?;
+        let installation: wire::Installation =
+            serde_json::from_slice(&body).map_err(|_| AuthError::Decode { step })?;
+        tracing::info!(org = %self.org, installation = installation.id, "GitHub App installation discovered");
+        *known = Some(installation.id);
+        Ok(installation.id)
+    }
+}

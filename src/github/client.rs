@@ -1,0 +1,452 @@
+//! The request core every GitHub call goes through: authentication, the credential's
+//! [`Governor`], retries with jittered exponential backoff (5xx, transport errors, malformed or
+//! truncated bodies), secondary-limit and exhausted-budget handling, ETag reuse, `Link`
+//! pagination, and per-org request telemetry.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use gse_actors::scrape::port::{ApiError, ApiErrorKind, ApiTelemetry};
+use rand::Rng;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+use super::auth::Credential;
+use super::governor::{parse_retry_after, Governor};
+
+/// The `retry.*` settings.
+#[derive(Debug, Clone)]
+pub struct RetrySettings {
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    pub jitter: bool,
+}
+
+impl RetrySettings {
+    /// `initial × 2^(attempt−1)` capped at `max`; with jitter, a random point in its upper half.
+    pub fn backoff(&self, attempt: u32) -> Duration {
+        let factor = 2u32.saturating_pow(attempt.saturating_sub(1).min(20));
+        let base = self
+            .initial_backoff
+            .saturating_mul(factor)
+            .min(self.max_backoff);
+        if self.jitter {
+            base.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
+        } else {
+            base
+        }
+    }
+}
+
+/// A decoded page and the URL of the next one.
+pub struct Page<T> {
+    pub value: T,
+    pub next: Option<Url>,
+}
+
+/// What a GET answered.
+pub enum Answer<T> {
+    Page(Page<T>),
+    /// 202: GitHub is computing (stats).
+    Accepted,
+    /// 204: nothing there (stats of an empty repository).
+    NoContent,
+}
+
+struct Cached {
+    etag: String,
+    body: Bytes,
+    next: Option<Url>,
+}
+
+/// Cap on remembered ETag bodies per org (listing pages and stats only).
+const ETAG_CACHE_CAP: usize = 4096;
+
+/// One org's view of GitHub: shared HTTP client, its credential and governor, its telemetry.
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: Url,
+    pub org: String,
+    pub credential: Arc<Credential>,
+    pub governor: Arc<Governor>,
+    pub retry: RetrySettings,
+    telemetry: Mutex<ApiTelemetry>,
+    etags: Mutex<HashMap<String, Cached>>,
+}
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "error",
+    }
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The `rel="next"` target of a `Link` header.
+pub fn next_link(link: &str) -> Option<&str> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        params
+            .split(';')
+            .any(|p| p.trim() == "rel=\"next\"")
+            .then(|| target.trim().trim_start_matches('<').trim_end_matches('>'))
+    })
+}
+
+impl Client {
+    pub fn new(
+        http: reqwest::Client,
+        base: Url,
+        org: String,
+        credential: Arc<Credential>,
+        governor: Arc<Governor>,
+        retry: RetrySettings,
+    ) -> Client {
+        Client {
+            http,
+            base,
+            org,
+            credential,
+            governor,
+            retry,
+            telemetry: Mutex::new(ApiTelemetry::default()),
+            etags: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn telemetry(&self) -> ApiTelemetry {
+        self.telemetry
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn count(&self, endpoint: &str, class: &str) {
+        let mut t = self.telemetry.lock().unwrap_or_else(|p| p.into_inner());
+        *t.requests
+            .entry((endpoint.to_string(), class.to_string()))
+            .or_default() += 1;
+    }
+
+    fn record_rate(&self, resource: &str, remaining: Option<u64>, reset: Option<i64>) {
+        if let (Some(remaining), Some(reset)) = (remaining, reset) {
+            let mut t = self.telemetry.lock().unwrap_or_else(|p| p.into_inner());
+            t.rate.insert(resource.to_string(), (remaining, reset));
+        }
+    }
+
+    fn error(
+        &self,
+        kind: ApiErrorKind,
+        endpoint: &'static str,
+        detail: impl Into<String>,
+    ) -> ApiError {
+        ApiError {
+            kind,
+            endpoint,
+            detail: detail.into(),
+        }
+    }
+
+    /// A URL under `api_base_url` (`path` has no leading `/`).
+    pub fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, ApiError> {
+        let mut url = self
+            .base
+            .join(path)
+            .map_err(|e| self.error(ApiErrorKind::Config, "url", format!("{path}: {e}")))?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    /// GETs `url` and decodes it as `T`, with every rule of the module doc applied.
+    /// `cacheable` remembers the ETag and body for `If-None-Match` on the next call.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+        resource: &'static str,
+        cacheable: bool,
+    ) -> Result<Answer<T>, ApiError> {
+        let max = self.retry.max_attempts.max(1);
+        let mut attempt = 0;
+        let mut refreshed_token = false;
+        let mut last_error;
+        loop {
+            attempt += 1;
+            self.governor.admit(resource).await;
+            let auth = match self.credential.authorization(&self.http, &self.base).await {
+                Ok(auth) => auth,
+                Err(e) if e.is_transient() && attempt < max => {
+                    tracing::debug!(org = %self.org, error = %e, "token exchange failed; retrying");
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
+                    continue;
+                }
+                Err(e) => {
+                    let kind = if e.is_transient() {
+                        ApiErrorKind::Transport
+                    } else {
+                        ApiErrorKind::Unauthorized
+                    };
+                    return Err(self.error(kind, endpoint, gse_actors::store::error_chain(&e)));
+                }
+            };
+            let key = url.as_str().to_string();
+            let mut request = self
+                .http
+                .get(url.clone())
+                .header("Authorization", auth)
+                .header("Accept", "application/vnd.github+json")
+                .header("X-GitHub-Api-Version", super::API_VERSION);
+            if cacheable {
+                let etags = self.etags.lock().unwrap_or_else(|p| p.into_inner());
+                if let Some(c) = etags.get(&key) {
+                    request = request.header("If-None-Match", c.etag.clone());
+                }
+            }
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    self.count(endpoint, "error");
+                    last_error = self.error(
+                        ApiErrorKind::Transport,
+                        endpoint,
+                        gse_actors::store::error_chain(&e),
+                    );
+                    if attempt >= max {
+                        return Err(last_error);
+                    }
+                    tokio::time::sleep(self.retry.backoff(attempt)).await;
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            self.count(endpoint, status_class(status));
+            let remaining =
+                header(&response, "x-ratelimit-remaining").and_then(|v| v.parse::<u64>().ok());
+            let reset = header(&response, "x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok());
+            let rate_resource = header(&response, "x-ratelimit-resource")
+                .unwrap_or(resource)
+                .to_string();
+            self.record_rate(&rate_resource, remaining, reset);
+            let limit = header(&response, "x-ratelimit-limit").and_then(|v| v.parse::<u64>().ok());
+            self.governor.observe(resource, limit, remaining, reset);
+            let next = header(&response, "link")
+                .and_then(next_link)
+                .and_then(|l| Url::parse(l).ok())
+                .filter(|u| u.origin() == self.base.origin());
+            match status {
+                304 => {
+                    let etags = self.etags.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(c) = etags.get(&key) {
+                        if let Ok(value) = serde_json::from_slice(&c.body) {
+                            self.governor.success(resource);
+                            return Ok(Answer::Page(Page {
+                                value,
+                                next: c.next.clone(),
+                            }));
+                        }
+                    }
+                    drop(etags);
+                    // A 304 we cannot serve from the cache: ask again without the ETag.
+                    self.etags
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&key);
+                    last_error =
+                        self.error(ApiErrorKind::Decode, endpoint, "304 without a cached body");
+                }
+                202 => return Ok(Answer::Accepted),
+                204 => return Ok(Answer::NoContent),
+                200..=299 => {
+                    let etag = header(&response, "etag").map(str::to_string);
+                    match response.bytes().await {
+                        Ok(body) => match serde_json::from_slice::<T>(&body) {
+                            Ok(value) => {
+                                self.governor.success(resource);
+                                if let (true, Some(etag)) = (cacheable, etag) {
+                                    let mut etags =
+                                        self.etags.lock().unwrap_or_else(|p| p.into_inner());
+                                    if etags.len() >= ETAG_CACHE_CAP {
+                                        etags.clear();
+                                    }
+                                    etags.insert(
+                                        key,
+                                        Cached {
+                                            etag,
+                                            body,
+                                            next: next.clone(),
+                                        },
+                                    );
+                                }
+                                return Ok(Answer::Page(Page { value, next }));
+                            }
+                            Err(e) => {
+                                last_error = self.error(
+                                    ApiErrorKind::Decode,
+                                    endpoint,
+                                    format!("malformed body: {e}"),
+                                );
+                            }
+                        },
+                        Err(e) => {
+                            last_error = self.error(
+                                ApiErrorKind::Decode,
+                                endpoint,
+                                format!("truncated body: {}", gse_actors::store::error_chain(&e)),
+                            );
+                        }
+                    }
+                }
+                401 if self.credential.is_app() && !refreshed_token => {
+                    // The installation token may have expired early (clock skew): get a new one.
+                    refreshed_token = true;
+                    self.credential.invalidate().await;
+                    attempt -= 1;
+                    continue;
+                }
+                401 => {
+                    return Err(self.error(
+                        ApiErrorKind::Unauthorized,
+                        endpoint,
+                        "401 Bad credentials",
+                    ))
+                }
+                403 | 429 => {
+                    let retry_after = header(&response, "retry-after").and_then(parse_retry_after);
+                    let body = response.bytes().await.unwrap_or_default();
+                    let secondary_text = String::from_utf8_lossy(&body)
+                        .to_ascii_lowercase()
+                        .contains("secondary rate limit");
+                    if retry_after.is_some() || status == 429 || secondary_text {
+                        let wait = self.governor.secondary(resource, retry_after);
+                        self.telemetry
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .secondary_limit_hits += 1;
+                        tracing::info!(org = %self.org, endpoint, status, wait_s = wait.as_secs_f64(), "secondary rate limit");
+                        last_error = self.error(
+                            ApiErrorKind::RateLimited,
+                            endpoint,
+                            format!("{status} secondary rate limit"),
+                        );
+                    } else if remaining == Some(0) {
+                        // observe() has paused the resource until reset + buffer.
+                        last_error = self.error(
+                            ApiErrorKind::RateLimited,
+                            endpoint,
+                            "rate budget exhausted",
+                        );
+                    } else {
+                        return Err(self.error(ApiErrorKind::Forbidden, endpoint, "403 Forbidden"));
+                    }
+                    if attempt >= max {
+                        return Err(last_error);
+                    }
+                    continue;
+                }
+                404 => return Err(self.error(ApiErrorKind::NotFound, endpoint, "404")),
+                409 => return Err(self.error(ApiErrorKind::Conflict, endpoint, "409")),
+                422 => return Err(self.error(ApiErrorKind::Unprocessable, endpoint, "422")),
+                500..=599 => {
+                    last_error = self.error(ApiErrorKind::Server, endpoint, format!("{status}"));
+                }
+                other => {
+                    return Err(self.error(
+                        ApiErrorKind::Server,
+                        endpoint,
+                        format!("unexpected status {other}"),
+                    ))
+                }
+            }
+            if attempt >= max {
+                return Err(last_error);
+            }
+            tokio::time::sleep(self.retry.backoff(attempt)).await;
+        }
+    }
+
+    /// Follows `Link: rel="next"` from `url`, calling `page` on each decoded page until it
+    /// returns false (early stop) or no next page exists.
+    pub async fn paginate<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+        resource: &'static str,
+        mut page: impl FnMut(T) -> bool,
+    ) -> Result<(), ApiError> {
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            match self.get::<T>(endpoint, url, resource, false).await? {
+                Answer::Page(p) => {
+                    if !page(p.value) {
+                        return Ok(());
+                    }
+                    next = p.next;
+                }
+                Answer::Accepted | Answer::NoContent => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Like [`Client::paginate`] with ETags on every page (stable listings).
+    pub async fn paginate_cached<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+        resource: &'static str,
+        mut page: impl FnMut(T),
+    ) -> Result<(), ApiError> {
+        let mut next = Some(url);
+        while let Some(url) = next.take() {
+            if let Answer::Page(p) = self.get::<T>(endpoint, url, resource, true).await? {
+                page(p.value);
+                next = p.next;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The next link is found among GitHub's `Link` relations.
+    #[test]
+    fn next_link_is_found_in_githubs_format() {
+        let link = "<http://h/x?page=1>; rel=\"prev\", <http://h/x?page=3>; rel=\"next\", <http://h/x?page=9>; rel=\"last\"";
+        assert_eq!(next_link(link), Some("http://h/x?page=3"));
+        assert_eq!(next_link("<http://h/x?page=1>; rel=\"prev\""), None);
+    }
+
+    /// Backoff doubles, is capped, and jitter stays in the upper half.
+    #[test]
+    fn backoff_doubles_caps_and_jitters() {
+        let mut r = RetrySettings {
+            max_attempts: 5,
+            initial_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(350),
+            jitter: false,
+        };
+        assert_eq!(r.backoff(1), Duration::from_millis(100));
+        assert_eq!(r.backoff(2), Duration::from_millis(200));
+        assert_eq!(r.backoff(3), Duration::from_millis(350));
+        r.jitter = true;
+        for _ in 0..50 {
+            let b = r.backoff(2);
+            assert!(b >= Duration::from_millis(100) && b <= Duration::from_millis(200));
+        }
+    }
+}

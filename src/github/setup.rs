@@ -1,0 +1,120 @@
+//! Builds the GitHub port of every configured org from the configuration: resolves each org's
+//! credential (its own token or App, else the top-level one), shares one [`Credential`] and one
+//! [`Governor`] per distinct credential (a token used by several orgs shares its budget; each
+//! App installation has its own), and wraps them in an [`OrgApi`].
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use gse_actors::scrape::port::GithubApi;
+use secrecy::ExposeSecret;
+
+use super::api::OrgApi;
+use super::auth::{AuthError, Credential};
+use super::client::{Client, RetrySettings};
+use super::governor::{Governor, RateLimitSettings};
+use crate::config::{Config, OrgConfig};
+
+/// Why the GitHub ports could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("building the HTTP client")]
+    Http(#[source] reqwest::Error),
+    #[error("GitHub App credentials of org {org}")]
+    App {
+        org: String,
+        #[source]
+        source: AuthError,
+    },
+    #[error("org {org} has no GitHub credentials")]
+    NoCredentials { org: String },
+}
+
+/// Settings every client of the process shares.
+pub fn retry_settings(config: &Config) -> RetrySettings {
+    RetrySettings {
+        max_attempts: config.retry.max_attempts,
+        initial_backoff: config.retry.initial_backoff,
+        max_backoff: config.retry.max_backoff,
+        jitter: config.retry.jitter,
+    }
+}
+
+fn rate_settings(config: &Config) -> RateLimitSettings {
+    RateLimitSettings {
+        min_remaining_threshold: u64::from(config.rate_limit.min_remaining_threshold),
+        min_reset_buffer: config.rate_limit.min_reset_buffer,
+        secondary_limit_backoff: config.rate_limit.secondary_limit_backoff,
+    }
+}
+
+/// An org's configuration and its GitHub port.
+pub type OrgPort = (OrgConfig, Arc<dyn GithubApi>);
+
+/// One `GithubApi` per org, in configuration order.
+pub fn org_apis(config: &Config) -> Result<Vec<OrgPort>, SetupError> {
+    let http = super::http_client(config.github.request_timeout).map_err(SetupError::Http)?;
+    let mut shared: HashMap<String, (Arc<Credential>, Arc<Governor>)> = HashMap::new();
+    let mut out = Vec::new();
+    let g = &config.github;
+    for org in &g.orgs {
+        let token = org.token.as_ref().or(if org.app_id.is_some() {
+            None
+        } else {
+            g.token.as_ref()
+        });
+        let (share_key, credential) =
+            if let Some(token) = token {
+                // Keyed by the secret itself, in memory only: equal tokens share one budget.
+                let key = format!("token:{}", token.expose_secret());
+                let credential = Credential::Token(token.clone());
+                (key, credential)
+            } else {
+                let app_id = org.app_id.or(g.app_id);
+                let key_path = org
+                    .private_key_path
+                    .as_ref()
+                    .or(g.private_key_path.as_ref());
+                let installation = org.installation_id.or(if org.app_id.is_some() {
+                    None
+                } else {
+                    g.installation_id
+                });
+                let (Some(app_id), Some(key_path)) = (app_id, key_path) else {
+                    return Err(SetupError::NoCredentials {
+                        org: org.org.clone(),
+                    });
+                };
+                let credential = Credential::app(app_id, key_path, installation, &org.org)
+                    .map_err(|source| SetupError::App {
+                        org: org.org.clone(),
+                        source,
+                    })?;
+                (format!("app:{app_id}:org:{}", org.org), credential)
+            };
+        let (credential, governor) = shared
+            .entry(share_key)
+            .or_insert_with(|| {
+                (
+                    Arc::new(credential),
+                    Arc::new(Governor::new(rate_settings(config))),
+                )
+            })
+            .clone();
+        let client = Client::new(
+            http.clone(),
+            g.api_base_url.clone(),
+            org.org.clone(),
+            credential,
+            governor,
+            retry_settings(config),
+        );
+        let api = OrgApi::new(
+            Arc::new(client),
+            config.loc.stats_poll_attempts,
+            config.retry.initial_backoff,
+        );
+        out.push((org.clone(), Arc::new(api) as Arc<dyn GithubApi>));
+    }
+    Ok(out)
+}

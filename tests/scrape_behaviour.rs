@@ -1,0 +1,191 @@
+//! ScrapeActor behaviour through the running exporter: the mailbox stays responsive while a
+//! GitHub call hangs, cycles of one org never overlap, GitHub health cools down and recovers,
+//! and `stats/contributors` 202 answers are polled until LOC values appear.
+
+mod scrape_support;
+
+use std::time::Duration;
+
+use std::sync::Arc;
+
+use gse_actors::scrape::memory_state::MemoryStateStore;
+use scrape_support::*;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// While the repository listing hangs, health and metrics answer, and ticks (every second)
+/// never start a second cycle of the org; shutdown cancels the hanging call.
+#[test]
+fn hanging_github_call_blocks_neither_health_nor_starts_a_second_cycle() {
+    let fake = fake(1, 4, 5, |c| c.secondary.burst_max = 0);
+    inject(
+        &fake,
+        r#"{"path_regex": "^/orgs/[^/]+/repos$", "delay_ms": 30000, "count": 1}"#,
+    );
+    let env = env_for(&fake, &[("GITHUB_STATS_GITHUB__REQUEST_TIMEOUT", "60s")]);
+    let exporter = Exporter::start(fake.clone(), env);
+    let listing = "GET /orgs/{org}/repos";
+    // The hanging request is counted by the fake only when it completes; wait for ticks instead.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(exporter.get("/livez").map(|r| r.0), Some(200));
+    let health = exporter.get("/healthz").expect("healthz answers");
+    assert!(health.1.contains("\"role\""), "health body: {}", health.1);
+    assert!(exporter.get("/metrics").is_some_and(|r| r.0 == 200));
+    assert_eq!(
+        requests_to(&fake, listing),
+        0,
+        "no second cycle started while the first hangs"
+    );
+    let took = exporter.stop();
+    assert!(
+        took < Duration::from_secs(15),
+        "shutdown cancelled the hanging call ({took:?})"
+    );
+}
+
+/// Consecutive failed cycles start a cooldown (cycles skipped, the period sent to backfill),
+/// and the org recovers once GitHub answers again.
+#[test]
+fn github_failures_cool_down_then_recover() {
+    let fake = fake(1, 4, 5, |c| c.secondary.burst_max = 0);
+    inject(
+        &fake,
+        r#"{"path_regex": "^/orgs/[^/]+/repos$", "status": 503}"#,
+    );
+    let env = env_for(
+        &fake,
+        &[
+            ("GITHUB_STATS_RETRY__MAX_ATTEMPTS", "1"),
+            ("GITHUB_STATS_GITHUB__UNHEALTHY_FAILURE_THRESHOLD", "2"),
+            ("GITHUB_STATS_GITHUB__UNHEALTHY_COOLDOWN", "3s"),
+            ("GITHUB_STATS_GITHUB__RECOVER_SUCCESS_THRESHOLD", "1"),
+        ],
+    );
+    let exporter = Exporter::start(fake.clone(), env);
+    let org = fake.org_names()[0].clone();
+    let runs = |m: &Metrics, result: &str| {
+        m.get(
+            "gh_exporter_scrape_runs_total",
+            &[("org", &org), ("result", result)],
+        )
+        .unwrap_or(0.0)
+    };
+    let m = wait_for(&exporter, "a skipped cycle", DEADLINE, |m| {
+        runs(m, "skipped_unhealthy") >= 1.0
+    });
+    assert!(runs(&m, "failure") >= 2.0);
+    assert_eq!(
+        m.get("gh_exporter_github_org_healthy", &[("org", &org)]),
+        Some(0.0)
+    );
+    assert!(
+        m.get(
+            "gh_exporter_github_rate_limit_remaining",
+            &[("org", &org), ("resource", "core")]
+        )
+        .is_none(),
+        "a failing org never reports remaining 0"
+    );
+    let pending = replica_metrics(&exporter);
+    assert!(
+        pending.sum(
+            "gh_exporter_backfill_enqueues_pending",
+            &[("reason", "github_unhealthy")]
+        ) >= 1.0
+    );
+    assert!(
+        pending.sum(
+            "gh_exporter_backfill_enqueues_pending",
+            &[("reason", "scrape_error")]
+        ) >= 2.0
+    );
+    clear_faults(&fake);
+    let m = wait_for(&exporter, "recovery", DEADLINE, |m| {
+        runs(m, "success") >= 1.0
+    });
+    let m = if m.get("gh_exporter_github_org_healthy", &[("org", &org)]) == Some(1.0) {
+        m
+    } else {
+        wait_for(&exporter, "healthy again", DEADLINE, |m| {
+            m.get("gh_exporter_github_org_healthy", &[("org", &org)]) == Some(1.0)
+        })
+    };
+    assert!(m
+        .get(
+            "gh_exporter_last_successful_scrape_timestamp_seconds",
+            &[("org", &org)]
+        )
+        .is_some());
+    wait_for_truth(&exporter, &fake, fake.now(), DEADLINE);
+    exporter.stop();
+}
+
+/// `stats/contributors` answering 202 for a while yields no LOC series until computed, then
+/// LOC values equal the truth.
+#[test]
+fn stats_202_is_polled_until_values_appear() {
+    let fake = fake(1, 6, 8, |c| {
+        c.secondary.burst_max = 0;
+        c.stats_compute_calls = 4;
+    });
+    let env = env_for(&fake, &[("GITHUB_STATS_LOC__STATS_POLL_ATTEMPTS", "2")]);
+    let exporter = Exporter::start(fake.clone(), env);
+    wait_for_truth(&exporter, &fake, fake.now(), DEADLINE);
+    let accepted = fake.requests().by_status.get("202").copied().unwrap_or(0);
+    assert!(
+        accepted >= 4,
+        "202 answers were received and polled ({accepted})"
+    );
+    exporter.stop();
+}
+
+/// A repository allowlist and denylist restrict what is scraped; forks can be excluded.
+#[test]
+fn repo_filters_restrict_the_scraped_repositories() {
+    let fake = fake(1, 10, 8, |c| c.secondary.burst_max = 0);
+    let org = fake.org_names()[0].clone();
+    let env = env_for(
+        &fake,
+        &[
+            ("GITHUB_STATS_GITHUB__ORGS", ""),
+            ("GITHUB_STATS_GITHUB__ORGS__0__ORG", org.as_str()),
+            ("GITHUB_STATS_GITHUB__ORGS__0__REPO_DENYLIST", "*"),
+        ],
+    );
+    let exporter = Exporter::start(fake.clone(), env);
+    let m = wait_for(&exporter, "a cycle", DEADLINE, |m| {
+        m.window_end(&org).is_some()
+    });
+    assert!(
+        m.activity(&org).is_empty(),
+        "every repository denied: no activity series"
+    );
+    assert_eq!(requests_to(&fake, "GET /repos/{owner}/{repo}/commits"), 0);
+    exporter.stop();
+}
+
+/// A new exporter sharing the scrape state (a restart or a new leader) serves the last saved
+/// cycle at once, exactly, even while its own first cycle is still waiting on GitHub.
+#[test]
+fn saved_state_is_served_at_once_after_a_restart() {
+    let fake = fake(1, 6, 6, |c| c.secondary.burst_max = 0);
+    let state = Arc::new(MemoryStateStore::new());
+    let first = Exporter::start_with_state(fake.clone(), env_for(&fake, &[]), state.clone());
+    assert_matches_truth(&first, &fake, fake.now());
+    first.stop();
+    inject(
+        &fake,
+        r#"{"path_regex": "^/orgs/[^/]+/repos$", "delay_ms": 30000, "count": 1}"#,
+    );
+    let env = env_for(&fake, &[("GITHUB_STATS_GITHUB__REQUEST_TIMEOUT", "60s")]);
+    let second = Exporter::start_with_state(fake.clone(), env, state);
+    let org = fake.org_names()[0].clone();
+    let m = wait_for(&second, "the saved cycle is served", DEADLINE, |m| {
+        m.window_end(&org).is_some()
+    });
+    let at = m.window_end(&org).expect("waited");
+    let problems = diff(&m.activity(&org), &truth(&fake, &org, at));
+    assert!(problems.is_empty(), "{problems:#?}");
+    clear_faults(&fake);
+    second.stop();
+}

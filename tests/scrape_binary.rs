@@ -1,0 +1,78 @@
+//! The real binary against the fake GitHub: several orgs of 30+ repositories; every
+//! `gh_activity_*` series on `/metrics` equals `/_fake/truth?at=<that org's window end>` and no
+//! extra series exists, after the first cycle and again after a later cycle.
+
+mod common;
+mod scrape_support;
+
+use std::time::Duration;
+
+use scrape_support::{diff, fake, Metrics};
+
+/// Truth is fetched over the fake's HTTP control API, as an outside observer would.
+fn truth_over_http(
+    fake: &fake_github::FakeGithub,
+    org: &str,
+    at: f64,
+) -> std::collections::BTreeMap<(String, String, String), f64> {
+    let (status, body) = scrape_support::http_get(fake.addr(), &format!("/_fake/truth?at={at}"))
+        .expect("truth answers");
+    assert_eq!(status, 200);
+    let truth: serde_json::Value = serde_json::from_str(&body).expect("truth is JSON");
+    truth["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .filter(|s| s["org"] == org)
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
+            (
+                (text("metric"), text("repo"), text("user")),
+                s["value"].as_f64().unwrap_or(-1.0),
+            )
+        })
+        .collect()
+}
+
+fn check(running: &mut common::Running, fake: &fake_github::FakeGithub, after: f64) -> f64 {
+    let orgs = fake.org_names();
+    let mut metrics = Metrics::default();
+    running.wait_until("every org serves a cycle", |r| {
+        metrics = Metrics::parse(&r.get("/metrics").map(|x| x.text()).unwrap_or_default());
+        orgs.iter()
+            .all(|o| metrics.window_end(o).is_some_and(|t| t >= after))
+    });
+    let mut newest: f64 = 0.0;
+    for org in &orgs {
+        let at = metrics.window_end(org).expect("waited");
+        newest = newest.max(at);
+        let expected = truth_over_http(fake, org, at);
+        assert!(!expected.is_empty());
+        let problems = diff(&metrics.activity(org), &expected);
+        assert!(
+            problems.is_empty(),
+            "{org}: {:#?}",
+            &problems[..problems.len().min(15)]
+        );
+    }
+    newest
+}
+
+/// The binary's series equal the truth after its first cycle and after a later one.
+#[test]
+fn binary_serves_exactly_the_truth() {
+    let fake = fake(3, 32, 20, |c| c.secondary.burst_max = 0);
+    let base = format!("{}/", fake.base_url());
+    let orgs = fake.org_names().join(",");
+    let mut running = common::Running::start(&[
+        ("GITHUB_STATS_GITHUB__API_BASE_URL", &base),
+        ("GITHUB_STATS_GITHUB__TOKEN", "fake-token"),
+        ("GITHUB_STATS_GITHUB__ORGS", &orgs),
+        ("GITHUB_STATS_GITHUB__SCRAPE_INTERVAL", "2s"),
+    ]);
+    let first = check(&mut running, &fake, 0.0);
+    let second = check(&mut running, &fake, first + 1.0);
+    assert!(second > first, "a later cycle was served");
+    let status = running.terminate(Duration::from_secs(15));
+    assert!(status.success(), "clean exit: {status}");
+}

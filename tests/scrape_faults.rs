@@ -1,0 +1,224 @@
+//! Failure handling against injected faults: 5xx bursts, secondary limits with and without
+//! `retry-after`, malformed and truncated bodies, slow responses, an exhausted budget and a
+//! persistently failing endpoint. No crash, no request storm, missed windows reported for
+//! backfill, and values equal the truth once the faults stop.
+
+mod scrape_support;
+
+use std::time::Duration;
+
+use scrape_support::*;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A burst of 503s on every listing is retried with backoff; values then equal the truth.
+#[test]
+fn server_error_bursts_are_retried_and_values_match_truth() {
+    let fake = fake(1, 12, 10, |c| c.secondary.burst_max = 0);
+    inject(
+        &fake,
+        r#"{"path_regex": "^/repos/.*/commits$", "status": 503, "count": 6}"#,
+    );
+    inject(
+        &fake,
+        r#"{"path_regex": "^/orgs/.*/repos$", "status": 502, "count": 2}"#,
+    );
+    let exporter = Exporter::start(fake.clone(), env_for(&fake, &[]));
+    assert_matches_truth(&exporter, &fake, fake.now());
+    let statuses = fake.requests().by_status;
+    assert_eq!(statuses.get("503").copied(), Some(6));
+    assert_eq!(statuses.get("502").copied(), Some(2));
+    exporter.stop();
+}
+
+/// Malformed and truncated 200 bodies are errors for that call, retried, never a crash.
+#[test]
+fn malformed_and_truncated_bodies_are_retried() {
+    let fake = fake(1, 12, 10, |c| c.secondary.burst_max = 0);
+    inject(
+        &fake,
+        r#"{"path_regex": "^/repos/.*/issues/comments$", "body": "malformed", "count": 3}"#,
+    );
+    inject(
+        &fake,
+        r#"{"path_regex": "^/search/issues$", "body": "truncated", "count": 1}"#,
+    );
+    inject(
+        &fake,
+        r#"{"path_regex": "^/repos/.*/pulls/[0-9]+/reviews$", "body": "truncated", "count": 3}"#,
+    );
+    let exporter = Exporter::start(fake.clone(), env_for(&fake, &[]));
+    assert_matches_truth(&exporter, &fake, fake.now());
+    assert!(fake.requests().total > 0);
+    exporter.stop();
+}
+
+/// Responses slower than `github.request_timeout` time out and are retried.
+#[test]
+fn slow_responses_time_out_and_are_retried() {
+    let fake = fake(1, 8, 10, |c| c.secondary.burst_max = 0);
+    inject(
+        &fake,
+        r#"{"path_regex": "^/repos/.*/commits$", "delay_ms": 2500, "count": 2}"#,
+    );
+    let env = env_for(&fake, &[("GITHUB_STATS_GITHUB__REQUEST_TIMEOUT", "1s")]);
+    let exporter = Exporter::start(fake.clone(), env);
+    assert_matches_truth(&exporter, &fake, fake.now());
+    exporter.stop();
+}
+
+/// Secondary limits with `retry-after` (the fake's concurrency limit) pause and succeed;
+/// hits are counted; the refused requests stay few.
+#[test]
+fn secondary_limits_with_retry_after_pause_then_succeed() {
+    let fake = fake(1, 12, 10, |c| {
+        c.secondary.burst_max = 0;
+        c.secondary.max_concurrent = 1;
+        c.secondary.concurrency_retry_after_secs = 1;
+        c.secondary.status = 429;
+    });
+    // Slow listings make the org's parallel requests overlap, so the concurrency limit bites.
+    inject(
+        &fake,
+        r#"{"path_regex": "^/repos/.*/commits$", "delay_ms": 200}"#,
+    );
+    let exporter = Exporter::start(fake.clone(), env_for(&fake, &[]));
+    let m = assert_matches_truth(&exporter, &fake, fake.now());
+    let org = &fake.org_names()[0];
+    let hits = m
+        .get(
+            "gh_exporter_github_secondary_limit_hits_total",
+            &[("org", org)],
+        )
+        .unwrap_or(0.0);
+    let refused = fake.requests().by_status.get("429").copied().unwrap_or(0);
+    let ok = fake.requests().by_status.get("200").copied().unwrap_or(0);
+    assert!(
+        hits >= 1.0,
+        "secondary limits were hit and counted ({hits})"
+    );
+    assert!(
+        refused <= ok,
+        "no storm: {refused} refusals for {ok} successes"
+    );
+    exporter.stop();
+}
+
+/// Secondary limits without `retry-after` (403 with GitHub's message body, or a bare 429)
+/// wait `secondary_limit_backoff` and then succeed.
+#[test]
+fn secondary_limits_without_retry_after_back_off_then_succeed() {
+    let fake = fake(1, 8, 10, |c| c.secondary.burst_max = 0);
+    inject(
+        &fake,
+        r#"{"path_regex": "^/repos/.*/stats/contributors$", "status": 429, "count": 2}"#,
+    );
+    let exporter = Exporter::start(fake.clone(), env_for(&fake, &[]));
+    let m = assert_matches_truth(&exporter, &fake, fake.now());
+    let org = &fake.org_names()[0];
+    assert!(
+        m.get(
+            "gh_exporter_github_secondary_limit_hits_total",
+            &[("org", org)]
+        )
+        .unwrap_or(0.0)
+            >= 2.0
+    );
+    exporter.stop();
+}
+
+/// A persistently failing endpoint gives partial cycles that keep every other series, report
+/// missed windows, and do not hammer GitHub; values equal the truth once the fault stops.
+#[test]
+fn persistent_endpoint_failure_is_partial_reported_and_recovers() {
+    let fake = fake(1, 12, 10, |c| c.secondary.burst_max = 0);
+    inject(
+        &fake,
+        r#"{"path_regex": "^/repos/.*/issues/comments$", "status": 500}"#,
+    );
+    let env = env_for(&fake, &[("GITHUB_STATS_RETRY__MAX_ATTEMPTS", "2")]);
+    let exporter = Exporter::start(fake.clone(), env);
+    let org = fake.org_names()[0].clone();
+    let m = wait_for(&exporter, "two partial cycles", DEADLINE, |m| {
+        m.get(
+            "gh_exporter_scrape_runs_total",
+            &[("org", &org), ("result", "partial")],
+        )
+        .unwrap_or(0.0)
+            >= 2.0
+    });
+    let at = m
+        .window_end(&org)
+        .expect("partial cycles serve their window");
+    let served = m.activity(&org);
+    let expected = truth(&fake, &org, at);
+    let commits_ok = expected
+        .iter()
+        .filter(|((metric, _, _), _)| metric == "gh_activity_commits_24h")
+        .all(|(k, v)| served.get(k) == Some(v));
+    assert!(
+        commits_ok,
+        "series of endpoints that succeeded are served exactly"
+    );
+    let pending = replica_metrics(&exporter).sum(
+        "gh_exporter_backfill_enqueues_pending",
+        &[("reason", "activity_issue_comments_failed")],
+    );
+    assert!(
+        pending >= 1.0,
+        "missed windows are reported for backfill ({pending})"
+    );
+    let cycles = requests_to(&fake, "GET /orgs/{org}/repos").max(1);
+    let comment_calls = requests_to(&fake, "GET /repos/{owner}/{repo}/issues/comments");
+    assert!(
+        comment_calls <= cycles * 12 * 2,
+        "at most max_attempts per repo and cycle: {comment_calls} calls in {cycles} cycles"
+    );
+    clear_faults(&fake);
+    wait_for_truth(&exporter, &fake, fake.now(), DEADLINE);
+    exporter.stop();
+}
+
+/// An exhausted budget pauses the org until reset: no storm, health still answers, the
+/// remaining budget is reported as observed, and shutdown cancels the wait.
+#[test]
+fn exhausted_budget_pauses_without_storm_and_shutdown_cancels_the_wait() {
+    let fake = fake(1, 20, 10, |c| {
+        c.secondary.burst_max = 0;
+        c.rate_limit = 40;
+    });
+    let env = env_for(&fake, &[("GITHUB_STATS_SERVER__SHUTDOWN_TIMEOUT", "10s")]);
+    let exporter = Exporter::start(fake.clone(), env);
+    let org = fake.org_names()[0].clone();
+    let m = wait_for(&exporter, "the budget is reported low", DEADLINE, |m| {
+        m.get(
+            "gh_exporter_github_rate_limit_remaining",
+            &[("org", &org), ("resource", "core")],
+        )
+        .is_some_and(|r| r < 5.0)
+    });
+    assert!(m
+        .get(
+            "gh_exporter_github_rate_limit_reset_timestamp_seconds",
+            &[("org", &org), ("resource", "core")]
+        )
+        .is_some());
+    let before = fake.requests().total;
+    std::thread::sleep(Duration::from_secs(2));
+    let after = fake.requests().total;
+    assert!(
+        after - before <= 2,
+        "paused: {} requests while the budget is exhausted",
+        after - before
+    );
+    assert_eq!(exporter.get("/livez").map(|r| r.0), Some(200));
+    assert!(
+        exporter.get("/healthz").is_some(),
+        "health answers while scrapes wait"
+    );
+    let took = exporter.stop();
+    assert!(
+        took < Duration::from_secs(10),
+        "shutdown cancelled the rate-limit wait ({took:?})"
+    );
+}

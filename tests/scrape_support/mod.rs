@@ -1,0 +1,489 @@
+//! Helpers for the scrape tests: run the exporter in-process (`run_with`) against an in-process
+//! fake GitHub whose clock the exporter follows, read `/metrics`, and compare every
+//! `gh_activity_*` series with the fake's truth at each org's
+//! `gh_exporter_scrape_window_end_timestamp_seconds`.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake_github::{FakeConfig, FakeGithub};
+use github_stats_exporter::{config, run_with, RunOptions};
+use gse_actors::scrape::memory_state::MemoryStateStore;
+use gse_actors::scrape::port::Clock;
+
+/// The exporter's clock follows the fake's (which tests may advance).
+pub struct FakeClock(pub Arc<FakeGithub>);
+
+impl Clock for FakeClock {
+    fn now(&self) -> f64 {
+        self.0.now()
+    }
+}
+
+/// A running in-process exporter; stopped on drop.
+pub struct Exporter {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<(), String>>>,
+}
+
+/// The base environment for a fake: token, base URL, orgs, short interval, fast retries.
+pub fn env_for(fake: &FakeGithub, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        (
+            "GITHUB_STATS_GITHUB__API_BASE_URL".into(),
+            format!("{}/", fake.base_url()),
+        ),
+        ("GITHUB_STATS_GITHUB__TOKEN".into(), "fake-token".into()),
+        (
+            "GITHUB_STATS_GITHUB__ORGS".into(),
+            fake.org_names().join(","),
+        ),
+        ("GITHUB_STATS_GITHUB__SCRAPE_INTERVAL".into(), "1s".into()),
+        ("GITHUB_STATS_RETRY__INITIAL_BACKOFF".into(), "20ms".into()),
+        ("GITHUB_STATS_RETRY__MAX_BACKOFF".into(), "200ms".into()),
+        (
+            "GITHUB_STATS_RATE_LIMIT__MIN_REMAINING_THRESHOLD".into(),
+            "5".into(),
+        ),
+        (
+            "GITHUB_STATS_RATE_LIMIT__SECONDARY_LIMIT_BACKOFF".into(),
+            "1s".into(),
+        ),
+        (
+            "GITHUB_STATS_SERVER__LISTEN_ADDR".into(),
+            "127.0.0.1:0".into(),
+        ),
+    ];
+    for (k, v) in extra {
+        env.retain(|(key, _)| key != k);
+        env.push((k.to_string(), v.to_string()));
+    }
+    env
+}
+
+impl Exporter {
+    /// Starts the exporter with `env` (see [`env_for`]) and the fake's clock.
+    pub fn start(fake: Arc<FakeGithub>, env: Vec<(String, String)>) -> Exporter {
+        Exporter::start_with_state(fake, env, Arc::new(MemoryStateStore::new()))
+    }
+
+    /// Like [`Exporter::start`] with a given scrape state store (shared across exporters to
+    /// model a restart or a leader change).
+    pub fn start_with_state(
+        fake: Arc<FakeGithub>,
+        env: Vec<(String, String)>,
+        state_store: Arc<MemoryStateStore>,
+    ) -> Exporter {
+        let config =
+            config::load_from(None, env).unwrap_or_else(|e| panic!("config: {:?}", e.problems));
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let system = actix_rt::System::new();
+            let options = RunOptions {
+                clock: Arc::new(FakeClock(fake)),
+                state_store,
+            };
+            system
+                .block_on(run_with(
+                    config,
+                    listener,
+                    async move {
+                        let _ = rx.await;
+                    },
+                    options,
+                ))
+                .map_err(|e| gse_actors::store::error_chain(&e))
+        });
+        Exporter {
+            addr,
+            stop: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(self.addr, path)
+    }
+
+    pub fn metrics(&self) -> Metrics {
+        Metrics::parse(&self.get("/metrics").map(|r| r.1).unwrap_or_default())
+    }
+
+    /// Stops the exporter and returns how long the stop took.
+    pub fn stop(mut self) -> Duration {
+        let started = Instant::now();
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let result = t.join().expect("exporter thread");
+            assert!(result.is_ok(), "exporter failed: {result:?}");
+        }
+        started.elapsed()
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A plain HTTP/1.1 GET.
+pub fn http_get(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head
+        .lines()
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Some((status, body))
+}
+
+fn dechunk(mut data: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = data.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        data = rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+/// `(metric, labels)` → value, from a Prometheus text body.
+#[derive(Debug, Default, Clone)]
+pub struct Metrics(pub BTreeMap<(String, Vec<(String, String)>), f64>);
+
+impl Metrics {
+    pub fn parse(body: &str) -> Metrics {
+        let mut out = BTreeMap::new();
+        for line in body
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let (series, value) = match line.rsplit_once(' ') {
+                Some(x) => x,
+                None => continue,
+            };
+            let Ok(value) = value.parse::<f64>() else {
+                continue;
+            };
+            let (name, labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, parse_labels(rest.trim_end_matches('}'))),
+                None => (series, Vec::new()),
+            };
+            out.insert((name.to_string(), labels), value);
+        }
+        Metrics(out)
+    }
+
+    /// The value of `name` with exactly these labels.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut l: Vec<(String, String)> = labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        l.sort();
+        self.0.get(&(name.to_string(), l)).copied()
+    }
+
+    /// Sum over every series of `name` whose labels include `labels`.
+    pub fn sum(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.0
+            .iter()
+            .filter(|((n, l), _)| {
+                n == name
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.iter().any(|(a, b)| a == k && b == v))
+            })
+            .map(|(_, v)| *v)
+            .sum()
+    }
+
+    pub fn window_end(&self, org: &str) -> Option<f64> {
+        self.get(
+            "gh_exporter_scrape_window_end_timestamp_seconds",
+            &[("org", org)],
+        )
+    }
+
+    /// Every `gh_activity_*` series of `org`: (metric, repo, user) → value.
+    pub fn activity(&self, org: &str) -> BTreeMap<(String, String, String), f64> {
+        self.0
+            .iter()
+            .filter(|((n, _), _)| n.starts_with("gh_activity_"))
+            .filter_map(|((n, l), v)| {
+                let get = |k: &str| l.iter().find(|(a, _)| a == k).map(|(_, b)| b.clone());
+                if get("org")? != org {
+                    return None;
+                }
+                Some(((n.clone(), get("repo")?, get("user")?), *v))
+            })
+            .collect()
+    }
+}
+
+fn parse_labels(s: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some((key, after)) = rest.split_once("=\"") {
+        let mut value = String::new();
+        let mut chars = after.char_indices();
+        let mut end = after.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => {
+                    if let Some((_, n)) = chars.next() {
+                        value.push(match n {
+                            'n' => '\n',
+                            other => other,
+                        });
+                    }
+                }
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                other => value.push(other),
+            }
+        }
+        out.push((key.trim_start_matches(',').to_string(), value));
+        rest = &after[end..];
+    }
+    out.sort();
+    out
+}
+
+/// The truth of `org` at `at`: (metric, repo, user) → value.
+pub fn truth(fake: &FakeGithub, org: &str, at: f64) -> BTreeMap<(String, String, String), f64> {
+    fake.truth(at)
+        .series
+        .into_iter()
+        .filter(|s| s.org == org)
+        .map(|s| ((s.metric.to_string(), s.repo, s.user), s.value as f64))
+        .collect()
+}
+
+/// Describes the differences between served and expected series (empty when equal).
+pub fn diff(
+    served: &BTreeMap<(String, String, String), f64>,
+    expected: &BTreeMap<(String, String, String), f64>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in expected {
+        match served.get(k) {
+            None => out.push(format!("missing {k:?} = {v}")),
+            Some(s) if s != v => out.push(format!("wrong {k:?}: served {s}, truth {v}")),
+            _ => {}
+        }
+    }
+    for (k, v) in served {
+        if !expected.contains_key(k) {
+            out.push(format!("extra {k:?} = {v}"));
+        }
+    }
+    out
+}
+
+/// Polls until `check` holds (generous deadline), returning the last metrics.
+pub fn wait_for(
+    exporter: &Exporter,
+    what: &str,
+    deadline: Duration,
+    mut check: impl FnMut(&Metrics) -> bool,
+) -> Metrics {
+    let until = Instant::now() + deadline;
+    loop {
+        let m = exporter.metrics();
+        if check(&m) {
+            return m;
+        }
+        assert!(Instant::now() < until, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Waits until every org serves a cycle ending at or after `after`, then asserts every
+/// `gh_activity_*` series equals the truth at that org's window end, with no extra series.
+pub fn assert_matches_truth(exporter: &Exporter, fake: &FakeGithub, after: f64) -> Metrics {
+    let orgs = fake.org_names();
+    let m = wait_for(
+        exporter,
+        "every org serves a fresh cycle",
+        Duration::from_secs(90),
+        |m| {
+            orgs.iter()
+                .all(|o| m.window_end(o).is_some_and(|t| t >= after))
+        },
+    );
+    for org in &orgs {
+        let at = m.window_end(org).expect("waited for it");
+        let expected = truth(fake, org, at);
+        assert!(!expected.is_empty(), "the fake has activity for {org}");
+        let problems = diff(&m.activity(org), &expected);
+        assert!(
+            problems.is_empty(),
+            "org {org} at {at}: {} differences, first: {:#?}",
+            problems.len(),
+            &problems[..problems.len().min(15)]
+        );
+    }
+    m
+}
+
+/// A fake of `orgs` orgs with `repos` repos each on the real clock.
+pub fn fake(
+    orgs: usize,
+    repos: usize,
+    users: usize,
+    tweak: impl FnOnce(&mut FakeConfig),
+) -> Arc<FakeGithub> {
+    let mut cfg = FakeConfig {
+        orgs,
+        repos,
+        users,
+        stats_compute_calls: 1,
+        ..FakeConfig::default()
+    };
+    tweak(&mut cfg);
+    Arc::new(FakeGithub::spawn(cfg).expect("fake github starts"))
+}
+
+/// A request with an optional JSON body; returns (status, body).
+pub fn http_send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&str>,
+) -> Option<(u16, String)> {
+    let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).ok()?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head
+        .lines()
+        .next()?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((status, body.to_string()))
+}
+
+/// Injects a fault into the fake (`POST /_fake/faults`).
+pub fn inject(fake: &FakeGithub, spec: &str) {
+    let answer = http_send(fake.addr(), "POST", "/_fake/faults", Some(spec));
+    assert_eq!(answer.map(|a| a.0), Some(201), "fault accepted: {spec}");
+}
+
+/// Clears the fake's faults.
+pub fn clear_faults(fake: &FakeGithub) {
+    http_send(fake.addr(), "DELETE", "/_fake/faults", None);
+}
+
+/// Requests the fake counted for `endpoint` (e.g. `GET /orgs/{org}/repos`).
+pub fn requests_to(fake: &FakeGithub, endpoint: &str) -> u64 {
+    fake.requests()
+        .by_endpoint
+        .get(endpoint)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Polls until every org serves a cycle ending at or after `after` whose series equal the
+/// truth (for tests where early cycles are legitimately incomplete).
+pub fn wait_for_truth(
+    exporter: &Exporter,
+    fake: &FakeGithub,
+    after: f64,
+    deadline: Duration,
+) -> Metrics {
+    let orgs = fake.org_names();
+    let until = Instant::now() + deadline;
+    loop {
+        let m = exporter.metrics();
+        let mut problems = Vec::new();
+        for org in &orgs {
+            match m.window_end(org).filter(|t| *t >= after) {
+                None => problems.push(format!("{org}: no fresh cycle yet")),
+                Some(at) => problems.extend(
+                    diff(&m.activity(org), &truth(fake, org, at))
+                        .into_iter()
+                        .map(|p| format!("{org}: {p}")),
+                ),
+            }
+        }
+        if problems.is_empty() {
+            return m;
+        }
+        assert!(
+            Instant::now() < until,
+            "timed out: {} differences, first: {:#?}",
+            problems.len(),
+            &problems[..problems.len().min(10)]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The replica metrics of the exporter (`/metrics/replica`).
+pub fn replica_metrics(exporter: &Exporter) -> Metrics {
+    Metrics::parse(
+        &exporter
+            .get("/metrics/replica")
+            .map(|r| r.1)
+            .unwrap_or_default(),
+    )
+}
