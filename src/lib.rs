@@ -12,6 +12,7 @@ mod health_view;
 pub mod healthcheck;
 pub mod http;
 pub mod logging;
+pub mod queue;
 pub mod replica_metrics;
 pub mod store;
 
@@ -20,6 +21,10 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gse_actors::backfill::{
+    consumer::ConsumerShared, consumer_pool_spec, BackfillDispatcher, BackfillJob, BackfillWorker,
+    ConsumerSettings, DispatcherSettings, JobError, JobQueue,
+};
 use gse_actors::health::{ComponentStatus, HealthActor, HealthObserver, HealthReporter, Role};
 use gse_actors::observe::{
     LogObserver, MemCollector, MemRecorder, MetricsObserver, Multi, Observer,
@@ -34,11 +39,59 @@ use gse_actors::tick::TickRunner;
 
 use crate::config::{Config, StaticRole};
 use crate::http::{HttpLimits, HttpState, LandingInfo};
+use crate::queue::memory::MemoryQueue;
+use crate::queue::names::QueueNames;
+use crate::queue::rabbit::RabbitQueue;
 use crate::replica_metrics::ReplicaMetrics;
 use crate::store::memory::MemoryStore;
 
 /// How often GitHub's `/meta` is probed for `dependency_health{dependency="github"}`.
 pub const GITHUB_PROBE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Jobs the in-memory queue holds at most (outside its dead letters).
+pub const MEMORY_QUEUE_CAPACITY: usize = 100_000;
+
+/// The backfill worker until the scraper implements the port: every attempt fails with class
+/// `no_worker`, so jobs go through their retry tiers to the dead-letter queue, visibly counted,
+/// instead of being acknowledged without work.
+#[derive(Debug, Clone, Copy)]
+pub struct UnwiredWorker;
+
+impl BackfillWorker for UnwiredWorker {
+    fn process(
+        &self,
+        job: &BackfillJob,
+    ) -> futures::future::BoxFuture<'static, Result<(), JobError>> {
+        let message = format!(
+            "no backfill worker is wired in this build (job {})",
+            job.job_id
+        );
+        Box::pin(futures::future::ready(Err(JobError::new(
+            "no_worker",
+            message,
+        ))))
+    }
+}
+
+/// The backfill queue `config` asks for: RabbitMQ when `amqp.url` is set, else memory.
+pub fn build_queue(config: &Config) -> (Arc<dyn JobQueue>, Option<RabbitQueue>) {
+    let names = QueueNames::new(
+        &config.amqp.exchange,
+        &config.amqp.queue,
+        &config.amqp.dlq,
+        &config.backfill.requeue_delays,
+    );
+    match &config.amqp.url {
+        Some(url) => {
+            let rabbit = RabbitQueue::new(url.expose_secret().to_string().into(), names);
+            (Arc::new(rabbit.clone()), Some(rabbit))
+        }
+        None => (
+            Arc::new(MemoryQueue::new(names, MEMORY_QUEUE_CAPACITY)),
+            None,
+        ),
+    }
+}
 
 /// Why [`run`] ended abnormally (exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -72,13 +125,18 @@ pub async fn run(
     let metric_store: Arc<dyn MetricStore> = Arc::new(MemoryStore::new());
     let github_client =
         github::http_client(config.github.request_timeout).map_err(RunError::GithubClient)?;
+    let (job_queue, rabbit) = build_queue(&config);
+    let mut ready_components = vec![gse_actors::store::COMPONENT];
+    if rabbit.is_some() && config.backfill.enabled {
+        ready_components.push(queue::rabbit::COMPONENT);
+    }
 
     // Root tree, started in this order and stopped in reverse. rest_for_one: a restarted
     // HealthActor restarts everything after it, so every component reports afresh.
     let (health_spec, health_slot) = {
         let services = services.clone();
         ChildSpec::actor("health", move |_| {
-            HealthActor::new(role, &[gse_actors::store::COMPONENT], services.clone())
+            HealthActor::new(role, &ready_components, services.clone())
         })
     };
     let reporter = HealthReporter::from_slot(health_slot.clone());
@@ -121,15 +179,51 @@ pub async fn run(
         Arc::new(MetricsObserver::new(recorder.clone())),
         Arc::new(HealthObserver::new(reporter.clone())),
     ]));
-    let root = supervisor::start(
-        SupervisorSpec::new("root", Strategy::RestForOne)
-            .observer(observer)
-            .intensity(Intensity::default())
-            .backoff(Backoff::default())
-            .child(health_spec)
-            .child(store_spec)
-            .child(github_probe),
-    );
+    let mut root_spec = SupervisorSpec::new("root", Strategy::RestForOne)
+        .observer(observer.clone())
+        .intensity(Intensity::default())
+        .backoff(Backoff::default())
+        .child(health_spec)
+        .child(store_spec)
+        .child(github_probe);
+    // Backfill on every replica, leader included. The dispatcher's slot is where the
+    // scraper's `EnqueueMissing` goes once the lead wires it.
+    let mut _dispatcher_slot = None;
+    if config.backfill.enabled {
+        if let Some(rabbit) = &rabbit {
+            root_spec = root_spec.child(rabbit.connection_child(Some(reporter.clone())));
+        }
+        let (dispatcher_spec, dispatcher_slot) = {
+            let (queue, recorder, b) =
+                (job_queue.clone(), recorder.clone(), config.backfill.clone());
+            ChildSpec::actor("backfill_dispatcher", move |_| {
+                BackfillDispatcher::new(
+                    DispatcherSettings::new(
+                        b.coalesce_window,
+                        b.dedup_ttl,
+                        b.max_enqueues_per_org_per_minute,
+                        b.max_attempts,
+                    ),
+                    queue.clone(),
+                    recorder.clone(),
+                )
+            })
+        };
+        _dispatcher_slot = Some(dispatcher_slot);
+        let pool = consumer_pool_spec(ConsumerShared::new(
+            job_queue.clone(),
+            Arc::new(UnwiredWorker),
+            observer.clone(),
+            recorder.clone(),
+            ConsumerSettings {
+                consumer_count: config.backfill.consumer_count,
+                prefetch: u16::try_from(config.backfill.prefetch).unwrap_or(u16::MAX),
+                max_message_age: config.backfill.max_message_age,
+            },
+        ));
+        root_spec = root_spec.child(dispatcher_spec).child(pool);
+    }
+    let root = supervisor::start(root_spec);
 
     let health_lookup: http::HealthLookup = {
         let slot = health_slot.clone();
@@ -145,9 +239,10 @@ pub async fn run(
             version: env!("CARGO_PKG_VERSION"),
             orgs: config.github.orgs.iter().map(|o| o.org.clone()).collect(),
             store_backend: metric_store.backend(),
-            queue_backend: "memory",
+            queue_backend: job_queue.backend(),
         }),
         actor_timeout: Duration::from_secs(2),
+        queue: config.backfill.enabled.then(|| job_queue.clone()),
     };
     let local_addr = listener.local_addr().ok();
     let server = http::serve(listener, state, HttpLimits::default()).map_err(RunError::Http)?;

@@ -225,8 +225,6 @@ pub(crate) const PENDING: &[(&str, &str)] = &[
     ("rate_limit.*", "the GitHub client's rate budget"),
     ("retry.*", "the GitHub client's retries"),
     ("loc.*", "LOC metrics"),
-    ("backfill.*", "backfill"),
-    ("amqp.*", "the RabbitMQ queue"),
     ("store.redis_url", "the Redis store"),
     ("store.redis_mode", "the Redis store"),
     ("store.redis_sentinel_addrs", "the Redis store"),

@@ -431,22 +431,9 @@ fn secrets_never_appear_in_debug_or_errors() {
 fn pending_features_reject_non_default_values() {
     let cases: &[EnvCase] = &[
         (
-            "amqp url",
-            &[("GITHUB_STATS_AMQP__URL", "amqp://mq:5672")],
-            &[(
-                "amqp.url",
-                "`amqp.url` is not supported yet (arrives with the RabbitMQ queue)",
-            )],
-        ),
-        (
             "redis",
             &[("GITHUB_STATS_STORE__REDIS_URL", "redis://cache:6379")],
             &[("store.redis_url", "arrives with the Redis store")],
-        ),
-        (
-            "backfill delays",
-            &[("GITHUB_STATS_BACKFILL__REQUEUE_DELAYS", "1m,5m")],
-            &[("backfill.requeue_delays", "arrives with backfill")],
         ),
         (
             "follower",
