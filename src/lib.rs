@@ -5,6 +5,7 @@
 //! the supervision tree and the HTTP server and returns when the process should exit. The
 //! decisions (supervision, health, store refresh) live in the `gse-actors` crate.
 
+pub mod backfill_worker;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -13,6 +14,7 @@ mod health_view;
 pub mod healthcheck;
 pub mod http;
 pub mod logging;
+pub mod queue;
 pub mod replica_metrics;
 pub mod scraping;
 pub mod store;
@@ -22,7 +24,12 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use gse_actors::backfill::{
+    consumer::ConsumerShared, consumer_pool_spec, BackfillDispatcher, ConsumerSettings,
+    DispatcherSettings, JobQueue,
+};
 use gse_actors::health::{ComponentStatus, HealthActor, HealthObserver, HealthReporter, Role};
+use gse_actors::messages::EnqueueMissing;
 use gse_actors::observe::{
     LogObserver, MemCollector, MemRecorder, MetricsObserver, Multi, Observer,
 };
@@ -40,6 +47,9 @@ use gse_actors::tick::TickRunner;
 
 use crate::config::{Config, RedisMode, StaticRole, StoreConfig};
 use crate::http::{HttpLimits, HttpState, LandingInfo};
+use crate::queue::memory::MemoryQueue;
+use crate::queue::names::QueueNames;
+use crate::queue::rabbit::RabbitQueue;
 use crate::replica_metrics::ReplicaMetrics;
 use crate::scraping::ScrapeDeps;
 use crate::store::memory::MemoryStore;
@@ -47,6 +57,29 @@ use crate::store::redis::{RedisSettings, RedisSetupError, RedisStore, RedisTopol
 
 /// How often GitHub's `/meta` is probed for `dependency_health{dependency="github"}`.
 pub const GITHUB_PROBE_INTERVAL: Duration = Duration::from_secs(30);
+
+/// Jobs the in-memory queue holds at most (outside its dead letters).
+pub const MEMORY_QUEUE_CAPACITY: usize = 100_000;
+
+/// The backfill queue `config` asks for: RabbitMQ when `amqp.url` is set, else memory.
+pub fn build_queue(config: &Config) -> (Arc<dyn JobQueue>, Option<RabbitQueue>) {
+    let names = QueueNames::new(
+        &config.amqp.exchange,
+        &config.amqp.queue,
+        &config.amqp.dlq,
+        &config.backfill.requeue_delays,
+    );
+    match &config.amqp.url {
+        Some(url) => {
+            let rabbit = RabbitQueue::new(url.expose_secret().to_string().into(), names);
+            (Arc::new(rabbit.clone()), Some(rabbit))
+        }
+        None => (
+            Arc::new(MemoryQueue::new(names, MEMORY_QUEUE_CAPACITY)),
+            None,
+        ),
+    }
+}
 
 /// Why [`run`] ended abnormally (exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -133,13 +166,18 @@ pub async fn run_with(
     let metric_store = build_store(&config.store).map_err(RunError::Store)?;
     let github_client =
         github::http_client(config.github.request_timeout).map_err(RunError::GithubClient)?;
+    let (job_queue, rabbit) = build_queue(&config);
+    let mut ready_components = vec![gse_actors::store::COMPONENT];
+    if rabbit.is_some() && config.backfill.enabled {
+        ready_components.push(queue::rabbit::COMPONENT);
+    }
 
     // Root tree, started in this order and stopped in reverse. rest_for_one: a restarted
     // HealthActor restarts everything after it, so every component reports afresh.
     let (health_spec, health_slot) = {
         let services = services.clone();
         ChildSpec::actor("health", move |_| {
-            HealthActor::new(role, &[gse_actors::store::COMPONENT], services.clone())
+            HealthActor::new(role, &ready_components, services.clone())
         })
     };
     let reporter = HealthReporter::from_slot(health_slot.clone());
@@ -177,48 +215,92 @@ pub async fn run_with(
                 }
             })
     };
-    // INTERIM: missed windows are counted and logged until the BackfillDispatcher exists.
-    let (_, pending_collector) = PendingBackfill::new();
-    let (pending_spec, pending_slot) = {
-        let collector = pending_collector.clone();
-        ChildSpec::actor("backfill_pending", move |_| {
-            PendingBackfill::sharing(&collector)
-        })
-    };
-    // Only the leader scrapes. (The static role is fixed for the process's life; with leader
-    // election the RoleManager will start and stop this subtree.)
-    let orgs_spec = if role == Role::Leader {
-        let deps = ScrapeDeps {
-            clock: options.clock,
-            state_store: options.state_store,
-            store: {
-                let slot = store_slot.clone();
-                Arc::new(move || slot.get().map(|a| a.recipient()))
-            },
-            backfill: {
-                let slot = pending_slot.clone();
-                Arc::new(move || slot.get().map(|a| a.recipient()))
-            },
-            observer: Arc::new(ScrapeLogObserver),
-            epoch: 0,
-        };
-        Some(scraping::org_supervisor(&config, &deps).map_err(RunError::Github)?)
-    } else {
-        None
-    };
     let observer: Arc<dyn Observer> = Arc::new(Multi::new(vec![
         Arc::new(LogObserver),
         Arc::new(MetricsObserver::new(recorder.clone())),
         Arc::new(HealthObserver::new(reporter.clone())),
     ]));
     let mut root_spec = SupervisorSpec::new("root", Strategy::RestForOne)
-        .observer(observer)
+        .observer(observer.clone())
         .intensity(Intensity::default())
         .backoff(Backoff::default())
         .child(health_spec)
-        .child(store_spec)
-        .child(pending_spec)
-        .child(github_probe);
+        .child(store_spec);
+
+    // Where scrapers send missed windows: the BackfillDispatcher, or (backfill disabled) a sink
+    // that logs and counts them in gh_exporter_backfill_enqueues_pending.
+    let (_, pending_collector) = PendingBackfill::new();
+    let backfill_lookup: scraping::RecipientLookup<EnqueueMissing> = if config.backfill.enabled {
+        if let Some(rabbit) = &rabbit {
+            root_spec = root_spec.child(rabbit.connection_child(Some(reporter.clone())));
+        }
+        let (dispatcher_spec, dispatcher_slot) = {
+            let (queue, recorder, b) =
+                (job_queue.clone(), recorder.clone(), config.backfill.clone());
+            ChildSpec::actor("backfill_dispatcher", move |_| {
+                BackfillDispatcher::new(
+                    DispatcherSettings::new(
+                        b.coalesce_window,
+                        b.dedup_ttl,
+                        b.max_enqueues_per_org_per_minute,
+                        b.max_attempts,
+                    ),
+                    queue.clone(),
+                    recorder.clone(),
+                )
+            })
+        };
+        root_spec = root_spec.child(dispatcher_spec);
+        Arc::new(move || dispatcher_slot.get().map(|a| a.recipient()))
+    } else {
+        let collector = pending_collector.clone();
+        let (pending_spec, pending_slot) = ChildSpec::actor("backfill_pending", move |_| {
+            PendingBackfill::sharing(&collector)
+        });
+        root_spec = root_spec.child(pending_spec);
+        Arc::new(move || pending_slot.get().map(|a| a.recipient()))
+    };
+
+    // Only the leader scrapes. (The static role is fixed for the process's life; with leader
+    // election the RoleManager will start and stop this subtree.)
+    let state_store = options.state_store;
+    let (orgs_spec, scraper_slots) = if role == Role::Leader {
+        let deps = ScrapeDeps {
+            clock: options.clock,
+            state_store: state_store.clone(),
+            store: {
+                let slot = store_slot.clone();
+                Arc::new(move || slot.get().map(|a| a.recipient()))
+            },
+            backfill: backfill_lookup,
+            observer: Arc::new(ScrapeLogObserver),
+            epoch: 0,
+        };
+        let (spec, slots) = scraping::org_supervisor(&config, &deps).map_err(RunError::Github)?;
+        (Some(spec), slots)
+    } else {
+        (None, Arc::default())
+    };
+
+    // Consumers run on every replica, leader included.
+    if config.backfill.enabled {
+        let worker = backfill_worker::CatchUpWorker {
+            state: state_store,
+            scrapers: scraper_slots,
+        };
+        root_spec = root_spec.child(consumer_pool_spec(ConsumerShared::new(
+            job_queue.clone(),
+            Arc::new(worker),
+            observer.clone(),
+            recorder.clone(),
+            ConsumerSettings {
+                consumer_count: config.backfill.consumer_count,
+                prefetch: u16::try_from(config.backfill.prefetch).unwrap_or(u16::MAX),
+                max_message_age: config.backfill.max_message_age,
+            },
+        )));
+    }
+    root_spec = root_spec.child(github_probe);
     if let Some(orgs) = orgs_spec {
         root_spec = root_spec.child(orgs);
     }
@@ -239,9 +321,10 @@ pub async fn run_with(
             version: env!("CARGO_PKG_VERSION"),
             orgs: config.github.orgs.iter().map(|o| o.org.clone()).collect(),
             store_backend: metric_store.backend(),
-            queue_backend: "memory",
+            queue_backend: job_queue.backend(),
         }),
         actor_timeout: Duration::from_secs(2),
+        queue: config.backfill.enabled.then(|| job_queue.clone()),
     };
     let local_addr = listener.local_addr().ok();
     let server = http::serve(listener, state, HttpLimits::default()).map_err(RunError::Http)?;

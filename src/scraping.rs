@@ -15,7 +15,9 @@ use gse_actors::scrape::health::GithubHealth;
 use gse_actors::scrape::loc::LocSettings;
 use gse_actors::scrape::port::{Clock, ScrapeStateStore};
 
-use gse_actors::supervisor::{ChildSpec, Strategy, SupervisorSpec};
+use gse_actors::supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorSpec};
+
+use crate::backfill_worker::ScraperSlots;
 
 use crate::config::{Config, OrgConfig};
 use crate::github::setup::{org_apis, SetupError};
@@ -60,7 +62,12 @@ pub fn cycle_settings(config: &Config, org: &OrgConfig) -> CycleSettings {
 /// The `orgs` supervisor: one_for_one over one ScrapeActor per org. Each child's factory
 /// builds a fresh actor (fresh state; the saved cycle is restored from the state store) that
 /// reuses the org's GitHub API (token cache, governor, ETags).
-pub fn org_supervisor(config: &Config, deps: &ScrapeDeps) -> Result<ChildSpec, SetupError> {
+/// Also returns the org → ScrapeActor slots (stable across restarts), which the backfill worker
+/// uses to ask an org for a cycle.
+pub fn org_supervisor(
+    config: &Config,
+    deps: &ScrapeDeps,
+) -> Result<(ChildSpec, ScraperSlots), SetupError> {
     let g = &config.github;
     let health = (
         g.unhealthy_failure_threshold,
@@ -71,13 +78,25 @@ pub fn org_supervisor(config: &Config, deps: &ScrapeDeps) -> Result<ChildSpec, S
         .into_iter()
         .map(|(org, api)| {
             let ledger = Arc::new(std::sync::Mutex::new(CounterLedger::default()));
-            (Arc::new(cycle_settings(config, &org)), org, api, ledger)
+            let slot = ActorSlot::<ScrapeActor>::new();
+            (
+                Arc::new(cycle_settings(config, &org)),
+                org,
+                api,
+                ledger,
+                slot,
+            )
         })
         .collect();
+    let slots: ScraperSlots = Arc::new(
+        orgs.iter()
+            .map(|(_, org, _, _, slot)| (org.org.clone(), slot.clone()))
+            .collect(),
+    );
     let deps = deps.clone();
-    Ok(ChildSpec::supervisor("orgs", move || {
+    let spec = ChildSpec::supervisor("orgs", move || {
         let mut spec = SupervisorSpec::new("orgs", Strategy::OneForOne);
-        for (settings, org, api, ledger) in &orgs {
+        for (settings, org, api, ledger, slot) in &orgs {
             let (settings, org, api, ledger, deps) = (
                 settings.clone(),
                 org.clone(),
@@ -85,7 +104,7 @@ pub fn org_supervisor(config: &Config, deps: &ScrapeDeps) -> Result<ChildSpec, S
                 ledger.clone(),
                 deps.clone(),
             );
-            let (child, _slot) = ChildSpec::actor(format!("scrape.{}", org.org), move |_| {
+            let child = ChildSpec::actor_in(slot, format!("scrape.{}", org.org), move |_| {
                 // rest_for_one in the root starts the store and the backfill sink before
                 // `orgs`, so both are present; if not, this start fails and is retried.
                 let store = (deps.store)().expect("the store actor runs before the scrapers");
@@ -110,5 +129,6 @@ pub fn org_supervisor(config: &Config, deps: &ScrapeDeps) -> Result<ChildSpec, S
             spec = spec.child(child);
         }
         spec
-    }))
+    });
+    Ok((spec, slots))
 }

@@ -86,19 +86,8 @@ fn github_failures_cool_down_then_recover() {
         .is_none(),
         "a failing org never reports remaining 0"
     );
-    let pending = replica_metrics(&exporter);
-    assert!(
-        pending.sum(
-            "gh_exporter_backfill_enqueues_pending",
-            &[("reason", "github_unhealthy")]
-        ) >= 1.0
-    );
-    assert!(
-        pending.sum(
-            "gh_exporter_backfill_enqueues_pending",
-            &[("reason", "scrape_error")]
-        ) >= 2.0
-    );
+    assert!(wait_for_backfill_requests(&exporter, "github_unhealthy", 1.0) >= 1.0);
+    assert!(wait_for_backfill_requests(&exporter, "scrape_error", 2.0) >= 2.0);
     clear_faults(&fake);
     let m = wait_for(&exporter, "recovery", DEADLINE, |m| {
         runs(m, "success") >= 1.0

@@ -160,10 +160,7 @@ fn persistent_endpoint_failure_is_partial_reported_and_recovers() {
         commits_ok,
         "series of endpoints that succeeded are served exactly"
     );
-    let pending = replica_metrics(&exporter).sum(
-        "gh_exporter_backfill_enqueues_pending",
-        &[("reason", "activity_issue_comments_failed")],
-    );
+    let pending = wait_for_backfill_requests(&exporter, "activity_issue_comments_failed", 1.0);
     assert!(
         pending >= 1.0,
         "missed windows are reported for backfill ({pending})"

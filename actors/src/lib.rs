@@ -7,6 +7,9 @@
 //!   [`health::HealthObserver`] turns supervision events into `actor.<name>` components.
 //! - [`store`]: StoreActor — owns the [`ports::MetricStore`], refreshes the snapshot when it
 //!   changed, and publishes pre-rendered `/metrics` bodies in an [`store::ExpositionCell`].
+//! - [`backfill`]: BackfillDispatcher (coalesce, dedup, per-org cap, confirmed publish, outage
+//!   buffer) and the supervised consumer pool (ack after stored, retry tiers, dead letters), over
+//!   the `JobQueue` / `BackfillWorker` ports.
 //!
 //! Shared pieces:
 //! - [`exposition`]: Prometheus text 0.0.4 / OpenMetrics 1.0 rendering and gzip.
@@ -65,6 +68,7 @@
 //! });
 //! ```
 
+pub mod backfill;
 pub mod clock;
 pub mod exposition;
 pub mod health;

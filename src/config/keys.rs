@@ -197,8 +197,6 @@ pub(crate) const ORG_KEYS: &[KeyDef] = &[
 /// is a validation error, never silently ignored. Delete a row when its feature lands.
 /// A path ending in `.*` covers a whole section; `github.orgs[].x` covers `x` in every org.
 pub(crate) const PENDING: &[(&str, &str)] = &[
-    ("backfill.*", "backfill"),
-    ("amqp.*", "the RabbitMQ queue"),
     ("leader_election.enabled", "leader election"),
     ("leader_election.backend", "leader election"),
     ("leader_election.lease_name", "leader election"),

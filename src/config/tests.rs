@@ -431,19 +431,6 @@ fn secrets_never_appear_in_debug_or_errors() {
 fn pending_features_reject_non_default_values() {
     let cases: &[EnvCase] = &[
         (
-            "amqp url",
-            &[("GITHUB_STATS_AMQP__URL", "amqp://mq:5672")],
-            &[(
-                "amqp.url",
-                "`amqp.url` is not supported yet (arrives with the RabbitMQ queue)",
-            )],
-        ),
-        (
-            "backfill delays",
-            &[("GITHUB_STATS_BACKFILL__REQUEUE_DELAYS", "1m,5m")],
-            &[("backfill.requeue_delays", "arrives with backfill")],
-        ),
-        (
             "leader election",
             &[("GITHUB_STATS_LEADER_ELECTION__LEASE_NAME", "other-lease")],
             &[("leader_election.lease_name", "arrives with leader election")],

@@ -78,11 +78,23 @@ async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse 
 async fn replica_metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse {
     let format = format_for_accept(header_str(&req, header::ACCEPT));
     let report = ask_health(&state).await;
-    let extra = String::from_utf8(exposition::render(
-        &replica_families(&state, report.as_deref()),
-        Format::Text004,
-    ))
-    .unwrap_or_default();
+    let mut families = replica_families(&state, report.as_deref());
+    if let Some(queue) = &state.queue {
+        // Sampled fresh; a failed sample answers 500 instead of hiding the backlog.
+        match crate::queue::sampler::queue_families(queue.as_ref(), state.actor_timeout).await {
+            Ok(queue_families) => families.extend(queue_families),
+            Err(error) => {
+                let chain = gse_actors::store::error_chain(&error);
+                tracing::error!(error = %chain, "sampling the backfill queue failed");
+                return HttpResponse::InternalServerError()
+                    .content_type("text/plain; charset=utf-8")
+                    .body(format!("{chain}\n"));
+            }
+        }
+        families.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+    let extra =
+        String::from_utf8(exposition::render(&families, Format::Text004)).unwrap_or_default();
     // The dynamic families above are gauges only, whose text-0.0.4 and OpenMetrics forms agree.
     let body = match state.replica.encode(&extra) {
         Ok(openmetrics) if format == Format::OpenMetrics100 => openmetrics,

@@ -73,6 +73,8 @@ pub struct HttpState {
     pub landing: Arc<LandingInfo>,
     /// How long a handler waits for the HealthActor before answering 503.
     pub actor_timeout: Duration,
+    /// The backfill queue, sampled fresh for the queue gauges of `/metrics/replica`.
+    pub queue: Option<Arc<dyn gse_actors::backfill::JobQueue>>,
 }
 
 /// Builds the server on an already-bound listener. Signals are handled by the caller, which

@@ -487,3 +487,24 @@ pub fn replica_metrics(exporter: &Exporter) -> Metrics {
             .unwrap_or_default(),
     )
 }
+
+/// Backfill requests the dispatcher received for `reason` (published, deduplicated into an
+/// earlier job, or dropped by the per-org cap), polled until at least `at_least` (or the deadline).
+pub fn wait_for_backfill_requests(exporter: &Exporter, reason: &str, at_least: f64) -> f64 {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = replica_metrics(exporter);
+        let seen: f64 = [
+            "gh_exporter_backfill_jobs_enqueued_total",
+            "gh_exporter_backfill_jobs_deduped_total",
+            "gh_exporter_backfill_enqueues_dropped_total",
+        ]
+        .iter()
+        .map(|name| m.sum(name, &[("reason", reason)]))
+        .sum();
+        if seen >= at_least || std::time::Instant::now() > deadline {
+            return seen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

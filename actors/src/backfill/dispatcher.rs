@@ -1,0 +1,303 @@
+//! [`BackfillDispatcher`]: turns [`BackfillRequest`]s into confirmed publishes.
+//!
+//! Per request, in this order:
+//! 1. **Coalesce** the window onto `coalesce_window` buckets, only ever widening it.
+//! 2. **Dedup** on org, repo, window and reason: a key being published or buffered right now,
+//!    or held in the [`DedupLocks`] table, is counted as deduped.
+//! 3. **Per-org cap** ([`OrgMinuteCap`]): over the cap the request is counted as dropped.
+//! 4. **Publish** to the work queue and wait for the broker's confirmation (a spawned future:
+//!    the mailbox never waits on I/O). Only then is the dedup lock taken — the Go version took
+//!    it first, so a failed publish suppressed the window for the whole TTL.
+//! 5. A publish that fails (broker away) puts the job in a bounded **outage buffer**, flushed on
+//!    a timer until the broker confirms; when the buffer is full the oldest job is dropped and
+//!    counted. Nothing is dropped silently.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use actix::prelude::*;
+use futures::future::join_all;
+
+use super::dedup::MemoryDedup;
+use super::job::{unix_seconds, BackfillJob, BackfillRequest};
+use super::limiter::OrgMinuteCap;
+use super::metrics::{BUFFERED, DEDUPED, DROPPED, ENQUEUED, LABEL_ORG, LABEL_REASON};
+use super::port::{DedupLocks, JobQueue, QueueError, Target};
+use super::window::coalesce;
+use crate::observe::Recorder;
+use crate::store::error_chain;
+
+/// The dispatcher's configuration (from `backfill.*`).
+#[derive(Debug, Clone)]
+pub struct DispatcherSettings {
+    pub coalesce_window: Duration,
+    pub dedup_ttl: Duration,
+    pub max_enqueues_per_org_per_minute: u32,
+    pub max_attempts: u32,
+    /// Jobs held while the broker is away; beyond it the oldest is dropped and counted.
+    pub buffer_capacity: usize,
+    /// How often the outage buffer is retried.
+    pub flush_interval: Duration,
+}
+
+impl DispatcherSettings {
+    /// Defaults for the fixed (non-configurable) parts: a 10 000-job buffer flushed every 2 s.
+    pub fn new(
+        coalesce_window: Duration,
+        dedup_ttl: Duration,
+        max_enqueues_per_org_per_minute: u32,
+        max_attempts: u32,
+    ) -> DispatcherSettings {
+        DispatcherSettings {
+            coalesce_window,
+            dedup_ttl,
+            max_enqueues_per_org_per_minute,
+            max_attempts,
+            buffer_capacity: 10_000,
+            flush_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Wall-clock source (job timestamps, per-minute cap); injectable for tests.
+pub type NowFn = Arc<dyn Fn() -> SystemTime + Send + Sync>;
+
+/// The dispatcher actor. Runs on every replica (only the leader's scraper sends to it today).
+pub struct BackfillDispatcher {
+    settings: DispatcherSettings,
+    queue: Arc<dyn JobQueue>,
+    dedup: Arc<dyn DedupLocks>,
+    recorder: Arc<dyn Recorder>,
+    now: NowFn,
+    cap: OrgMinuteCap,
+    /// Dedup keys published or buffered but not yet confirmed.
+    pending: HashSet<String>,
+    buffer: VecDeque<BackfillJob>,
+    flushing: bool,
+}
+
+impl BackfillDispatcher {
+    /// A dispatcher over `queue`, with an in-memory dedup table and the system clock.
+    pub fn new(
+        settings: DispatcherSettings,
+        queue: Arc<dyn JobQueue>,
+        recorder: Arc<dyn Recorder>,
+    ) -> BackfillDispatcher {
+        let dedup: Arc<dyn DedupLocks> = Arc::new(MemoryDedup::new(100_000));
+        BackfillDispatcher {
+            cap: OrgMinuteCap::new(settings.max_enqueues_per_org_per_minute),
+            settings,
+            queue,
+            dedup,
+            recorder,
+            now: Arc::new(SystemTime::now),
+            pending: HashSet::new(),
+            buffer: VecDeque::new(),
+            flushing: false,
+        }
+    }
+
+    /// Replaces the dedup table (e.g. a shared one that survives restarts, or Redis).
+    pub fn with_dedup(mut self, dedup: Arc<dyn DedupLocks>) -> Self {
+        self.dedup = dedup;
+        self
+    }
+
+    /// Replaces the wall clock.
+    pub fn with_clock(mut self, now: NowFn) -> Self {
+        self.now = now;
+        self
+    }
+
+    fn count(&self, metric: &'static crate::observe::taxonomy::MetricDef, job: &BackfillJob) {
+        self.recorder.count(
+            metric,
+            &[(LABEL_ORG, &job.org), (LABEL_REASON, job.reason.as_str())],
+            1,
+        );
+    }
+
+    fn after_dedup_check(&mut self, job: BackfillJob, held: bool, ctx: &mut Context<Self>) {
+        if held {
+            self.pending.remove(&job.dedup_key);
+            self.count(&DEDUPED, &job);
+            return;
+        }
+        if !self.cap.try_take(&job.org, unix_seconds((self.now)())) {
+            self.pending.remove(&job.dedup_key);
+            self.count(&DROPPED, &job);
+            tracing::warn!(org = %job.org, repo = %job.repo, reason = %job.reason,
+                cap = self.settings.max_enqueues_per_org_per_minute,
+                "backfill enqueue dropped: per-org per-minute cap reached");
+            return;
+        }
+        if !self.buffer.is_empty() {
+            // The broker is away: keep order behind the jobs already waiting.
+            self.buffer_push(job);
+            return;
+        }
+        let publish = self.queue.publish(&job, Target::Work);
+        ctx.spawn(
+            publish
+                .into_actor(self)
+                .map(move |result, act, _ctx| act.after_publish(job, result)),
+        );
+    }
+
+    fn after_publish(&mut self, job: BackfillJob, result: Result<(), QueueError>) {
+        match result {
+            Ok(()) => self.confirmed(job),
+            Err(error) => {
+                tracing::warn!(org = %job.org, repo = %job.repo, error = %error_chain(&error),
+                    "backfill publish failed; job buffered until the broker confirms");
+                self.buffer_push(job);
+            }
+        }
+    }
+
+    fn confirmed(&mut self, job: BackfillJob) {
+        self.count(&ENQUEUED, &job);
+        self.pending.remove(&job.dedup_key);
+        // The lock only now: a publish that never confirmed must not suppress the window.
+        let acquire = self.dedup.acquire(&job.dedup_key, self.settings.dedup_ttl);
+        let key = job.dedup_key;
+        actix_rt::spawn(async move {
+            if let Err(error) = acquire.await {
+                tracing::warn!(key = %key, error = %error_chain(&error),
+                    "taking the backfill dedup lock failed; a duplicate job may follow");
+            }
+        });
+    }
+
+    fn buffer_push(&mut self, job: BackfillJob) {
+        if self.buffer.len() >= self.settings.buffer_capacity {
+            if let Some(oldest) = self.buffer.pop_front() {
+                self.pending.remove(&oldest.dedup_key);
+                self.count(&DROPPED, &oldest);
+                tracing::error!(org = %oldest.org, repo = %oldest.repo, reason = %oldest.reason,
+                    capacity = self.settings.buffer_capacity,
+                    "backfill outage buffer full: oldest job dropped");
+            }
+        }
+        self.buffer.push_back(job);
+        self.record_buffered();
+    }
+
+    fn record_buffered(&self) {
+        self.recorder
+            .gauge(&BUFFERED, &[], self.buffer.len() as f64);
+    }
+
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.flushing || self.buffer.is_empty() {
+            return;
+        }
+        self.flushing = true;
+        let jobs: Vec<BackfillJob> = self.buffer.drain(..).collect();
+        let publishes: Vec<_> = jobs
+            .iter()
+            .map(|job| self.queue.publish(job, Target::Work))
+            .collect();
+        ctx.spawn(
+            join_all(publishes)
+                .into_actor(self)
+                .map(move |results, act, _ctx| {
+                    act.flushing = false;
+                    let mut failed = VecDeque::new();
+                    let mut first_error = None;
+                    for (job, result) in jobs.into_iter().zip(results) {
+                        match result {
+                            Ok(()) => act.confirmed(job),
+                            Err(error) => {
+                                first_error.get_or_insert(error);
+                                failed.push_back(job);
+                            }
+                        }
+                    }
+                    if let Some(error) = first_error {
+                        tracing::warn!(waiting = failed.len(), error = %error_chain(&error),
+                        "backfill outage buffer not flushed yet");
+                    }
+                    // Jobs that arrived during the flush go after the ones that were waiting.
+                    failed.extend(act.buffer.drain(..));
+                    act.buffer = failed;
+                    act.record_buffered();
+                }),
+        );
+    }
+}
+
+impl Actor for BackfillDispatcher {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.record_buffered();
+        ctx.run_interval(self.settings.flush_interval, |act, ctx| act.flush(ctx));
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        if !self.buffer.is_empty() {
+            tracing::error!(
+                jobs = self.buffer.len(),
+                "backfill dispatcher stopped with unpublished jobs (broker unreachable)"
+            );
+        }
+    }
+}
+
+impl Handler<BackfillRequest> for BackfillDispatcher {
+    type Result = ();
+
+    fn handle(&mut self, request: BackfillRequest, ctx: &mut Self::Context) {
+        let window = coalesce(
+            request.window_start,
+            request.window_end,
+            self.settings.coalesce_window,
+        );
+        let job = BackfillJob::new(
+            &request.org,
+            &request.repo,
+            window,
+            request.reason,
+            self.settings.max_attempts,
+            (self.now)(),
+        );
+        if !self.pending.insert(job.dedup_key.clone()) {
+            self.count(&DEDUPED, &job);
+            return;
+        }
+        let check = self.dedup.is_held(&job.dedup_key);
+        ctx.spawn(check.into_actor(self).map(move |held, act, ctx| {
+            let held = held.unwrap_or_else(|error| {
+                // Publishing a redundant (idempotent) job beats losing one.
+                tracing::warn!(error = %error_chain(&error), "backfill dedup check failed");
+                false
+            });
+            act.after_dedup_check(job, held, ctx);
+        }));
+    }
+}
+
+/// The scrapers' missed windows enter backfill here: an [`EnqueueMissing`] becomes a
+/// [`BackfillRequest`]. An unknown reason is mapped to `partial_scrape_error` (and logged), so
+/// the window is still recovered rather than dropped.
+impl Handler<crate::messages::EnqueueMissing> for BackfillDispatcher {
+    type Result = ();
+
+    fn handle(&mut self, missing: crate::messages::EnqueueMissing, ctx: &mut Self::Context) {
+        let reason = missing.reason.parse().unwrap_or_else(|_| {
+            tracing::warn!(org = %missing.org, reason = %missing.reason, "unknown backfill reason; using partial_scrape_error");
+            super::job::Reason::PartialScrapeError
+        });
+        let at = |secs: f64| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs.max(0.0));
+        let request = BackfillRequest {
+            org: missing.org,
+            repo: missing.repo,
+            window_start: at(missing.window_start),
+            window_end: at(missing.window_end.max(missing.window_start)),
+            reason,
+        };
+        <Self as Handler<BackfillRequest>>::handle(self, request, ctx);
+    }
+}
