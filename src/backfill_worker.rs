@@ -10,9 +10,9 @@
 //! the next retry tier, then to the dead-letter queue after `backfill.max_attempts`, counted.
 //! The check is idempotent, so redeliveries are harmless.
 //!
-//! Limitation: the scrape state lives in the leader's process (the in-memory state store), so
-//! only the leader can confirm a recovery; a follower's consumer fails the attempt with
-//! `no_scrape_state`, which costs an attempt. With one replica (the default) this never happens.
+//! The scrape state is read from the state store: with Redis configured every replica sees the
+//! leader's cursors, so any consumer can confirm a recovery. Without Redis the state lives in the
+//! leader's process (and the queue is in memory too, so only that process consumes).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

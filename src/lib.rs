@@ -55,6 +55,11 @@ use crate::scraping::ScrapeDeps;
 use crate::store::memory::MemoryStore;
 use crate::store::redis::{RedisSettings, RedisSetupError, RedisStore, RedisTopology};
 
+/// The metric store the StoreActor owns.
+pub type SharedMetricStore = Arc<dyn MetricStore>;
+/// The scrapers' state store.
+pub type SharedStateStore = Arc<dyn ScrapeStateStore>;
+
 /// How often GitHub's `/meta` is probed for `dependency_health{dependency="github"}`.
 pub const GITHUB_PROBE_INTERVAL: Duration = Duration::from_secs(30);
 
@@ -102,14 +107,15 @@ pub enum RunError {
 /// that follows the fake GitHub's).
 pub struct RunOptions {
     pub clock: Arc<dyn Clock>,
-    pub state_store: Arc<dyn ScrapeStateStore>,
+    /// `None`: the store the configuration implies (Redis when `store.redis_url` is set).
+    pub state_store: Option<Arc<dyn ScrapeStateStore>>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             clock: Arc::new(SystemClock),
-            state_store: Arc::new(MemoryStateStore::new()),
+            state_store: None,
         }
     }
 }
@@ -117,9 +123,17 @@ impl Default for RunOptions {
 /// The configured metric store: Redis when `store.redis_url` is set — and then **only** Redis:
 /// a Redis that is down is reported (not ready, stale snapshot), never replaced by memory —
 /// else the in-memory store.
-pub fn build_store(config: &StoreConfig) -> Result<Arc<dyn MetricStore>, RedisSetupError> {
+///
+/// The scrapers' state store follows the same choice: Redis (so incremental state and LOC mode
+/// survive a leader change) or process memory.
+pub fn build_store(
+    config: &StoreConfig,
+) -> Result<(SharedMetricStore, SharedStateStore), RedisSetupError> {
     let Some(url) = &config.redis_url else {
-        return Ok(Arc::new(MemoryStore::new()));
+        return Ok((
+            Arc::new(MemoryStore::new()),
+            Arc::new(MemoryStateStore::new()),
+        ));
     };
     let mut settings = RedisSettings::new(
         secrecy::SecretString::from(url.expose_secret().to_string()),
@@ -134,7 +148,8 @@ pub fn build_store(config: &StoreConfig) -> Result<Arc<dyn MetricStore>, RedisSe
         };
     }
     tracing::info!(url = %url, mode = %config.redis_mode, namespace = %config.namespace, "using the Redis metric store");
-    Ok(Arc::new(RedisStore::new(settings)?))
+    let redis = RedisStore::new(settings)?;
+    Ok((Arc::new(redis.clone()), Arc::new(redis)))
 }
 
 /// Runs the exporter until `shutdown` resolves, then stops it gracefully within
@@ -163,7 +178,7 @@ pub async fn run_with(
     let services = ServiceHealthRegistry::new();
     let recorder = Arc::new(MemRecorder::new());
     let exposition = Arc::new(ExpositionCell::new());
-    let metric_store = build_store(&config.store).map_err(RunError::Store)?;
+    let (metric_store, configured_state) = build_store(&config.store).map_err(RunError::Store)?;
     let github_client =
         github::http_client(config.github.request_timeout).map_err(RunError::GithubClient)?;
     let (job_queue, rabbit) = build_queue(&config);
@@ -263,7 +278,7 @@ pub async fn run_with(
 
     // Only the leader scrapes. (The static role is fixed for the process's life; with leader
     // election the RoleManager will start and stop this subtree.)
-    let state_store = options.state_store;
+    let state_store = options.state_store.unwrap_or(configured_state);
     let (orgs_spec, scraper_slots) = if role == Role::Leader {
         let deps = ScrapeDeps {
             clock: options.clock,

@@ -374,3 +374,33 @@ async fn counter_deltas_accumulate_for_every_replica_and_stale_batches_add_nothi
     let from_leader = lines(&leader.load_if_changed(0).await.unwrap().unwrap().families);
     assert_eq!(from_leader, seen);
 }
+
+/// The scrapers' state round-trips through Redis (version header and bytes), under the
+/// namespace, so another replica (a new leader, a backfill consumer) reads what the last
+/// leader wrote.
+#[tokio::test]
+async fn scrape_state_round_trips_between_replicas() {
+    use gse_actors::scrape::port::{ScrapeStateStore, Versioned};
+    let (ns, _cleanup) = fixture("scrape-state");
+    let leader = store(settings(SHARED_REDIS, &ns));
+    let follower = store(settings(SHARED_REDIS, &ns));
+    assert_eq!(
+        ScrapeStateStore::get(&follower, "scrape/acme")
+            .await
+            .unwrap(),
+        None
+    );
+    let value = Versioned {
+        version: 7,
+        bytes: b"{\"repos\":{}}".to_vec(),
+    };
+    ScrapeStateStore::put(&leader, "scrape/acme", value.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        ScrapeStateStore::get(&follower, "scrape/acme")
+            .await
+            .unwrap(),
+        Some(value)
+    );
+}

@@ -89,7 +89,7 @@ impl Exporter {
             let system = actix_rt::System::new();
             let options = RunOptions {
                 clock: Arc::new(FakeClock(fake)),
-                state_store,
+                state_store: Some(state_store),
             };
             system
                 .block_on(run_with(

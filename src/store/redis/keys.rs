@@ -22,6 +22,10 @@ impl Keys {
     pub fn epoch(&self) -> String {
         self.key("epoch")
     }
+    /// STRING: one scraper state value (see `state.rs`), e.g. `scrape/<org>`.
+    pub fn scrape_state(&self, key: &str) -> String {
+        self.key(&format!("scrape-state:{key}"))
+    }
     /// STRING: data version, incremented on every visible change.
     pub fn version(&self) -> String {
         self.key("version")

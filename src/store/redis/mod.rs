@@ -27,6 +27,7 @@ pub mod connection;
 pub mod keys;
 mod reader;
 pub mod settings;
+mod state;
 pub mod wire;
 mod writer;
 
