@@ -34,7 +34,7 @@ use gse_actors::observe::{
     LogObserver, MemCollector, MemRecorder, MetricsObserver, Multi, Observer,
 };
 use gse_actors::ports::MetricStore;
-use gse_actors::scrape::events::LogObserver as ScrapeLogObserver;
+use gse_actors::scrape::events::SeamObserver;
 use gse_actors::scrape::memory_state::MemoryStateStore;
 use gse_actors::scrape::pending::PendingBackfill;
 use gse_actors::scrape::port::{Clock, ScrapeStateStore, SystemClock};
@@ -288,7 +288,7 @@ pub async fn run_with(
                 Arc::new(move || slot.get().map(|a| a.recipient()))
             },
             backfill: backfill_lookup,
-            observer: Arc::new(ScrapeLogObserver),
+            observer: Arc::new(SeamObserver(observer.clone())),
             epoch: 0,
         };
         let (spec, slots) = scraping::org_supervisor(&config, &deps).map_err(RunError::Github)?;

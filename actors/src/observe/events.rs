@@ -123,6 +123,8 @@ pub enum JobEvent<'a> {
 pub enum ScrapeResult {
     /// Every endpoint answered; the window was stored.
     Success,
+    /// Some endpoints failed: what succeeded was stored, the missed windows go to backfill.
+    Partial,
     /// The cycle failed; its window goes to backfill.
     Failure,
     /// The cycle was skipped because GitHub is considered unhealthy (cooldown).
@@ -134,6 +136,7 @@ impl ScrapeResult {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Success => "success",
+            Self::Partial => "partial",
             Self::Failure => "failure",
             Self::SkippedUnhealthy => "skipped_unhealthy",
         }

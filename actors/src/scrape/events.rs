@@ -2,7 +2,11 @@
 //! through [`ScrapeObserver`]; the supervision tree wires it to the metrics/log observers.
 //! Implementations must not block (they run on the actor's thread).
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use super::health::HealthState;
+use crate::observe::{Observer, ScrapeEvent, ScrapeResult};
 
 /// The end of one org cycle.
 #[derive(Debug, Clone)]
@@ -44,5 +48,30 @@ impl ScrapeObserver for LogObserver {
             health = r.health.as_str(),
             "scrape cycle finished"
         );
+    }
+}
+
+/// Forwards cycle events into the observer seam (`Observer::on_scrape_cycle`), so scrape cycles
+/// reach the same log and metrics observers as supervision and backfill events.
+#[derive(Clone)]
+pub struct SeamObserver(pub Arc<dyn Observer>);
+
+impl ScrapeObserver for SeamObserver {
+    fn cycle_started(&self, org: &str) {
+        self.0.on_scrape_cycle(&ScrapeEvent::Started { org });
+    }
+
+    fn cycle_finished(&self, report: &CycleReport) {
+        let result = match report.result {
+            "success" => ScrapeResult::Success,
+            "partial" => ScrapeResult::Partial,
+            "skipped_unhealthy" => ScrapeResult::SkippedUnhealthy,
+            _ => ScrapeResult::Failure,
+        };
+        self.0.on_scrape_cycle(&ScrapeEvent::Finished {
+            org: &report.org,
+            result,
+            duration: Duration::from_secs_f64(report.duration_secs.max(0.0)),
+        });
     }
 }
