@@ -40,6 +40,8 @@ pub enum ComponentStatus {
     Up,
     /// Down, with a short reason safe to show (no secrets).
     Down(String),
+    /// Stopped on purpose by its supervisor (shutdown, or a sibling's restart); not an error.
+    Stopped,
 }
 
 impl ComponentStatus {
@@ -196,6 +198,9 @@ impl Handler<ReportComponent> for HealthActor {
                 ComponentStatus::Starting => {
                     tracing::debug!(component = %msg.component, "component starting")
                 }
+                ComponentStatus::Stopped => {
+                    tracing::debug!(component = %msg.component, "component stopped")
+                }
             }
             self.cached = None;
         }
@@ -296,11 +301,9 @@ impl Observer for HealthObserver {
                 child,
                 reason: ExitReason::Shutdown,
                 ..
-            } => self.reporter.report(
-                &format!("actor.{child}"),
-                ComponentStatus::Down("stopped".into()),
-                true,
-            ),
+            } => self
+                .reporter
+                .report(&format!("actor.{child}"), ComponentStatus::Stopped, true),
             SupervisionEvent::GaveUp { supervisor, reason } => self.reporter.report(
                 &format!("actor.{supervisor}"),
                 ComponentStatus::Down(format!("gave up: {reason}")),

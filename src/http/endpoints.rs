@@ -211,6 +211,7 @@ pub fn health_json(report: &HealthReport) -> serde_json::Value {
         .map(|(name, view)| {
             let (status, detail) = match &view.status {
                 ComponentStatus::Starting => ("starting", None),
+                ComponentStatus::Stopped => ("stopped", None),
                 ComponentStatus::Up => ("up", None),
                 ComponentStatus::Down(reason) => ("down", Some(reason.clone())),
             };
