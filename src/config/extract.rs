@@ -90,7 +90,9 @@ pub(crate) fn extract(
     let store = StoreConfig {
         redis_url: r.secret_url(
             "store.redis_url",
-            &["redis", "rediss", "redis+unix", "unix"],
+            // No `rediss`: the Redis adapter is built without TLS, so such a URL is refused here
+            // (exit 2) instead of failing at start.
+            &["redis", "redis+unix", "unix"],
         ),
         redis_mode: r.read("store.redis_mode", choice(RedisMode::NAMES)),
         redis_sentinel_addrs: r.read("store.redis_sentinel_addrs", text_list),

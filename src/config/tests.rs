@@ -618,7 +618,7 @@ fn validation_rules_name_the_key() {
                 ("GITHUB_STATS_AMQP__URL", "redis://mq"),
             ],
             &[
-                ("store.redis_url", "redis|rediss"),
+                ("store.redis_url", "redis|redis+unix|unix"),
                 ("amqp.url", "amqp|amqps"),
             ],
         ),

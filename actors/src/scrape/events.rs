@@ -29,28 +29,6 @@ pub trait ScrapeObserver: Send + Sync + 'static {
     fn cycle_finished(&self, _report: &CycleReport) {}
 }
 
-/// The default observer: debug-level logs only.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct LogObserver;
-
-impl ScrapeObserver for LogObserver {
-    fn cycle_started(&self, org: &str) {
-        tracing::debug!(org, "scrape cycle started");
-    }
-
-    fn cycle_finished(&self, r: &CycleReport) {
-        tracing::debug!(
-            org = %r.org,
-            result = r.result,
-            duration_s = r.duration_secs,
-            window_end = r.window_end,
-            missing = r.missing_windows,
-            health = r.health.as_str(),
-            "scrape cycle finished"
-        );
-    }
-}
-
 /// Forwards cycle events into the observer seam (`Observer::on_scrape_cycle`), so scrape cycles
 /// reach the same log and metrics observers as supervision and backfill events.
 #[derive(Clone)]

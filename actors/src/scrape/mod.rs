@@ -8,7 +8,7 @@
 //! - [`loc`]: LOC state machine, zero-LOC detection, commit-detail fallback.
 //! - [`identity`], [`filter`], [`health`]: commit authors, repository filters, GitHub health.
 //! - [`events`]: the cycle events the observer seam receives.
-//! - [`pending`]: interim sink for `EnqueueMissing` until the BackfillDispatcher exists.
+//! - [`pending`]: the `EnqueueMissing` sink used when backfill is disabled.
 //! - [`memory_state`]: the in-memory state store.
 
 pub mod actor;

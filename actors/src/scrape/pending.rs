@@ -1,9 +1,8 @@
-//! INTERIM backfill sink. The BackfillDispatcher (coalesce, dedup, publish to the queue) is a
-//! later issue; until it exists, ScrapeActors send their [`EnqueueMissing`] messages here. This
-//! actor logs each one at info level and counts it in
-//! `gh_exporter_backfill_enqueues_pending{org,reason}` (served on `/metrics/replica`, since the
-//! messages live in this process), so no missed window is ever dropped silently.
-//! Replace it with the BackfillDispatcher's recipient when that lands.
+//! The backfill sink used when `backfill.enabled` is false: ScrapeActors send their
+//! [`EnqueueMissing`] messages here instead of to the BackfillDispatcher. This actor logs each
+//! one at info level and counts it in `gh_exporter_backfill_enqueues_pending{org,reason}`
+//! (served on `/metrics/replica`, since the messages live in this process), so a missed window
+//! is never dropped silently even with backfill off.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
