@@ -87,12 +87,13 @@ fn app_auth_exchanges_and_refreshes_installation_tokens() {
     exporter.stop();
 }
 
-/// With a GHES base URL every request, token exchange and installation discovery included,
-/// goes under `/api/v3` (a proxy rejects anything else) and values equal the truth.
+/// With a GHES base URL every REST request, token exchange and installation discovery
+/// included, goes under `/api/v3`, GraphQL goes to GHES' `/api/graphql` (a proxy rejects
+/// anything else), and values equal the truth.
 #[test]
 fn ghes_prefix_is_used_for_every_call() {
     let fake = app_fake(3600);
-    let proxy = PrefixProxy::start(fake.addr(), "/api/v3/");
+    let proxy = PrefixProxy::start(fake.addr(), &["/api/v3/", "/api/graphql"]);
     let base = format!("http://{}/api/v3/", proxy.addr);
     let exporter = Exporter::start(fake.clone(), app_env(&fake, &base));
     assert_matches_truth(&exporter, &fake, fake.now());
@@ -100,6 +101,10 @@ fn ghes_prefix_is_used_for_every_call() {
     assert!(
         seen.iter().any(|p| p.contains("/app/installations/")),
         "token exchange went through the prefix"
+    );
+    assert!(
+        seen.iter().any(|p| p == "/api/graphql"),
+        "the org search went to GHES' GraphQL endpoint: {seen:?}"
     );
     let rejected = proxy.rejected.lock().unwrap().clone();
     assert!(
@@ -109,8 +114,8 @@ fn ghes_prefix_is_used_for_every_call() {
     exporter.stop();
 }
 
-/// A forwarding proxy that only accepts paths under `prefix` (anything else gets 404 and is
-/// recorded). One upstream connection per request; enough for tests.
+/// A forwarding proxy that only accepts paths under one of `prefixes` (anything else gets 404
+/// and is recorded). One upstream connection per request; enough for tests.
 struct PrefixProxy {
     addr: SocketAddr,
     paths: Arc<Mutex<Vec<String>>>,
@@ -118,7 +123,7 @@ struct PrefixProxy {
 }
 
 impl PrefixProxy {
-    fn start(upstream: SocketAddr, prefix: &'static str) -> PrefixProxy {
+    fn start(upstream: SocketAddr, prefixes: &'static [&'static str]) -> PrefixProxy {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr");
         let paths = Arc::new(Mutex::new(Vec::new()));
@@ -127,7 +132,7 @@ impl PrefixProxy {
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let (p, r) = (p.clone(), r.clone());
-                std::thread::spawn(move || serve(conn, upstream, prefix, &p, &r));
+                std::thread::spawn(move || serve(conn, upstream, prefixes, &p, &r));
             }
         });
         PrefixProxy {
@@ -141,7 +146,7 @@ impl PrefixProxy {
 fn serve(
     client: TcpStream,
     upstream: SocketAddr,
-    prefix: &str,
+    prefixes: &[&str],
     paths: &Mutex<Vec<String>>,
     rejected: &Mutex<Vec<String>>,
 ) {
@@ -176,7 +181,7 @@ fn serve(
             .and_then(|l| l.split_whitespace().nth(1))
             .unwrap_or("")
             .to_string();
-        if !path.starts_with(prefix) {
+        if !prefixes.iter().any(|prefix| path.starts_with(prefix)) {
             rejected.lock().unwrap().push(path);
             let _ = client.write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n");
             continue;

@@ -1,6 +1,7 @@
 //! ScrapeActor behaviour through the running exporter: the mailbox stays responsive while a
 //! GitHub call hangs, cycles of one org never overlap, GitHub health cools down and recovers,
-//! and `stats/contributors` 202 answers are polled until LOC values appear.
+//! `stats/contributors` 202 answers are polled until LOC values appear, and the LOC fallback
+//! stops at its per-repository cap.
 
 mod scrape_support;
 
@@ -177,4 +178,71 @@ fn saved_state_is_served_at_once_after_a_restart() {
     assert!(problems.is_empty(), "{problems:#?}");
     clear_faults(&fake);
     second.stop();
+}
+
+/// The commit-detail fallback of a large repository (its stats report zero lines) fetches at
+/// most `loc.fallback_max_commits_per_repo_per_week` commits, says so with
+/// `gh_exporter_loc_fallback_incomplete 1`, and hands the week to backfill
+/// (`fallback_truncated`) instead of spending more of the budget.
+#[test]
+fn loc_fallback_stops_at_the_per_repo_cap_and_says_so() {
+    const CAP: u64 = 5;
+    let fake = fake(1, 4, 6, |c| c.secondary.burst_max = 0);
+    let org = fake.org_names()[0].clone();
+    let env = env_for(
+        &fake,
+        &[(
+            "GITHUB_STATS_LOC__FALLBACK_MAX_COMMITS_PER_REPO_PER_WEEK",
+            &CAP.to_string(),
+        )],
+    );
+    let exporter = Exporter::start(fake.clone(), env);
+    let m = wait_for(
+        &exporter,
+        "the fallback to report a cut week",
+        DEADLINE,
+        |m| m.sum("gh_exporter_loc_fallback_incomplete", &[("org", &org)]) >= 1.0,
+    );
+    let large: Vec<&String> =
+        m.0.iter()
+            .filter(|((name, labels), v)| {
+                name == "gh_exporter_loc_source_mode"
+                    && **v == 1.0
+                    && labels
+                        .iter()
+                        .any(|(k, v)| k == "mode" && v == "sampled_commit_stats")
+            })
+            .filter_map(|((_, labels), _)| labels.iter().find(|(k, _)| k == "repo").map(|(_, v)| v))
+            .collect();
+    assert_eq!(
+        large.len(),
+        1,
+        "exactly the large repository is on the fallback"
+    );
+    assert_eq!(
+        m.sum("gh_exporter_loc_fallback_incomplete", &[("org", &org)]),
+        1.0,
+        "only that repository is incomplete"
+    );
+    let details = requests_to(&fake, "GET /repos/{owner}/{repo}/commits/{ref}");
+    assert!(
+        (1..=CAP).contains(&details),
+        "commit details stay within the cap of {CAP} per repository and week ({details})"
+    );
+    assert!(
+        wait_for_backfill_requests(&exporter, "fallback_truncated", 1.0) >= 1.0,
+        "the cut week was handed to backfill"
+    );
+    // Later cycles of the same week fetch no more details.
+    let before = requests_to(&fake, "GET /repos/{owner}/{repo}/commits/{ref}");
+    let first_end = m.window_end(&org).unwrap_or_default();
+    wait_for(&exporter, "two more cycles", DEADLINE, |m| {
+        m.window_end(&org).is_some_and(|t| t > first_end)
+    });
+    assert_eq!(
+        requests_to(&fake, "GET /repos/{owner}/{repo}/commits/{ref}"),
+        before,
+        "the cap holds across cycles of one week"
+    );
+    exporter.stop();
 }

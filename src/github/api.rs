@@ -1,7 +1,10 @@
 //! [`OrgApi`]: the `GithubApi` port for one org, over the [`Client`] request core. Each method
 //! builds the REST call of SPEC §6 (`per_page=100`, `since`/`until`, `sort=updated` with early
-//! stop, one org-wide `search/issues` query) and maps GitHub's JSON to the port's facts.
+//! stop) and maps GitHub's JSON to the port's facts. The one org-wide search goes through
+//! GraphQL when GitHub serves it (items arrive with their reviews and comments, see
+//! [`graphql`]) and through REST `search/issues` otherwise.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +15,7 @@ use gse_actors::scrape::port::{
 };
 
 use super::client::{Answer, Client};
+use super::graphql;
 use super::wire::{self, format_time, parse_time};
 
 /// GitHub serves at most this many search results per query.
@@ -27,10 +31,27 @@ enum RangeAnswer {
     Incomplete(Vec<IssueItem>),
 }
 
+/// Which API answers the org-wide search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SearchBackend {
+    /// GraphQL: items come with their reviews and newest comments.
+    Graphql,
+    /// REST `search/issues`: items only.
+    Rest,
+}
+
+/// Where GraphQL is served, and whether it turned out not to be (404 from an old GHES or a
+/// proxy): then REST search is used for the rest of the process' life.
+struct GraphqlEndpoint {
+    url: url::Url,
+    unavailable: AtomicBool,
+}
+
 /// The GitHub port of one org.
 #[derive(Clone)]
 pub struct OrgApi {
     client: Arc<Client>,
+    graphql: Option<Arc<GraphqlEndpoint>>,
     stats_poll_attempts: u32,
     stats_poll_delay: Duration,
 }
@@ -41,11 +62,27 @@ impl OrgApi {
         stats_poll_attempts: u32,
         stats_poll_delay: Duration,
     ) -> OrgApi {
+        let graphql = graphql::graphql_url(&client.base).ok().map(|url| {
+            Arc::new(GraphqlEndpoint {
+                url,
+                unavailable: AtomicBool::new(false),
+            })
+        });
         OrgApi {
             client,
+            graphql,
             stats_poll_attempts,
             stats_poll_delay,
         }
+    }
+
+    /// GraphQL is tried when it is served and its points budget is not paused: a spent GraphQL
+    /// budget must not hold the cycle up while REST can answer.
+    fn graphql_usable(&self) -> bool {
+        self.graphql
+            .as_ref()
+            .is_some_and(|g| !g.unavailable.load(Ordering::Relaxed))
+            && self.client.governor.wait_for(graphql::RESOURCE).is_zero()
     }
 }
 
@@ -125,11 +162,37 @@ impl OrgApi {
     /// left open-ended, so items updated while the cycle runs are never cut off) until each
     /// part fits; a part that cannot be split further makes the result incomplete.
     async fn search(self, since: i64) -> Result<SearchResult, ApiError> {
+        if self.graphql_usable() {
+            match self.search_with(since, SearchBackend::Graphql).await {
+                Ok(result) => return Ok(result),
+                Err(e) if e.kind == ApiErrorKind::NotFound => {
+                    if let Some(g) = &self.graphql {
+                        g.unavailable.store(true, Ordering::Relaxed);
+                    }
+                    tracing::info!(org = %self.client.org, error = %e, "GraphQL is not served here; using REST search from now on");
+                }
+                Err(e) => {
+                    tracing::warn!(org = %self.client.org, error = %e, "GraphQL search failed; using REST search for this cycle");
+                }
+            }
+        }
+        self.search_with(since, SearchBackend::Rest).await
+    }
+
+    async fn search_with(
+        &self,
+        since: i64,
+        backend: SearchBackend,
+    ) -> Result<SearchResult, ApiError> {
         let mut items = Vec::new();
         let mut complete = true;
         let mut ranges: Vec<(i64, Option<i64>)> = vec![(since, None)];
         while let Some((lo, hi)) = ranges.pop() {
-            match self.search_range(lo, hi).await? {
+            let answer = match backend {
+                SearchBackend::Graphql => self.graphql_range(lo, hi).await?,
+                SearchBackend::Rest => self.search_range(lo, hi).await?,
+            };
+            match answer {
                 RangeAnswer::Items(found) => items.extend(found),
                 RangeAnswer::TooMany { newest } => {
                     let top = hi.unwrap_or(newest);
@@ -153,6 +216,46 @@ impl OrgApi {
         });
         items.dedup_by(|a, b| a.repo == b.repo && a.number == b.number);
         Ok(SearchResult { items, complete })
+    }
+
+    /// One time range of the search over GraphQL, page by page.
+    async fn graphql_range(&self, lo: i64, hi: Option<i64>) -> Result<RangeAnswer, ApiError> {
+        let Some(endpoint) = &self.graphql else {
+            return Err(ApiError {
+                kind: ApiErrorKind::Config,
+                endpoint: graphql::ENDPOINT,
+                detail: "no GraphQL URL for this base URL".into(),
+            });
+        };
+        let q = graphql::search_string(&self.client.org, lo, hi);
+        let mut items: Vec<IssueItem> = Vec::new();
+        let mut seen = 0u64;
+        let mut newest = lo;
+        let mut after: Option<String> = None;
+        loop {
+            let page =
+                graphql::search_page(&self.client, &endpoint.url, &q, after.as_deref()).await?;
+            if page.issue_count > SEARCH_CAP {
+                newest = page
+                    .items
+                    .iter()
+                    .map(|i| i.updated_at)
+                    .fold(newest, i64::max);
+                return Ok(RangeAnswer::TooMany { newest });
+            }
+            seen += page.nodes;
+            items.extend(page.items);
+            match page.next {
+                Some(cursor) if seen < page.issue_count => after = Some(cursor),
+                _ => {
+                    return Ok(if seen < page.issue_count {
+                        RangeAnswer::Incomplete(items)
+                    } else {
+                        RangeAnswer::Items(items)
+                    })
+                }
+            }
+        }
     }
 
     async fn search_range(&self, lo: i64, hi: Option<i64>) -> Result<RangeAnswer, ApiError> {
@@ -208,6 +311,8 @@ impl OrgApi {
                         .and_then(|p| p.merged_at)
                         .as_deref()
                         .and_then(parse_time),
+                    reviews: None,
+                    comments: None,
                 });
             }
             if total > SEARCH_CAP {
@@ -234,26 +339,37 @@ impl OrgApi {
         repo: String,
         since: i64,
         until: i64,
+        authored_before: Option<i64>,
         cap: usize,
     ) -> Result<(Vec<CommitInfo>, bool), ApiError> {
         const EP: &str = "/repos/{owner}/{repo}/commits";
         let c = &self.client;
-        let (since, until) = (format_time(since), format_time(until));
         let url = c.url(
             &format!("repos/{}/{repo}/commits", c.org),
-            &[("since", &since), ("until", &until), ("per_page", "100")],
+            &[
+                ("since", &format_time(since)),
+                ("until", &format_time(until)),
+                ("per_page", "100"),
+            ],
         )?;
         let mut out = Vec::new();
         let mut bad = None;
         let mut capped = false;
         c.paginate::<Vec<wire::Commit>>(EP, url, "core", |page| {
             for commit in page {
-                if out.len() >= cap {
-                    capped = true;
-                    return false;
-                }
                 match commit_info(EP, commit) {
-                    Ok(info) => out.push(info),
+                    Ok(info) => {
+                        let authored_in_range = authored_before
+                            .is_none_or(|b| info.author_date >= since && info.author_date < b);
+                        if !authored_in_range {
+                            continue;
+                        }
+                        if out.len() >= cap {
+                            capped = true;
+                            return false;
+                        }
+                        out.push(info)
+                    }
                     Err(e) => {
                         bad = Some(e);
                         return false;
@@ -305,6 +421,8 @@ impl OrgApi {
                     created_at,
                     updated_at,
                     merged_at: p.merged_at.as_deref().and_then(parse_time),
+                    reviews: None,
+                    comments: None,
                 });
             }
             true
@@ -459,7 +577,7 @@ impl GithubApi for OrgApi {
         until: i64,
     ) -> BoxFuture<'static, Result<Vec<CommitInfo>, ApiError>> {
         self.clone()
-            .commits(repo.to_string(), since, until, usize::MAX)
+            .commits(repo.to_string(), since, until, None, usize::MAX)
             .map(|r| r.map(|(list, _)| list))
             .boxed()
     }
@@ -469,10 +587,11 @@ impl GithubApi for OrgApi {
         repo: &str,
         since: i64,
         until: i64,
+        authored_before: i64,
         cap: usize,
     ) -> BoxFuture<'static, Result<(Vec<CommitInfo>, bool), ApiError>> {
         self.clone()
-            .commits(repo.to_string(), since, until, cap)
+            .commits(repo.to_string(), since, until, Some(authored_before), cap)
             .boxed()
     }
 

@@ -178,6 +178,30 @@ impl Client {
         resource: &'static str,
         cacheable: bool,
     ) -> Result<Answer<T>, ApiError> {
+        self.request(endpoint, url, None, resource, cacheable).await
+    }
+
+    /// POSTs a JSON `body` to `url` (GraphQL) and decodes the answer as `T`, with the same
+    /// retries, governor and telemetry as [`Client::get`]; never cached.
+    pub async fn post_json<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+        body: Bytes,
+        resource: &'static str,
+    ) -> Result<Answer<T>, ApiError> {
+        self.request(endpoint, url, Some(body), resource, false)
+            .await
+    }
+
+    async fn request<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+        body: Option<Bytes>,
+        resource: &'static str,
+        cacheable: bool,
+    ) -> Result<Answer<T>, ApiError> {
         let max = self.retry.max_attempts.max(1);
         let mut attempt = 0;
         let mut refreshed_token = false;
@@ -202,9 +226,15 @@ impl Client {
                 }
             };
             let key = url.as_str().to_string();
-            let mut request = self
-                .http
-                .get(url.clone())
+            let request = match &body {
+                None => self.http.get(url.clone()),
+                Some(body) => self
+                    .http
+                    .post(url.clone())
+                    .header("Content-Type", "application/json")
+                    .body(body.clone()),
+            };
+            let mut request = request
                 .header("Authorization", auth)
                 .header("Accept", "application/vnd.github+json")
                 .header("X-GitHub-Api-Version", super::API_VERSION);

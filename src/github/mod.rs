@@ -4,13 +4,15 @@
 //! Why a thin client on reqwest instead of octocrab: the governor must own every wait (octocrab
 //! sleeps inside requests, does not retry a bare 403 secondary limit and retries 5xx without
 //! backoff), ETags and `Link` pagination are a few lines each, and we call only a dozen GET
-//! endpoints plus one POST. A typed client over reqwest + jsonwebtoken (rust_crypto, so one
-//! crypto provider) costs less code and build time than bypassing octocrab's middleware.
+//! endpoints, the token exchange and one GraphQL query. A typed client over reqwest +
+//! jsonwebtoken (rust_crypto, so one crypto provider) costs less code and build time than
+//! bypassing octocrab's middleware.
 //!
 //! - [`auth`]: PAT and GitHub App credentials (JWT → installation token, cached, refreshed).
 //! - [`governor`]: the per-credential rate-limit governor with cancellable waits.
 //! - [`client`]: the request core (retries, backoff, ETags, pagination, telemetry).
 //! - [`api`]: `OrgApi`, the `GithubApi` port of one org.
+//! - [`graphql`]: the org-wide search over GraphQL (items with their reviews and comments).
 //! - [`wire`]: GitHub's JSON shapes.
 //! - [`setup`]: builds one `OrgApi` per configured org, sharing credentials and governors.
 
@@ -18,6 +20,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod governor;
+pub mod graphql;
 pub mod probe;
 pub mod setup;
 pub mod wire;

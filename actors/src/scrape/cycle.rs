@@ -23,7 +23,9 @@ use super::filter::RepoFilter;
 use super::identity::{commit_user, is_bot_login};
 use super::loc::{FallbackCommit, LocSettings};
 use super::log::{state_key, Ev, OrgState, RepoLog};
-use super::port::{ApiError, GithubApi, IssueItem, RepoInfo, ScrapeStateStore, StatsOutcome};
+use super::port::{
+    ApiError, CommentInfo, GithubApi, IssueItem, RepoInfo, ScrapeStateStore, StatsOutcome,
+};
 use super::window::{
     activity_samples, latest_complete_week, until_secs, window_start_secs, WEEK_SECS, WINDOW_SECS,
 };
@@ -412,8 +414,20 @@ impl RepoJob {
         let (items, need_comments) = match std::mem::replace(&mut self.signal, IssueSignal::Unknown)
         {
             IssueSignal::Items(items) => {
-                let any = !items.is_empty();
-                (items, any)
+                // The search may have carried every comment we need (GraphQL): then the
+                // repository's comment listing is skipped.
+                let carried = items
+                    .iter()
+                    .all(|i| i.comments.as_ref().is_some_and(|c| c.covers(since)));
+                let need = !items.is_empty() && !carried;
+                if !need {
+                    for item in &items {
+                        for c in item.comments.iter().flat_map(|c| c.items.iter()) {
+                            self.record_comment(c.clone(), wstart);
+                        }
+                    }
+                }
+                (items, need)
             }
             IssueSignal::Unknown => {
                 match self.api.pulls_updated_since(&self.info.name, since).await {
@@ -451,7 +465,11 @@ impl RepoJob {
             if item.updated_at < wstart {
                 continue;
             }
-            match self.api.reviews(&self.info.name, item.number).await {
+            let listed = match item.reviews.clone() {
+                Some(reviews) => Ok(reviews),
+                None => self.api.reviews(&self.info.name, item.number).await,
+            };
+            match listed {
                 Ok(reviews) => {
                     for r in reviews {
                         if let Some(s) = r.submitted_at.filter(|s| *s >= wstart) {
@@ -474,16 +492,8 @@ impl RepoJob {
         if need_comments {
             match self.api.issue_comments_since(&self.info.name, since).await {
                 Ok(comments) => {
-                    for c in comments.into_iter().filter(|c| c.created_at >= wstart) {
-                        let bot = c.user_is_bot || is_bot_login(&c.user);
-                        self.log.comments.insert(
-                            c.id,
-                            Ev {
-                                t: c.created_at,
-                                user: c.user,
-                                bot,
-                            },
-                        );
+                    for c in comments {
+                        self.record_comment(c, wstart);
                     }
                 }
                 Err(e) if e.kind.is_absent() => {}
@@ -491,6 +501,22 @@ impl RepoJob {
             }
         }
         failures
+    }
+
+    /// Logs a conversation comment created in the window (ids make repeats harmless).
+    fn record_comment(&mut self, c: CommentInfo, wstart: i64) {
+        if c.created_at < wstart {
+            return;
+        }
+        let bot = c.user_is_bot || is_bot_login(&c.user);
+        self.log.comments.insert(
+            c.id,
+            Ev {
+                t: c.created_at,
+                user: c.user,
+                bot,
+            },
+        );
     }
 
     /// Refreshes LOC when due and runs the commit-detail fallback; returns the failures.
@@ -526,7 +552,13 @@ impl RepoJob {
             let cap = settings.max_commits_per_repo_per_week as usize;
             match self
                 .api
-                .commits_capped(&self.info.name, week, until_secs(now), cap)
+                .commits_capped(
+                    &self.info.name,
+                    week,
+                    until_secs(now),
+                    week + WEEK_SECS,
+                    cap,
+                )
                 .await
             {
                 Ok((list, capped)) => {
@@ -536,6 +568,13 @@ impl RepoJob {
                             continue;
                         };
                         if c.author_date < week || c.author_date >= week + WEEK_SECS {
+                            continue;
+                        }
+                        // The cap is per week, across re-listings of the same week.
+                        if loc.fallback_commits.len() >= cap
+                            && !loc.fallback_commits.contains_key(&c.sha)
+                        {
+                            loc.fallback_capped = true;
                             continue;
                         }
                         loc.fallback_commits.entry(c.sha).or_insert(FallbackCommit {
@@ -592,7 +631,8 @@ mod tests {
     use super::*;
     use crate::scrape::memory_state::MemoryStateStore;
     use crate::scrape::port::{
-        ApiErrorKind, ApiTelemetry, CommentInfo, CommitDetail, CommitInfo, ReviewInfo, SearchResult,
+        ApiErrorKind, ApiTelemetry, CommentInfo, CommitDetail, CommitInfo, Listed, ReviewInfo,
+        SearchResult,
     };
 
     /// A scripted GitHub: one repository, calls recorded, comments failing on demand.
@@ -667,6 +707,7 @@ mod tests {
         fn commits_capped(
             &self,
             _: &str,
+            _: i64,
             _: i64,
             _: i64,
             _: usize,
@@ -796,6 +837,94 @@ mod tests {
         );
     }
 
+    fn carried_item(
+        number: u64,
+        t: i64,
+        reviews: Option<Vec<ReviewInfo>>,
+        complete_from: Option<i64>,
+    ) -> IssueItem {
+        IssueItem {
+            repo: "r".into(),
+            number,
+            is_pull: true,
+            author: "ann".into(),
+            author_is_bot: false,
+            created_at: t - 500,
+            updated_at: t - 10,
+            merged_at: None,
+            reviews,
+            comments: Some(Listed {
+                items: vec![CommentInfo {
+                    id: 100 + number,
+                    user: "cy".into(),
+                    user_is_bot: false,
+                    created_at: t - 20,
+                }],
+                complete_from,
+            }),
+        }
+    }
+
+    /// Reviews and comments carried by the search (GraphQL) are counted without per-repository
+    /// calls; a cut review list or a comment list that does not reach back to the cursor is
+    /// completed over REST.
+    #[test]
+    fn carried_reviews_and_comments_save_calls_unless_cut() {
+        let api = Arc::new(Scripted::default());
+        let store = Arc::new(MemoryStateStore::new());
+        let t = T0 as i64;
+        *api.pushed_at.lock().unwrap() = t - 100_000;
+        let review = ReviewInfo {
+            id: 9,
+            user: "bob".into(),
+            user_is_bot: false,
+            submitted_at: Some(t - 30),
+        };
+        let pending = ReviewInfo {
+            id: 10,
+            user: "dee".into(),
+            user_is_bot: false,
+            submitted_at: None,
+        };
+        api.search
+            .lock()
+            .unwrap()
+            .push(carried_item(1, t, Some(vec![review, pending]), None));
+        let first = cycle(&api, &store, T0);
+        assert_eq!(api.take_calls(), vec!["repos", "search", "stats"]);
+        assert_eq!(
+            value(&first, "gh_activity_reviews_submitted_24h", "bob"),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&first, "gh_activity_reviews_submitted_24h", "dee"),
+            None,
+            "pending"
+        );
+        assert_eq!(
+            value(&first, "gh_activity_issue_comments_24h", "cy"),
+            Some(1.0)
+        );
+        assert_eq!(
+            value(&first, "gh_activity_prs_opened_24h", "ann"),
+            Some(1.0)
+        );
+
+        // A cut review list, and comments complete only after the repository's cursor.
+        let later = T0 + 60.0;
+        let lt = later as i64;
+        api.search.lock().unwrap().clear();
+        api.search
+            .lock()
+            .unwrap()
+            .push(carried_item(2, lt, None, Some(lt - 20)));
+        cycle(&api, &store, later);
+        assert_eq!(
+            api.take_calls(),
+            vec!["repos", "search", "reviews", "comments"]
+        );
+    }
+
     /// A failed endpoint keeps what succeeded, reports the exact 24 h window, leaves its cursor
     /// so the next cycle catches up, and never stretches the window.
     #[test]
@@ -820,6 +949,8 @@ mod tests {
             created_at: t - 40,
             updated_at: t - 40,
             merged_at: None,
+            reviews: None,
+            comments: None,
         });
         *api.fail_comments.lock().unwrap() = true;
         let first = cycle(&api, &store, T0);

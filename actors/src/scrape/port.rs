@@ -37,7 +37,8 @@ pub struct CommitInfo {
     pub committer_date: i64,
 }
 
-/// A pull request or an issue: from `search/issues` or from `GET /repos/{o}/{r}/pulls`.
+/// A pull request or an issue: from the org-wide search (REST or GraphQL) or from
+/// `GET /repos/{o}/{r}/pulls`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssueItem {
     pub repo: String,
@@ -48,6 +49,28 @@ pub struct IssueItem {
     pub created_at: i64,
     pub updated_at: i64,
     pub merged_at: Option<i64>,
+    /// Every review of the pull request, when the listing carried them all (GraphQL); `None`
+    /// means "not known here": ask `/pulls/{n}/reviews`.
+    pub reviews: Option<Vec<ReviewInfo>>,
+    /// The item's newest conversation comments, when the listing carried them (GraphQL); `None`
+    /// means "not known here": list the repository's comments.
+    pub comments: Option<Listed<CommentInfo>>,
+}
+
+/// The newest part of a chronological list: every element created after `complete_from` (the
+/// oldest fetched element's time) is in `items`; `None`: the whole list is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed<T> {
+    pub items: Vec<T>,
+    pub complete_from: Option<i64>,
+}
+
+impl<T> Listed<T> {
+    /// Whether `items` holds every element created at or after `since`. Strict: elements as
+    /// old as the oldest fetched one may have been cut off.
+    pub fn covers(&self, since: i64) -> bool {
+        self.complete_from.is_none_or(|from| from < since)
+    }
 }
 
 /// The answer of the org-wide `updated:>=` search.
@@ -171,7 +194,8 @@ pub struct ApiTelemetry {
 pub trait GithubApi: Send + Sync + 'static {
     /// Every repository of the org.
     fn list_repos(&self) -> BoxFuture<'static, Result<Vec<RepoInfo>, ApiError>>;
-    /// Issues and pull requests of the org with `updated_at >= since` (one org-wide query).
+    /// Issues and pull requests of the org with `updated_at >= since` (one org-wide query; the
+    /// adapter may carry reviews and comments along, see [`IssueItem`]).
     fn search_updated_since(
         &self,
         since: i64,
@@ -183,13 +207,16 @@ pub trait GithubApi: Send + Sync + 'static {
         since: i64,
         until: i64,
     ) -> BoxFuture<'static, Result<Vec<CommitInfo>, ApiError>>;
-    /// At most `cap` default-branch commits with committer date in `[since, until]`; the flag
-    /// says whether the cap cut the list.
+    /// At most `cap` default-branch commits *authored* in `[since, authored_before)`, found by
+    /// listing committer dates in `[since, until]` (a commit can be committed long after it was
+    /// authored); the flag says whether the cap cut the list. Commits authored outside the
+    /// range neither count toward the cap nor are returned.
     fn commits_capped(
         &self,
         repo: &str,
         since: i64,
         until: i64,
+        authored_before: i64,
         cap: usize,
     ) -> BoxFuture<'static, Result<(Vec<CommitInfo>, bool), ApiError>>;
     /// Pull requests with `updated_at >= since`, newest update first; paging stops early.
