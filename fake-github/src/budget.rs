@@ -38,13 +38,24 @@ impl Budgets {
 
     /// Uses one unit. Returns the budget after the call, or `Err` with the (exhausted) budget.
     pub fn consume(&self, key: &str, now: f64) -> Result<BudgetView, BudgetView> {
+        self.consume_points(key, now, 1)
+    }
+
+    /// Uses `points` units at once (a GraphQL query's cost), or none when fewer remain: `Err`
+    /// carries the budget unchanged.
+    pub fn consume_points(
+        &self,
+        key: &str,
+        now: f64,
+        points: u32,
+    ) -> Result<BudgetView, BudgetView> {
         let mut state = self.lock();
         let e = self.entry(&mut state, key, now);
-        if e.0 >= self.limit {
+        if e.0 >= self.limit || self.limit - e.0 < points {
             let (used, reset) = *e;
             return Err(self.view(used, reset));
         }
-        e.0 += 1;
+        e.0 += points;
         let (used, reset) = *e;
         Ok(self.view(used, reset))
     }
@@ -84,6 +95,17 @@ impl Budgets {
     }
 }
 
+/// GitHub's message when a credential's primary budget is used up (REST 403, GraphQL
+/// `RATE_LIMITED`).
+pub fn exceeded_message(cred: &crate::auth::Credential) -> String {
+    match cred {
+        crate::auth::Credential::Installation { id } => {
+            format!("API rate limit exceeded for installation ID {id}.")
+        }
+        _ => "API rate limit exceeded for user ID 1.".to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,5 +119,17 @@ mod tests {
         assert_eq!(b.consume("k", 102.0).map_err(|v| v.reset), Err(3700));
         assert_eq!(b.peek("other", 102.0).remaining, 2);
         assert_eq!(b.consume("k", 3700.0).map(|v| v.used), Ok(1));
+    }
+
+    /// A multi-point charge is all or nothing.
+    #[test]
+    fn points_are_charged_whole_or_not_at_all() {
+        let b = Budgets::new(5, 3600.0);
+        assert_eq!(b.consume_points("k", 0.0, 3).map(|v| v.remaining), Ok(2));
+        assert_eq!(
+            b.consume_points("k", 1.0, 3).map_err(|v| v.remaining),
+            Err(2)
+        );
+        assert_eq!(b.consume_points("k", 2.0, 2).map(|v| v.used), Ok(5));
     }
 }

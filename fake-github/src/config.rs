@@ -70,6 +70,8 @@ pub struct FakeConfig {
     pub rate_limit: u32,
     /// `search` budget per token or installation per minute (GitHub: 30).
     pub search_rate_limit: u32,
+    /// `graphql` budget in points per token or installation per hour (GitHub: 5,000).
+    pub graphql_rate_limit: u32,
     pub clock: Clock,
     pub app: Option<AppAuth>,
     pub secondary: SecondaryLimits,
@@ -95,6 +97,7 @@ impl Default for FakeConfig {
             token: "fake-token".to_string(),
             rate_limit: 5000,
             search_rate_limit: 30,
+            graphql_rate_limit: 5000,
             clock: Clock::Real,
             app: None,
             secondary: SecondaryLimits::default(),
@@ -118,6 +121,7 @@ impl fmt::Debug for FakeConfig {
             .field("token", &"<redacted>")
             .field("rate_limit", &self.rate_limit)
             .field("search_rate_limit", &self.search_rate_limit)
+            .field("graphql_rate_limit", &self.graphql_rate_limit)
             .field("clock", &self.clock)
             .field("app", &self.app)
             .field("secondary", &self.secondary)

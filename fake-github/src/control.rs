@@ -38,6 +38,7 @@ pub fn handle(req: &HttpRequest, body: &[u8], state: &State) -> HttpResponse {
         ("/_fake/limits", &Method::DELETE) => {
             state.core.reset_all();
             state.search.reset_all();
+            state.graphql.reset_all();
             state.secondary.reset_all();
             HttpResponse::NoContent().finish()
         }

@@ -1,5 +1,9 @@
 //! Request accounting for `GET /_fake/requests`: totals, budget use, 304s, and counts by
-//! endpoint (`"<METHOD> <route template>"`) and by status.
+//! endpoint (`"<METHOD> <route template>"`, `"POST /graphql"`) and by status.
+//!
+//! `budget_consumed` counts REST units (`core` and `search`, one per metered request);
+//! `budget_consumed_by_resource` splits it and adds `graphql`, counted in points (a GraphQL
+//! query's cost), so REST-only tools keep reading `budget_consumed` as before.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +16,7 @@ pub struct Counters {
     total: AtomicU64,
     budget_consumed: AtomicU64,
     not_modified: AtomicU64,
+    by_resource: Mutex<BTreeMap<String, u64>>,
     /// Small maps touched once per request; contention is negligible next to HTTP handling.
     by_endpoint: Mutex<BTreeMap<String, u64>>,
     by_status: Mutex<BTreeMap<String, u64>>,
@@ -21,17 +26,30 @@ pub struct Counters {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct RequestCounts {
     pub total: u64,
+    /// REST units (`core` + `search`).
     pub budget_consumed: u64,
+    /// `core` and `search` in units, `graphql` in points; only resources used so far.
+    pub budget_consumed_by_resource: BTreeMap<String, u64>,
     pub not_modified: u64,
     pub by_endpoint: BTreeMap<String, u64>,
     pub by_status: BTreeMap<String, u64>,
 }
 
 impl Counters {
+    /// Records a request that used one `core` unit if `consumed_budget`.
     pub fn record(&self, endpoint: &str, status: u16, consumed_budget: bool) {
+        self.record_use(endpoint, status, "core", u64::from(consumed_budget));
+    }
+
+    /// Records a request that used `units` of `resource` (`core`, `search` or `graphql`).
+    pub fn record_use(&self, endpoint: &str, status: u16, resource: &str, units: u64) {
         self.total.fetch_add(1, Ordering::Relaxed);
-        if consumed_budget {
-            self.budget_consumed.fetch_add(1, Ordering::Relaxed);
+        if units > 0 {
+            if resource != "graphql" {
+                self.budget_consumed.fetch_add(units, Ordering::Relaxed);
+            }
+            let mut m = lock(&self.by_resource);
+            *m.entry(resource.to_string()).or_default() += units;
         }
         if status == 304 {
             self.not_modified.fetch_add(1, Ordering::Relaxed);
@@ -47,6 +65,7 @@ impl Counters {
         RequestCounts {
             total: self.total.load(Ordering::Relaxed),
             budget_consumed: self.budget_consumed.load(Ordering::Relaxed),
+            budget_consumed_by_resource: lock(&self.by_resource).clone(),
             not_modified: self.not_modified.load(Ordering::Relaxed),
             by_endpoint: lock(&self.by_endpoint).clone(),
             by_status: lock(&self.by_status).clone(),
@@ -57,6 +76,7 @@ impl Counters {
         self.total.store(0, Ordering::Relaxed);
         self.budget_consumed.store(0, Ordering::Relaxed);
         self.not_modified.store(0, Ordering::Relaxed);
+        lock(&self.by_resource).clear();
         lock(&self.by_endpoint).clear();
         lock(&self.by_status).clear();
     }

@@ -1,7 +1,8 @@
 //! A deterministic fake of the GitHub REST API for tests, benchmarks and the exporter's `--demo`.
 //!
 //! It serves the endpoints the exporter uses (also under the GHES prefix `/api/v3`), with
-//! GitHub's pagination, auth, rate limits, ETags and quirks, and it knows the exact value every
+//! GitHub's pagination, auth, rate limits, ETags and quirks, a subset of the GraphQL API v4
+//! (`POST /graphql`, GHES `POST /api/graphql`: [`graphql`]), and it knows the exact value every
 //! `gh_activity_*` series should have (`GET /_fake/truth`, or [`truth::compute`] in-process).
 //! README.md lists flags, endpoints and the control API.
 //!
@@ -12,7 +13,7 @@
 //! - [`truth`] and [`identity`]: the expected series, and commit-author resolution.
 //! - [`server`], [`routes`], `api`, [`render`], [`pagination`]: the HTTP side;
 //!   [`auth`], [`budget`], [`secondary`], [`faults`], [`counters`], [`clock`]: what it enforces
-//!   and records; `control`: the `/_fake/` API.
+//!   and records; `control`: the `/_fake/` API; [`graphql`]: GraphQL over the same snapshots.
 //!
 //! # Time model
 //! Data is a pure function of (seed, sizes, instant). History starts `history_weeks` whole
@@ -72,6 +73,7 @@ pub mod config;
 mod control;
 pub mod counters;
 pub mod faults;
+pub mod graphql;
 pub mod hash;
 pub mod identity;
 pub mod pagination;

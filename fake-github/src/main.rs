@@ -39,6 +39,9 @@ struct Args {
     /// Search budget per token/installation per minute.
     #[arg(long, default_value_t = 30)]
     search_rate_limit: u32,
+    /// GraphQL budget in points per token/installation per hour.
+    #[arg(long, default_value_t = 5000)]
+    graphql_rate_limit: u32,
     /// Fix the clock at this Unix time (seconds, may be fractional); default: real time.
     #[arg(long)]
     now: Option<f64>,
@@ -125,6 +128,7 @@ fn run(a: Args) -> Result<(), MainError> {
         token: a.token,
         rate_limit: a.rate_limit,
         search_rate_limit: a.search_rate_limit,
+        graphql_rate_limit: a.graphql_rate_limit,
         clock: a.now.map(Clock::Fixed).unwrap_or(Clock::Real),
         app,
         secondary: SecondaryLimits {

@@ -56,6 +56,19 @@ pub enum Resource {
     Search,
     /// `GET /rate_limit` (free on GitHub too).
     Free,
+    /// `POST /graphql`, in points (not a [`Route`]: see [`crate::graphql`]).
+    Graphql,
+}
+
+impl Resource {
+    /// The name in `x-ratelimit-resource` and `GET /rate_limit`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Resource::Core | Resource::Free => "core",
+            Resource::Search => "search",
+            Resource::Graphql => "graphql",
+        }
+    }
 }
 
 impl Route {

@@ -9,19 +9,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpRequest, HttpResponse, HttpResponseBuilder, HttpServer};
 
 use crate::api::{self, ApiReq, Reply};
 use crate::auth::{AuthError, Credential};
-use crate::budget::BudgetView;
+use crate::budget::{exceeded_message, BudgetView};
 use crate::config::FakeConfig;
 use crate::faults::{FaultBody, FaultSpec};
 use crate::render::error_body;
 use crate::routes::{self, Resource, Route};
+use crate::secondary::Refusal;
 use crate::state::State;
-use crate::{control, truth};
+use crate::{control, graphql, truth};
 
 /// A running fake. Stops on [`FakeGithub::stop`] or drop.
 pub struct FakeGithub {
@@ -190,10 +191,12 @@ fn reset_connection(req: &HttpRequest) {
     }
 }
 
-struct Outcome {
-    response: HttpResponse,
-    status: u16,
-    consumed: bool,
+pub(crate) struct Outcome {
+    pub(crate) response: HttpResponse,
+    /// 0 for a reset connection.
+    pub(crate) status: u16,
+    /// Budget units (GraphQL: points) the request used.
+    pub(crate) consumed: u64,
 }
 
 async fn dispatch(req: HttpRequest, body: Bytes, state: web::Data<State>) -> HttpResponse {
@@ -201,16 +204,27 @@ async fn dispatch(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Htt
     if path == "/_fake" || path.starts_with("/_fake/") {
         return control::handle(&req, &body, &state);
     }
+    if graphql::is_graphql_path(path) && req.method() == Method::POST {
+        let outcome = graphql::http::serve(&req, &body, &state).await;
+        state.counters.record_use(
+            graphql::http::ENDPOINT,
+            outcome.status,
+            Resource::Graphql.name(),
+            outcome.consumed,
+        );
+        return outcome.response;
+    }
     let stripped = routes::strip_prefix(path).to_string();
     let route = routes::parse(&stripped).filter(|r| r.method() == req.method());
     let endpoint = match &route {
         Some(r) => format!("{} {}", r.method(), r.template()),
         None => format!("{} (unmatched)", req.method()),
     };
+    let resource = route.as_ref().map_or(Resource::Core, Route::resource);
     let outcome = pipeline(&req, &state, route, &stripped).await;
     state
         .counters
-        .record(&endpoint, outcome.status, outcome.consumed);
+        .record_use(&endpoint, outcome.status, resource.name(), outcome.consumed);
     outcome.response
 }
 
@@ -253,52 +267,21 @@ async fn pipeline(req: &HttpRequest, state: &State, route: Option<Route>, path: 
         match state.secondary.admit(&key, now) {
             Ok(g) => Some(g),
             Err(refusal) => {
-                let msg = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
-                let mut out = plain(
-                    state,
-                    state.secondary.status(),
-                    &error_body(msg, state.secondary.status()),
-                    Some(budgets.peek(&key, now)),
-                );
-                insert(
-                    &mut out.response,
-                    "retry-after",
-                    &refusal.retry_after().to_string(),
-                );
-                set_resource(&mut out.response, resource);
-                return out;
+                return secondary_refusal(state, refusal, budgets.peek(&key, now), resource)
             }
         }
     };
 
-    let fault = state.faults.take(path);
-    if let Some(f) = &fault {
-        if f.delay_ms > 0 {
-            actix_rt::time::sleep(Duration::from_millis(f.delay_ms)).await;
-        }
-        if f.reset_connection {
-            reset_connection(req);
-            return Outcome {
-                response: HttpResponse::build(StatusCode::BAD_GATEWAY).finish(),
-                status: 0,
-                consumed: false,
-            };
-        }
-        if let Some(status) = f.status {
-            return fault_reply(state, f, status);
-        }
-    }
+    let fault = match fault_prelude(req, state, path).await {
+        Ok(f) => f,
+        Err(out) => return out,
+    };
 
     let metered = resource != Resource::Free && !anonymous;
     if metered {
         let view = budgets.peek(&key, now);
         if view.remaining == 0 {
-            let msg = match &cred {
-                Credential::Installation { id } => {
-                    format!("API rate limit exceeded for installation ID {id}.")
-                }
-                _ => "API rate limit exceeded for user ID 1.".to_string(),
-            };
+            let msg = exceeded_message(&cred);
             let mut out = plain(state, 403, &error_body(&msg, 403), Some(view));
             set_resource(&mut out.response, resource);
             return out;
@@ -334,7 +317,7 @@ async fn pipeline(req: &HttpRequest, state: &State, route: Option<Route>, path: 
             return Outcome {
                 response: resp,
                 status: 304,
-                consumed: false,
+                consumed: 0,
             };
         }
     }
@@ -372,11 +355,7 @@ async fn pipeline(req: &HttpRequest, state: &State, route: Option<Route>, path: 
         }
         Reply::Plain { body, .. } => (body.clone(), None, None),
     };
-    let body = match fault.as_ref().and_then(|f| f.body) {
-        Some(FaultBody::Malformed) => Bytes::from_static(MALFORMED_BODY),
-        Some(FaultBody::Truncated) => body.slice(..body.len() / 2),
-        None => body,
-    };
+    let body = mangle(body, fault.as_ref());
     if status != 204 {
         b.insert_header(("content-type", "application/json; charset=utf-8"));
     }
@@ -405,7 +384,63 @@ async fn pipeline(req: &HttpRequest, state: &State, route: Option<Route>, path: 
     Outcome {
         response: resp,
         status,
-        consumed: metered,
+        consumed: u64::from(metered),
+    }
+}
+
+/// A secondary-limit refusal (403/429 with `retry-after`); uses no budget.
+pub(crate) fn secondary_refusal(
+    state: &State,
+    refusal: Refusal,
+    view: BudgetView,
+    resource: Resource,
+) -> Outcome {
+    let msg =
+        "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.";
+    let status = state.secondary.status();
+    let mut out = plain(state, status, &error_body(msg, status), Some(view));
+    insert(
+        &mut out.response,
+        "retry-after",
+        &refusal.retry_after().to_string(),
+    );
+    set_resource(&mut out.response, resource);
+    out
+}
+
+/// Takes the first fault matching `path` and applies its delay; a reset or a status fault is
+/// the whole answer (`Err`). `Ok` carries a fault that only mangles the body, if any.
+pub(crate) async fn fault_prelude(
+    req: &HttpRequest,
+    state: &State,
+    path: &str,
+) -> Result<Option<FaultSpec>, Outcome> {
+    let fault = state.faults.take(path);
+    if let Some(f) = &fault {
+        if f.delay_ms > 0 {
+            actix_rt::time::sleep(Duration::from_millis(f.delay_ms)).await;
+        }
+        if f.reset_connection {
+            reset_connection(req);
+            return Err(Outcome {
+                response: HttpResponse::build(StatusCode::BAD_GATEWAY).finish(),
+                status: 0,
+                consumed: 0,
+            });
+        }
+        if let Some(status) = f.status {
+            return Err(fault_reply(state, f, status));
+        }
+    }
+    Ok(fault)
+}
+
+/// The body as a fault wants it (malformed or half), or unchanged.
+pub(crate) fn mangle(body: Bytes, fault: Option<&FaultSpec>) -> Bytes {
+    match fault.and_then(|f| f.body) {
+        Some(FaultBody::Malformed) => Bytes::from_static(MALFORMED_BODY),
+        Some(FaultBody::Truncated) => body.slice(..body.len() / 2),
+        None => body,
     }
 }
 
@@ -428,11 +463,11 @@ fn fault_reply(state: &State, f: &FaultSpec, status: u16) -> Outcome {
     Outcome {
         response: b.body(body),
         status,
-        consumed: false,
+        consumed: 0,
     }
 }
 
-fn plain(
+pub(crate) fn plain(
     state: &State,
     status: u16,
     body: &serde_json::Value,
@@ -450,11 +485,11 @@ fn plain(
     Outcome {
         response: resp,
         status,
-        consumed: false,
+        consumed: 0,
     }
 }
 
-fn common_headers(b: &mut HttpResponseBuilder, state: &State) {
+pub(crate) fn common_headers(b: &mut HttpResponseBuilder, state: &State) {
     let n = state.request_seq.fetch_add(1, Ordering::Relaxed);
     b.insert_header(("x-github-media-type", "github.v3; format=json"));
     b.insert_header(("x-github-api-version-selected", "2022-11-28"));
@@ -463,26 +498,18 @@ fn common_headers(b: &mut HttpResponseBuilder, state: &State) {
     b.insert_header(("vary", "Accept, Authorization, Cookie, X-GitHub-OTP"));
 }
 
-fn rate_headers(resp: &mut HttpResponse, v: BudgetView) {
+pub(crate) fn rate_headers(resp: &mut HttpResponse, v: BudgetView) {
     insert(resp, "x-ratelimit-limit", &v.limit.to_string());
     insert(resp, "x-ratelimit-remaining", &v.remaining.to_string());
     insert(resp, "x-ratelimit-used", &v.used.to_string());
     insert(resp, "x-ratelimit-reset", &v.reset.to_string());
 }
 
-fn set_resource(resp: &mut HttpResponse, r: Resource) {
-    insert(
-        resp,
-        "x-ratelimit-resource",
-        if r == Resource::Search {
-            "search"
-        } else {
-            "core"
-        },
-    );
+pub(crate) fn set_resource(resp: &mut HttpResponse, r: Resource) {
+    insert(resp, "x-ratelimit-resource", r.name());
 }
 
-fn insert(resp: &mut HttpResponse, name: &'static str, value: &str) {
+pub(crate) fn insert(resp: &mut HttpResponse, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         resp.headers_mut().insert(HeaderName::from_static(name), v);
     }

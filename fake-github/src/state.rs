@@ -24,6 +24,8 @@ pub struct State {
     pub core: Budgets,
     /// `search` budgets: `search_rate_limit` per minute.
     pub search: Budgets,
+    /// `graphql` budgets: `graphql_rate_limit` points per hour.
+    pub graphql: Budgets,
     pub secondary: Secondary,
     pub faults: Faults,
     pub counters: Counters,
@@ -49,6 +51,7 @@ impl State {
             auth,
             core: Budgets::new(config.rate_limit, 3600.0),
             search: Budgets::new(config.search_rate_limit, 60.0),
+            graphql: Budgets::new(config.graphql_rate_limit, 3600.0),
             secondary: Secondary::new(config.secondary),
             faults: Faults::default(),
             counters: Counters::default(),

@@ -169,3 +169,57 @@ async fn invalid_jwts_are_refused() {
     let r = exchange(&c, &base, 1, &good).await;
     assert_eq!(r.status(), 404, "unknown installation");
 }
+
+/// GraphQL takes installation tokens (scoped to their org, with their own `graphql` budget)
+/// and refuses a valid App JWT with 401, as GitHub does.
+#[tokio::test]
+async fn graphql_takes_installation_tokens_not_app_jwts() {
+    let fake = spawn(app_config());
+    let base = fake.base_url();
+    let c = client();
+    let orgs = fake.org_names();
+    let id = fake.installation_id(&orgs[0]).expect("installation");
+    let t = fake.now();
+    let good = jwt(GOOD_KEY, json!(APP_ID), t - 30.0, t + 540.0);
+    let query = json!({
+        "query": "query($q: String!) { rateLimit { used } search(query: $q, type: ISSUE, first: 1) { issueCount } }",
+        "variables": {"q": format!("org:{} org:{}", orgs[0], orgs[1])}
+    });
+    let post = |auth: String| {
+        let (c, url, query) = (c.clone(), format!("{base}/graphql"), query.clone());
+        async move {
+            c.post(url)
+                .header("authorization", auth)
+                .json(&query)
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+    let r = post(format!("Bearer {good}")).await;
+    assert_eq!(r.status(), 401, "App JWTs cannot query GraphQL");
+
+    let r = exchange(&c, &base, id, &good).await;
+    let body: Value = r.json().await.expect("json");
+    let token = body["token"].as_str().expect("token").to_string();
+    let scoped: Value = post(format!("token {token}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let pat: Value = post(format!("token {TOKEN}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let (scoped_n, all_n) = (
+        scoped["data"]["search"]["issueCount"].as_u64().unwrap_or(0),
+        pat["data"]["search"]["issueCount"].as_u64().unwrap_or(0),
+    );
+    assert!(scoped_n > 0 && scoped_n < all_n, "{scoped_n} of {all_n}");
+    assert_eq!(scoped["data"]["rateLimit"]["used"], 1);
+    assert_eq!(
+        pat["data"]["rateLimit"]["used"], 1,
+        "budgets per credential"
+    );
+}

@@ -48,7 +48,7 @@ pub fn rate_limit(req: &ApiReq<'_>) -> Reply {
             "resources": {
                 "core": core,
                 "search": search,
-                "graphql": unused(5000),
+                "graphql": budget_json(req.state.graphql.peek(&key, req.now)),
                 "integration_manifest": unused(5000),
                 "code_search": unused(10),
                 "code_scanning_upload": unused(1000),

@@ -6,7 +6,7 @@ mod git;
 mod misc;
 mod pulls;
 mod repos;
-mod search;
+pub(crate) mod search;
 
 use std::sync::Arc;
 
