@@ -69,6 +69,9 @@ fn binary_serves_exactly_the_truth() {
         ("GITHUB_STATS_GITHUB__TOKEN", "fake-token"),
         ("GITHUB_STATS_GITHUB__ORGS", &orgs),
         ("GITHUB_STATS_GITHUB__SCRAPE_INTERVAL", "2s"),
+        // The default pacing (800/min, GitHub's secondary limit) would stretch three cold
+        // 32-repo cycles over ~25 s; the fake allows more.
+        ("GITHUB_STATS_RATE_LIMIT__REQUESTS_PER_MINUTE", "6000"),
     ]);
     let first = check(&mut running, &fake, 0.0);
     let second = check(&mut running, &fake, first + 1.0);

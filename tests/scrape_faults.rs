@@ -1,7 +1,8 @@
 //! Failure handling against injected faults: 5xx bursts, secondary limits with and without
-//! `retry-after`, malformed and truncated bodies, slow responses, an exhausted budget and a
-//! persistently failing endpoint. No crash, no request storm, missed windows reported for
-//! backfill, and values equal the truth once the faults stop.
+//! `retry-after` (and pacing that avoids them), malformed and truncated bodies, slow
+//! responses, an exhausted budget and a persistently failing endpoint. No crash, no request
+//! storm, missed windows reported for backfill, and values equal the truth once the faults
+//! stop.
 
 mod scrape_support;
 
@@ -127,6 +128,48 @@ fn secondary_limits_without_retry_after_back_off_then_succeed() {
     exporter.stop();
 }
 
+/// Proactive pacing: with `rate_limit.requests_per_minute` under the fake's burst limit, a
+/// cold cycle that needs more requests than the limit allows per window never meets a
+/// secondary limit, and values equal the truth.
+#[test]
+fn pacing_stays_under_the_secondary_limit() {
+    const BURST_MAX: u64 = 100;
+    // Four repositories, one of them large: its LOC fallback alone needs ~130 commit details.
+    let fake = fake(1, 4, 10, |c| {
+        c.secondary.burst_max = BURST_MAX as u32;
+        c.secondary.burst_window_secs = 10;
+        c.stats_compute_calls = 0;
+    });
+    // 400/min: a burst of 40, then 6/s, so at most 100 requests in any 10 s window.
+    let env = env_for(
+        &fake,
+        &[("GITHUB_STATS_RATE_LIMIT__REQUESTS_PER_MINUTE", "400")],
+    );
+    let exporter = Exporter::start(fake.clone(), env);
+    let m = assert_matches_truth(&exporter, &fake, fake.now());
+    let org = &fake.org_names()[0];
+    let requests = fake.requests();
+    assert!(
+        requests.total > BURST_MAX,
+        "the cycle needed more requests ({}) than one window allows ({BURST_MAX})",
+        requests.total
+    );
+    let refused: u64 = ["403", "429"]
+        .iter()
+        .filter_map(|s| requests.by_status.get(*s).copied())
+        .sum();
+    assert_eq!(refused, 0, "no secondary limit was met");
+    assert_eq!(
+        m.get(
+            "gh_exporter_github_secondary_limit_hits_total",
+            &[("org", org)]
+        )
+        .unwrap_or(0.0),
+        0.0
+    );
+    exporter.stop();
+}
+
 /// A persistently failing endpoint gives partial cycles that keep every other series, report
 /// missed windows, and do not hammer GitHub; values equal the truth once the fault stops.
 #[test]
@@ -134,7 +177,7 @@ fn persistent_endpoint_failure_is_partial_reported_and_recovers() {
     let fake = fake(1, 12, 10, |c| c.secondary.burst_max = 0);
     inject(
         &fake,
-        r#"{"path_regex": "^/repos/.*/issues/comments$", "status": 500}"#,
+        r#"{"path_regex": "^/repos/.*/commits$", "status": 500}"#,
     );
     let env = env_for(&fake, &[("GITHUB_STATS_RETRY__MAX_ATTEMPTS", "2")]);
     let exporter = Exporter::start(fake.clone(), env);
@@ -152,27 +195,89 @@ fn persistent_endpoint_failure_is_partial_reported_and_recovers() {
         .expect("partial cycles serve their window");
     let served = m.activity(&org);
     let expected = truth(&fake, &org, at);
-    let commits_ok = expected
+    let others_ok = expected
         .iter()
-        .filter(|((metric, _, _), _)| metric == "gh_activity_commits_24h")
+        .filter(|((metric, _, _), _)| {
+            metric == "gh_activity_reviews_submitted_24h"
+                || metric == "gh_activity_issue_comments_24h"
+                || metric == "gh_activity_prs_opened_24h"
+        })
         .all(|(k, v)| served.get(k) == Some(v));
     assert!(
-        commits_ok,
+        others_ok,
         "series of endpoints that succeeded are served exactly"
     );
-    let pending = wait_for_backfill_requests(&exporter, "activity_issue_comments_failed", 1.0);
+    let pending = wait_for_backfill_requests(&exporter, "activity_commits_failed", 1.0);
     assert!(
         pending >= 1.0,
         "missed windows are reported for backfill ({pending})"
     );
     let cycles = requests_to(&fake, "GET /orgs/{org}/repos").max(1);
-    let comment_calls = requests_to(&fake, "GET /repos/{owner}/{repo}/issues/comments");
+    let commit_calls = requests_to(&fake, "GET /repos/{owner}/{repo}/commits");
     assert!(
-        comment_calls <= cycles * 12 * 2,
-        "at most max_attempts per repo and cycle: {comment_calls} calls in {cycles} cycles"
+        commit_calls <= cycles * 12 * 2,
+        "at most max_attempts per repo and cycle: {commit_calls} calls in {cycles} cycles"
     );
     clear_faults(&fake);
     wait_for_truth(&exporter, &fake, fake.now(), DEADLINE);
+    exporter.stop();
+}
+
+/// GraphQL failing for good (502s) costs the org nothing but economy: every cycle falls back
+/// to REST search and per-PR review calls, and values equal the truth.
+#[test]
+fn graphql_failure_falls_back_to_rest_with_exact_values() {
+    let fake = fake(1, 10, 8, |c| c.secondary.burst_max = 0);
+    inject(&fake, r#"{"path_regex": "^/graphql$", "status": 502}"#);
+    let env = env_for(&fake, &[("GITHUB_STATS_RETRY__MAX_ATTEMPTS", "2")]);
+    let exporter = Exporter::start(fake.clone(), env);
+    assert_matches_truth(&exporter, &fake, fake.now());
+    assert!(
+        requests_to(&fake, "GET /search/issues") >= 1,
+        "REST search answered"
+    );
+    assert!(
+        requests_to(
+            &fake,
+            "GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews"
+        ) >= 1,
+        "reviews came over REST"
+    );
+    let cycles = requests_to(&fake, "GET /orgs/{org}/repos").max(1);
+    assert!(
+        requests_to(&fake, "POST /graphql") <= cycles * 2,
+        "GraphQL is tried at most max_attempts times per cycle"
+    );
+    exporter.stop();
+}
+
+/// A spent GraphQL points budget (RATE_LIMITED in a 200 answer) is reported, pauses GraphQL
+/// until its reset, and the org goes on over REST with exact values.
+#[test]
+fn graphql_rate_limited_pauses_graphql_and_rest_carries_on() {
+    let fake = fake(1, 8, 8, |c| {
+        c.secondary.burst_max = 0;
+        c.graphql_rate_limit = 0;
+    });
+    let exporter = Exporter::start(fake.clone(), env_for(&fake, &[]));
+    let m = assert_matches_truth(&exporter, &fake, fake.now());
+    let org = &fake.org_names()[0];
+    assert_eq!(
+        m.get(
+            "gh_exporter_github_rate_limit_remaining",
+            &[("org", org), ("resource", "graphql")]
+        ),
+        Some(0.0),
+        "the spent GraphQL budget is reported"
+    );
+    let first = requests_to(&fake, "POST /graphql");
+    assert_matches_truth(&exporter, &fake, fake.now());
+    assert_eq!(
+        requests_to(&fake, "POST /graphql"),
+        first,
+        "no GraphQL request while its budget is paused"
+    );
+    assert!(requests_to(&fake, "GET /search/issues") >= 2);
     exporter.stop();
 }
 
@@ -218,4 +323,42 @@ fn exhausted_budget_pauses_without_storm_and_shutdown_cancels_the_wait() {
         took < Duration::from_secs(10),
         "shutdown cancelled the rate-limit wait ({took:?})"
     );
+}
+
+/// After an exhausted budget refills (a 15 s window on the fake), the paused org resumes by
+/// itself and its values equal the truth; the budget is never overdrawn by more than a few
+/// requests (the ones in flight when it ran out).
+#[test]
+fn exhausted_budget_resumes_after_the_reset_with_exact_values() {
+    const LIMIT: u32 = 3;
+    let fake = fake(1, 3, 6, |c| {
+        c.secondary.burst_max = 0;
+        c.rate_limit = LIMIT;
+        c.rate_limit_window_secs = 15;
+        c.stats_compute_calls = 0;
+    });
+    let env = env_for(
+        &fake,
+        &[("GITHUB_STATS_RATE_LIMIT__MIN_RESET_BUFFER", "1s")],
+    );
+    let started = std::time::Instant::now();
+    let exporter = Exporter::start(fake.clone(), env);
+    assert_matches_truth(&exporter, &fake, fake.now());
+    let took = started.elapsed();
+    let requests = fake.requests();
+    let refused = requests.by_status.get("403").copied().unwrap_or(0);
+    assert!(
+        took >= Duration::from_secs(14),
+        "the exact values needed a reset: {took:?}"
+    );
+    assert!(
+        requests.budget_consumed > u64::from(LIMIT),
+        "more than one window of budget was used ({})",
+        requests.budget_consumed
+    );
+    assert!(
+        refused <= 3,
+        "no storm against the empty budget ({refused} refusals)"
+    );
+    exporter.stop();
 }

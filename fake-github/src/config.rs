@@ -72,6 +72,9 @@ pub struct FakeConfig {
     pub search_rate_limit: u32,
     /// `graphql` budget in points per token or installation per hour (GitHub: 5,000).
     pub graphql_rate_limit: u32,
+    /// Length of the `core` and `graphql` budget windows (GitHub: 3,600 s); shorter lets a test
+    /// see a reset.
+    pub rate_limit_window_secs: u32,
     pub clock: Clock,
     pub app: Option<AppAuth>,
     pub secondary: SecondaryLimits,
@@ -98,6 +101,7 @@ impl Default for FakeConfig {
             rate_limit: 5000,
             search_rate_limit: 30,
             graphql_rate_limit: 5000,
+            rate_limit_window_secs: 3600,
             clock: Clock::Real,
             app: None,
             secondary: SecondaryLimits::default(),
@@ -122,6 +126,7 @@ impl fmt::Debug for FakeConfig {
             .field("rate_limit", &self.rate_limit)
             .field("search_rate_limit", &self.search_rate_limit)
             .field("graphql_rate_limit", &self.graphql_rate_limit)
+            .field("rate_limit_window_secs", &self.rate_limit_window_secs)
             .field("clock", &self.clock)
             .field("app", &self.app)
             .field("secondary", &self.secondary)

@@ -42,6 +42,9 @@ struct Args {
     /// GraphQL budget in points per token/installation per hour.
     #[arg(long, default_value_t = 5000)]
     graphql_rate_limit: u32,
+    /// Length of the core and GraphQL budget windows, in seconds.
+    #[arg(long, default_value_t = 3600)]
+    rate_limit_window_secs: u32,
     /// Fix the clock at this Unix time (seconds, may be fractional); default: real time.
     #[arg(long)]
     now: Option<f64>,
@@ -129,6 +132,7 @@ fn run(a: Args) -> Result<(), MainError> {
         rate_limit: a.rate_limit,
         search_rate_limit: a.search_rate_limit,
         graphql_rate_limit: a.graphql_rate_limit,
+        rate_limit_window_secs: a.rate_limit_window_secs,
         clock: a.now.map(Clock::Fixed).unwrap_or(Clock::Real),
         app,
         secondary: SecondaryLimits {

@@ -49,9 +49,15 @@ impl State {
             store: Store::new(world.clone(), config.history_weeks),
             clock: FakeClock::new(config.clock),
             auth,
-            core: Budgets::new(config.rate_limit, 3600.0),
+            core: Budgets::new(
+                config.rate_limit,
+                f64::from(config.rate_limit_window_secs.max(1)),
+            ),
             search: Budgets::new(config.search_rate_limit, 60.0),
-            graphql: Budgets::new(config.graphql_rate_limit, 3600.0),
+            graphql: Budgets::new(
+                config.graphql_rate_limit,
+                f64::from(config.rate_limit_window_secs.max(1)),
+            ),
             secondary: Secondary::new(config.secondary),
             faults: Faults::default(),
             counters: Counters::default(),

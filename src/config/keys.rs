@@ -95,6 +95,7 @@ pub(crate) const KEYS: &[KeyDef] = &[
     key("rate_limit.min_remaining_threshold", Int, One("200")),
     key("rate_limit.min_reset_buffer", Duration, One("10s")),
     key("rate_limit.secondary_limit_backoff", Duration, One("60s")),
+    key("rate_limit.requests_per_minute", Int, One("800")),
     key("retry.max_attempts", Int, One("5")),
     key("retry.initial_backoff", Duration, One("1s")),
     key("retry.max_backoff", Duration, One("30s")),

@@ -78,6 +78,8 @@ pub struct RateLimitConfig {
     pub min_remaining_threshold: u32,
     pub min_reset_buffer: Duration,
     pub secondary_limit_backoff: Duration,
+    /// Proactive pacing per credential; 0 turns it off.
+    pub requests_per_minute: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -268,6 +268,13 @@ fn rate_limit_and_retry(c: &Config, p: &mut Problems) {
         r.min_reset_buffer,
         (Duration::ZERO, HOUR),
     );
+    check_count(
+        p,
+        "rate_limit.requests_per_minute",
+        u64::from(r.requests_per_minute),
+        0,
+        100_000,
+    );
     let backoff = r.secondary_limit_backoff;
     check_duration(
         p,

@@ -209,6 +209,7 @@ impl Client {
         loop {
             attempt += 1;
             self.governor.admit(resource).await;
+            self.governor.pace().await;
             let auth = match self.credential.authorization(&self.http, &self.base).await {
                 Ok(auth) => auth,
                 Err(e) if e.is_transient() && attempt < max => {

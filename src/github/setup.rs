@@ -45,6 +45,7 @@ fn rate_settings(config: &Config) -> RateLimitSettings {
         min_remaining_threshold: u64::from(config.rate_limit.min_remaining_threshold),
         min_reset_buffer: config.rate_limit.min_reset_buffer,
         secondary_limit_backoff: config.rate_limit.secondary_limit_backoff,
+        requests_per_minute: config.rate_limit.requests_per_minute,
     }
 }
 

@@ -59,6 +59,11 @@ pub fn env_for(fake: &FakeGithub, extra: &[(&str, &str)]) -> Vec<(String, String
             "GITHUB_STATS_SERVER__LISTEN_ADDR".into(),
             "127.0.0.1:0".into(),
         ),
+        // The fake answers far faster than GitHub allows; pace, but not at GitHub's rate.
+        (
+            "GITHUB_STATS_RATE_LIMIT__REQUESTS_PER_MINUTE".into(),
+            "6000".into(),
+        ),
     ];
     for (k, v) in extra {
         env.retain(|(key, _)| key != k);

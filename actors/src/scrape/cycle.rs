@@ -586,6 +586,8 @@ impl RepoJob {
                 }
                 Err(e) if e.kind.is_absent() => {}
                 Err(e) => {
+                    // Not listed: the next cycle lists the week again.
+                    loc.fallback_week = 0;
                     failures.push(("fallback_list_commits_failed", e));
                     return failures;
                 }

@@ -94,13 +94,13 @@ impl Events {
 }
 
 /// Asserts a measured paused-clock gap equals `expected` up to tokio's timer resolution:
-/// timers fire on whole-millisecond ticks, rounding deadlines up, so a 100 ms backoff is
-/// observed as 100 or 101 ms (always the same value for a given run, as time is paused).
+/// timers fire on whole-millisecond ticks, rounding deadlines up, and a fractional delay
+/// (jitter) starting off a tick can land up to two ticks later: 72.86 ms was seen as 74 ms.
 #[track_caller]
 fn assert_gap(gap: Duration, expected: Duration) {
     assert!(
-        gap >= expected && gap <= expected + MS,
-        "gap {gap:?}, expected {expected:?} (+ at most 1 ms of timer rounding)"
+        gap >= expected && gap <= expected + 2 * MS,
+        "gap {gap:?}, expected {expected:?} (+ at most 2 ms of timer rounding)"
     );
 }
 
