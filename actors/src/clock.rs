@@ -1,5 +1,7 @@
-//! Wall-clock time for the few places that report Unix timestamps (per-service health).
-//! Durations and deadlines everywhere else use `tokio::time::Instant`, which tests pause.
+//! Wall-clock time for the few places that report or compare Unix timestamps (health, token
+//! expiry, rate-limit resets, message ages): [`unix_now`] and [`unix_now_secs`] are the one
+//! place that reads it. Durations and deadlines everywhere else use `tokio::time::Instant`,
+//! which tests pause.
 //!
 //! [`TokioClock`] derives Unix time from tokio's clock, so timestamps follow
 //! `tokio::time::pause`/`advance` and tests can assert them exactly.
@@ -8,6 +10,21 @@ use std::fmt::Debug;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use tokio::time::Instant;
+
+/// Seconds since the Unix epoch, fractional. A clock set before 1970 is a broken host: the
+/// epoch is reported rather than a panic.
+pub fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Whole seconds since the Unix epoch (see [`unix_now`]).
+pub fn unix_now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
 
 /// A source of Unix time in whole seconds.
 pub trait WallClock: Send + Sync + Debug + 'static {
@@ -21,10 +38,7 @@ pub struct SystemClock;
 
 impl WallClock for SystemClock {
     fn unix_seconds(&self) -> u64 {
-        // A clock set before 1970 is a broken host; report the epoch rather than panic.
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| since.as_secs())
+        unix_now_secs()
     }
 }
 

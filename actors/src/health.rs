@@ -5,9 +5,9 @@
 //! `required_for_ready` is up. Mode is `unhealthy` when not ready, `degraded` when ready but an
 //! optional component (GitHub, say) is down, `healthy` otherwise.
 
+use crate::clock::unix_now;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix::{Actor, Context, Handler, Recipient};
 
@@ -312,13 +312,6 @@ impl Observer for HealthObserver {
             _ => {}
         }
     }
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt};
 use gse_actors::scrape::port::{
-    ApiError, ApiErrorKind, ApiTelemetry, CommentInfo, CommitDetail, CommitInfo, ContributorStats,
-    GithubApi, IssueItem, RepoInfo, ReviewInfo, SearchResult, StatsOutcome, WeekStats,
+    ApiError, ApiErrorKind, ApiTelemetry, CommentInfo, CommitDetail, CommitInfo, CommitsByRepo,
+    ContributorStats, GithubApi, IssueItem, RepoInfo, ReviewInfo, SearchResult, StatsOutcome,
+    WeekStats,
 };
 
 use super::client::{Answer, Client};
@@ -41,10 +42,46 @@ enum SearchBackend {
 }
 
 /// Where GraphQL is served, and whether it turned out not to be (404 from an old GHES or a
-/// proxy): then REST search is used for the rest of the process' life.
+/// proxy): then REST is used for the rest of the process' life. After any other failure REST
+/// is used for [`GRAPHQL_SUSPENSION`], so an outage of GraphQL costs one failed call, not one
+/// per cycle and batch.
 struct GraphqlEndpoint {
     url: url::Url,
     unavailable: AtomicBool,
+    suspended_until: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// How long REST stands in after a GraphQL failure.
+const GRAPHQL_SUSPENSION: Duration = Duration::from_secs(300);
+
+impl GraphqlEndpoint {
+    fn usable(&self) -> bool {
+        if self.unavailable.load(Ordering::Relaxed) {
+            return false;
+        }
+        let suspended = self
+            .suspended_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        suspended.is_none_or(|until| std::time::Instant::now() >= until)
+    }
+
+    /// Records a failed GraphQL call: for good on a 404, for a while otherwise.
+    fn failed(&self, org: &str, error: &ApiError) {
+        if error.kind == ApiErrorKind::NotFound {
+            self.unavailable.store(true, Ordering::Relaxed);
+            tracing::info!(org, error = %error, "GraphQL is not served here; using REST from now on");
+        } else if error.kind != ApiErrorKind::RateLimited {
+            *self
+                .suspended_until
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) =
+                Some(std::time::Instant::now() + GRAPHQL_SUSPENSION);
+            tracing::warn!(org, error = %error, suspend_s = GRAPHQL_SUSPENSION.as_secs(), "GraphQL failed; using REST for a while");
+        } else {
+            tracing::info!(org, error = %error, "GraphQL budget spent; using REST until it resets");
+        }
+    }
 }
 
 /// The GitHub port of one org.
@@ -66,6 +103,7 @@ impl OrgApi {
             Arc::new(GraphqlEndpoint {
                 url,
                 unavailable: AtomicBool::new(false),
+                suspended_until: std::sync::Mutex::new(None),
             })
         });
         OrgApi {
@@ -79,9 +117,7 @@ impl OrgApi {
     /// GraphQL is tried when it is served and its points budget is not paused: a spent GraphQL
     /// budget must not hold the cycle up while REST can answer.
     fn graphql_usable(&self) -> bool {
-        self.graphql
-            .as_ref()
-            .is_some_and(|g| !g.unavailable.load(Ordering::Relaxed))
+        self.graphql.as_ref().is_some_and(|g| g.usable())
             && self.client.governor.wait_for(graphql::RESOURCE).is_zero()
     }
 }
@@ -165,14 +201,10 @@ impl OrgApi {
         if self.graphql_usable() {
             match self.search_with(since, SearchBackend::Graphql).await {
                 Ok(result) => return Ok(result),
-                Err(e) if e.kind == ApiErrorKind::NotFound => {
-                    if let Some(g) = &self.graphql {
-                        g.unavailable.store(true, Ordering::Relaxed);
-                    }
-                    tracing::info!(org = %self.client.org, error = %e, "GraphQL is not served here; using REST search from now on");
-                }
                 Err(e) => {
-                    tracing::warn!(org = %self.client.org, error = %e, "GraphQL search failed; using REST search for this cycle");
+                    if let Some(g) = &self.graphql {
+                        g.failed(&self.client.org, &e);
+                    }
                 }
             }
         }
@@ -332,6 +364,33 @@ impl OrgApi {
         } else {
             RangeAnswer::Items(items)
         })
+    }
+
+    /// Commits of many repositories over GraphQL, [`graphql::COMMIT_BATCH`] per request.
+    /// A failed batch stops the batching (see [`GraphqlEndpoint::failed`]); what was not
+    /// answered is listed over REST.
+    async fn commits_many(
+        self,
+        repos: Vec<(String, i64)>,
+        until: i64,
+    ) -> Result<CommitsByRepo, ApiError> {
+        let mut out = CommitsByRepo::new();
+        for chunk in repos.chunks(graphql::COMMIT_BATCH) {
+            if !self.graphql_usable() {
+                break;
+            }
+            let Some(endpoint) = &self.graphql else {
+                break;
+            };
+            match graphql::commits_batch(&self.client, &endpoint.url, chunk, until).await {
+                Ok(found) => out.extend(found),
+                Err(e) => {
+                    endpoint.failed(&self.client.org, &e);
+                    break;
+                }
+            }
+        }
+        Ok(out)
     }
 
     async fn commits(
@@ -580,6 +639,14 @@ impl GithubApi for OrgApi {
             .commits(repo.to_string(), since, until, None, usize::MAX)
             .map(|r| r.map(|(list, _)| list))
             .boxed()
+    }
+
+    fn commits_many(
+        &self,
+        repos: Vec<(String, i64)>,
+        until: i64,
+    ) -> BoxFuture<'static, Result<CommitsByRepo, ApiError>> {
+        self.clone().commits_many(repos, until).boxed()
     }
 
     fn commits_capped(

@@ -89,12 +89,6 @@ struct Claims {
     iss: String,
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 impl Credential {
     /// An App credential from a PEM key file.
     pub fn app(
@@ -143,7 +137,7 @@ impl Credential {
 
 impl AppCredential {
     fn jwt(&self) -> Result<String, AuthError> {
-        let now = unix_now();
+        let now = gse_actors::clock::unix_now_secs();
         // Backdated a minute for clock drift; GitHub refuses JWTs living over ten minutes.
         let claims = Claims {
             iat: now.saturating_sub(60),
@@ -184,7 +178,7 @@ impl AppCredential {
             serde_json::from_slice(&body).map_err(|_| AuthError::Decode { step })?;
         let expires = wire::parse_time(&token.expires_at).ok_or(AuthError::Decode { step })?;
         // Refresh a minute before expiry, or halfway through a very short lifetime.
-        let lifetime = (expires - unix_now() as i64).max(0) as u64;
+        let lifetime = (expires - gse_actors::clock::unix_now_secs() as i64).max(0) as u64;
         let margin = 60.min(lifetime / 2);
         let refresh_at = UNIX_EPOCH + Duration::from_secs((expires as u64).saturating_sub(margin));
         tracing::debug!(org = %self.org, installation, lifetime_s = lifetime, "installation token issued");

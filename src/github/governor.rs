@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 /// The `rate_limit.*` settings.
 #[derive(Debug, Clone)]
@@ -161,9 +161,7 @@ impl Governor {
         if remaining >= threshold && remaining > 0 {
             return;
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+        let now = gse_actors::clock::unix_now();
         let until_reset = (reset as f64 - now).max(0.0);
         if until_reset > 0.0 {
             let wait = Duration::from_secs_f64(until_reset) + self.settings.min_reset_buffer;
@@ -228,10 +226,7 @@ mod tests {
     }
 
     fn unix_now() -> i64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64
+        gse_actors::clock::unix_now_secs() as i64
     }
 
     /// Below the threshold the resource pauses until reset + buffer; other resources do not.

@@ -378,10 +378,6 @@ async fn declare_topology(connection: &Connection, names: &QueueNames) -> Result
     Ok(())
 }
 
-fn unix_now() -> u64 {
-    gse_actors::backfill::job::unix_seconds(SystemTime::now())
-}
-
 fn long_string(value: &str) -> AMQPValue {
     AMQPValue::LongString(LongString::from(value))
 }
@@ -407,7 +403,7 @@ fn properties(job: Option<&BackfillJob>, last_error: Option<&str>) -> BasicPrope
     let mut properties = BasicProperties::default()
         .with_delivery_mode(2)
         .with_content_type("application/json".into())
-        .with_timestamp(unix_now());
+        .with_timestamp(gse_actors::clock::unix_now_secs());
     if let Some(job) = job {
         headers.insert(
             "attempt".into(),
@@ -641,7 +637,9 @@ async fn peek_age(channel: &Channel, queue: &str) -> Result<Option<Duration>, Qu
         }),
     )
     .await?;
-    Ok(timestamp.map(|published| Duration::from_secs(unix_now().saturating_sub(published))))
+    Ok(timestamp.map(|published| {
+        Duration::from_secs(gse_actors::clock::unix_now_secs().saturating_sub(published))
+    }))
 }
 
 /// Settles one RabbitMQ delivery on its own channel.

@@ -24,7 +24,8 @@ use super::identity::{commit_user, is_bot_login};
 use super::loc::{FallbackCommit, LocSettings};
 use super::log::{state_key, Ev, OrgState, RepoLog};
 use super::port::{
-    ApiError, CommentInfo, GithubApi, IssueItem, RepoInfo, ScrapeStateStore, StatsOutcome,
+    ApiError, CommentInfo, CommitInfo, GithubApi, IssueItem, RepoInfo, ScrapeStateStore,
+    StatsOutcome,
 };
 use super::window::{
     activity_samples, latest_complete_week, until_secs, window_start_secs, WEEK_SECS, WINDOW_SECS,
@@ -173,6 +174,25 @@ pub async fn run_cycle(
         }
     }
 
+    // Commits of every repository that needs them, in as few calls as the adapter can.
+    let commit_needs: Vec<(String, i64)> = repos
+        .iter()
+        .filter_map(|info| {
+            commits_since(state.repos.get(&info.name), info, now).map(|s| (info.name.clone(), s))
+        })
+        .collect();
+    let mut prefetched = if commit_needs.is_empty() {
+        BTreeMap::new()
+    } else {
+        match api.commits_many(commit_needs, until_secs(now)).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::info!(org = %org, error = %error, "batched commit listing failed; listing per repository");
+                BTreeMap::new()
+            }
+        }
+    };
+
     let hour = (now / 3600.0).floor() as i64;
     if state.fallback_hour != hour {
         state.fallback_hour = hour;
@@ -201,6 +221,7 @@ pub async fn run_cycle(
             RepoJob {
                 org: org.clone(),
                 info: info.clone(),
+                prefetched_commits: prefetched.remove(&info.name).flatten(),
                 log,
                 signal,
                 now,
@@ -274,9 +295,26 @@ pub async fn restore_served(
     Some((now, samples))
 }
 
+/// Where this cycle's commit listing of a repository starts, or `None` when nothing new can
+/// be there. Cold: a repository not pushed since the window start has no commit in it
+/// (committer date ≥ author date, and pushes come after commits). Warm: only when pushed since
+/// the cursor.
+fn commits_since(log: Option<&RepoLog>, info: &RepoInfo, now: f64) -> Option<i64> {
+    let wstart = window_start_secs(now);
+    match log.and_then(|l| l.commits_through) {
+        None => info.pushed_at.filter(|p| *p >= wstart).map(|_| wstart),
+        Some(t) => {
+            let t = t.floor() as i64;
+            info.pushed_at.filter(|p| *p >= t).map(|_| t.max(wstart))
+        }
+    }
+}
+
 struct RepoJob {
     org: String,
     info: RepoInfo,
+    /// This cycle's new commits when a batched listing already fetched them.
+    prefetched_commits: Option<Vec<CommitInfo>>,
     log: RepoLog,
     signal: IssueSignal,
     now: f64,
@@ -350,30 +388,21 @@ impl RepoJob {
     async fn commits(&mut self) -> Result<bool, ApiError> {
         let now = self.now;
         let wstart = window_start_secs(now);
-        let since = match self.log.commits_through {
-            // Cold: a repository not pushed since the window start has no commit in it
-            // (committer date ≥ author date, and pushes come after commits).
-            None => self.info.pushed_at.filter(|p| *p >= wstart).map(|_| wstart),
-            Some(t) => {
-                let t = t.floor() as i64;
-                self.info
-                    .pushed_at
-                    .filter(|p| *p >= t)
-                    .map(|_| t.max(wstart))
-            }
-        };
-        let Some(since) = since else {
+        let Some(since) = commits_since(Some(&self.log), &self.info, now) else {
             self.log.commits_through = Some(now);
             return Ok(false);
         };
-        let list = match self
-            .api
-            .commits(&self.info.name, since, until_secs(now))
-            .await
-        {
-            Ok(list) => list,
-            Err(e) if e.kind.is_absent() => Vec::new(),
-            Err(e) => return Err(e),
+        let list = match self.prefetched_commits.take() {
+            Some(list) => list,
+            None => match self
+                .api
+                .commits(&self.info.name, since, until_secs(now))
+                .await
+            {
+                Ok(list) => list,
+                Err(e) if e.kind.is_absent() => Vec::new(),
+                Err(e) => return Err(e),
+            },
         };
         let mut signal = false;
         for c in list {
@@ -645,6 +674,8 @@ mod tests {
         comments: Mutex<Vec<CommentInfo>>,
         search: Mutex<Vec<IssueItem>>,
         fail_comments: Mutex<bool>,
+        /// Answer `commits_many` (as GraphQL would) instead of leaving it to `commits`.
+        batch: Mutex<bool>,
         calls: Mutex<Vec<String>>,
     }
 
@@ -705,6 +736,29 @@ mod tests {
                 .cloned()
                 .collect();
             ok(list)
+        }
+        fn commits_many(
+            &self,
+            repos: Vec<(String, i64)>,
+            until: i64,
+        ) -> BoxFuture<'static, Result<crate::scrape::port::CommitsByRepo, ApiError>> {
+            if !*self.batch.lock().unwrap() {
+                return ok(Default::default());
+            }
+            self.call("commits_many");
+            let all = self.commits.lock().unwrap().clone();
+            let out = repos
+                .into_iter()
+                .map(|(name, since)| {
+                    let list = all
+                        .iter()
+                        .filter(|c| c.committer_date >= since && c.committer_date <= until)
+                        .cloned()
+                        .collect();
+                    (name, Some(list))
+                })
+                .collect();
+            ok(out)
         }
         fn commits_capped(
             &self,
@@ -836,6 +890,33 @@ mod tests {
         assert_eq!(
             value(&later, "gh_activity_last_event_unixtime", "ann"),
             None
+        );
+    }
+
+    /// Commits a batched listing already fetched are not listed again per repository, and
+    /// count like any others; a repository without new pushes is not even asked for.
+    #[test]
+    fn batched_commits_replace_per_repository_listing() {
+        let api = Arc::new(Scripted::default());
+        let store = Arc::new(MemoryStateStore::new());
+        let t = T0 as i64;
+        *api.batch.lock().unwrap() = true;
+        *api.pushed_at.lock().unwrap() = t - 100;
+        api.commits
+            .lock()
+            .unwrap()
+            .push(commit("a", t - 100, "ann"));
+        let first = cycle(&api, &store, T0);
+        assert_eq!(
+            api.take_calls(),
+            vec!["repos", "search", "commits_many", "stats"]
+        );
+        assert_eq!(value(&first, "gh_activity_commits_24h", "ann"), Some(1.0));
+        cycle(&api, &store, T0 + 60.0);
+        assert_eq!(
+            api.take_calls(),
+            vec!["repos", "search"],
+            "nothing pushed since"
         );
     }
 

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, FutureExt};
 
 /// A repository as the org listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -207,6 +207,18 @@ pub trait GithubApi: Send + Sync + 'static {
         since: i64,
         until: i64,
     ) -> BoxFuture<'static, Result<Vec<CommitInfo>, ApiError>>;
+    /// Default-branch commits of many repositories at once, each with committer date in
+    /// `[since, until]` (GraphQL batches). A repository missing from the answer, or mapped to
+    /// `None`, could not be answered exactly this way: list it with [`GithubApi::commits`].
+    /// The default answers nothing, so every repository is listed one by one.
+    fn commits_many(
+        &self,
+        repos: Vec<(String, i64)>,
+        until: i64,
+    ) -> BoxFuture<'static, Result<CommitsByRepo, ApiError>> {
+        let _ = (repos, until);
+        futures::future::ready(Ok(CommitsByRepo::new())).boxed()
+    }
     /// At most `cap` default-branch commits *authored* in `[since, authored_before)`, found by
     /// listing committer dates in `[since, until]` (a commit can be committed long after it was
     /// authored); the flag says whether the cap cut the list. Commits authored outside the
@@ -247,6 +259,9 @@ pub trait GithubApi: Send + Sync + 'static {
     fn telemetry(&self) -> ApiTelemetry;
 }
 
+/// Commits per repository from [`GithubApi::commits_many`]; `None`: ask REST.
+pub type CommitsByRepo = BTreeMap<String, Option<Vec<CommitInfo>>>;
+
 /// A value in the [`ScrapeStateStore`]: opaque bytes with the schema version that wrote them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Versioned {
@@ -282,9 +297,6 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> f64 {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or(0.0)
+        crate::clock::unix_now()
     }
 }
