@@ -62,6 +62,24 @@ impl RepoSnapshot {
         self.commits.is_empty()
     }
 
+    /// Indexes into `commits` (newest committer date first) of the history from `start` (0 =
+    /// the head of the default branch) with the committer date in `[since, until]`, both bounds
+    /// inclusive and optional. REST `GET …/commits?sha=&since=&until=` and GraphQL
+    /// `Commit.history(since:, until:)` both list exactly these.
+    pub fn commits_between(
+        &self,
+        start: usize,
+        since: Option<f64>,
+        until: Option<f64>,
+    ) -> Vec<usize> {
+        (start..self.commits.len())
+            .filter(|i| {
+                let t = self.commits[*i].committer_date as f64;
+                since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
+            })
+            .collect()
+    }
+
     pub fn commit_by_sha(&self, sha: &str) -> Option<&Commit> {
         self.commits
             .iter()

@@ -545,7 +545,7 @@ async fn invalid_queries_get_github_style_errors() {
     let v = gql(
         &c,
         &base,
-        "{ search(query: \"x\", type: ISSUE, first: 1) { nodes { ... on Commit { oid } } } }",
+        "{ search(query: \"x\", type: ISSUE, first: 1) { nodes { ... on Discussion { id } } } }",
         json!({}),
     )
     .await;

@@ -46,12 +46,7 @@ pub fn commits(req: &ApiReq<'_>, owner: &str, name: &str) -> Reply {
         pr.per_page, pr.page
     );
     let page = cached.pages.get_or_render(key, || {
-        let idx: Vec<usize> = (start..snap.commits.len())
-            .filter(|i| {
-                let t = snap.commits[*i].committer_date as f64;
-                since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
-            })
-            .collect();
+        let idx = snap.commits_between(start, since, until);
         let ctx = req.ctx();
         array_page(
             pr.slice(&idx).iter().map(|i| {

@@ -156,6 +156,34 @@ mod tests {
         assert_eq!((c.points, c.requests), (3, 301));
     }
 
+    /// A repository is not a connection: aliased `repository { … history(first: 100) }`
+    /// cost one request each, so 25 of them are 1 point and 151 are 2 (not 3).
+    #[test]
+    fn aliased_repositories_cost_one_request_per_history() {
+        let q = |n: usize| {
+            let aliases: String = (0..n)
+                .map(|i| {
+                    format!(
+                        "r{i}: repository(owner: \"o\", name: \"r{i}\") {{ defaultBranchRef {{ target {{
+                           ... on Commit {{ history(first: 100, since: \"2026-11-22T14:00:00Z\") {{ totalCount }} }} }} }} }}\n"
+                    )
+                })
+                .collect();
+            cost_of(&format!("{{ {aliases} }}")).expect("ok")
+        };
+        let c = q(25);
+        assert_eq!((c.points, c.requests, c.nodes), (1, 25, 2500));
+        let c = q(151);
+        assert_eq!((c.points, c.requests), (2, 151));
+        // Nested history: one request per parent commit.
+        let c = cost_of(
+            "{ repository(owner: \"o\", name: \"r\") { defaultBranchRef { target { ... on Commit {
+                 history(first: 100) { nodes { history(first: 5) { totalCount } } } } } } } }",
+        )
+        .expect("ok");
+        assert_eq!((c.points, c.requests, c.nodes), (1, 101, 100 + 500));
+    }
+
     /// Pagination arguments are checked like GitHub does.
     #[test]
     fn pagination_limits_are_enforced() {

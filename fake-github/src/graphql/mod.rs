@@ -1,6 +1,7 @@
 //! A subset of GitHub's GraphQL API v4 (`POST /graphql`, GHES `POST /api/graphql`): search of
-//! issues and pull requests with their reviews and conversation comments, and `rateLimit`,
-//! served from the same snapshots as the REST endpoints (see `schema.graphql` for the types).
+//! issues and pull requests with their reviews and conversation comments, repositories' default
+//! branch commit history, and `rateLimit`, served from the same snapshots as the REST endpoints
+//! (see `schema.graphql` for the types).
 //!
 //! A request goes: body ([`request`]) → parse (graphql-parser) → static validation and plan
 //! ([`plan`]) → cost and pagination rules ([`cost`]) → the `graphql` budget, in points →
@@ -8,6 +9,7 @@
 //! without `data` and use no budget; [`http`] wraps this in the HTTP pipeline (auth, secondary
 //! limits, faults, rate headers).
 
+pub mod commits;
 pub mod cost;
 pub mod error;
 pub mod exec;

@@ -651,7 +651,8 @@ impl Walker<'_, '_, '_> {
                         serde_json::Number::from_f64(*x).map(J::Number).ok_or(())
                     }
                     ("Boolean", _, Ast::Boolean(b)) => Ok(J::Bool(*b)),
-                    ("String" | "DateTime" | "URI" | "ID", _, Ast::String(s)) => {
+                    ("GitTimestamp", _, Ast::String(s)) => git_timestamp(s).ok_or(()),
+                    ("String" | "DateTime" | "URI" | "ID" | "GitObjectID", _, Ast::String(s)) => {
                         Ok(J::String(s.clone()))
                     }
                     ("ID", _, Ast::Int(i)) => {
@@ -726,7 +727,8 @@ pub fn coerce_json(schema: &Schema, v: &J, ty: &TypeRef) -> Result<J, String> {
                     .ok_or_else(bad),
                 ("Float", _) => v.is_number().then(|| v.clone()).ok_or_else(bad),
                 ("Boolean", _) => v.as_bool().map(J::Bool).ok_or_else(bad),
-                ("String" | "DateTime" | "URI", _) => {
+                ("GitTimestamp", _) => v.as_str().and_then(git_timestamp).ok_or_else(bad),
+                ("String" | "DateTime" | "URI" | "GitObjectID", _) => {
                     v.is_string().then(|| v.clone()).ok_or_else(bad)
                 }
                 ("ID", _) => match v {
@@ -742,6 +744,12 @@ pub fn coerce_json(schema: &Schema, v: &J, ty: &TypeRef) -> Result<J, String> {
             }
         }
     }
+}
+
+/// A `GitTimestamp` input: an ISO-8601 timestamp (or date) as REST's `since`/`until` accept
+/// it, kept as given; anything else is not a `GitTimestamp`.
+fn git_timestamp(s: &str) -> Option<J> {
+    crate::timefmt::parse_iso(s).map(|_| J::String(s.to_string()))
 }
 
 /// A literal as GraphQL writes it, for messages.

@@ -1,6 +1,7 @@
 //! The data behind the schema: GraphQL objects are views of the same repository snapshots the
 //! REST endpoints render, so both APIs show exactly the same things at the same instant (search
-//! results and their order, reviews including pending ones, conversation comments).
+//! results and their order, reviews including pending ones, conversation comments, the default
+//! branch's commit history (see [`super::commits`])).
 //!
 //! GitHub differences reproduced: a bot's `login` has no `[bot]` suffix (REST
 //! `dependabot[bot]` is GraphQL `dependabot`, `__typename: "Bot"`); node ids are the REST
@@ -8,6 +9,7 @@
 
 use std::sync::Arc;
 
+use super::commits::{self, GitRole};
 use super::cost::Cost;
 use super::out::Out;
 use super::paging::{cursor, window, BadCursor, Window};
@@ -52,6 +54,12 @@ pub enum Obj {
     Actor(UserIdx),
     /// Index into `World::orgs`.
     Org(usize),
+    /// The default branch of the snapshot's repository (not empty).
+    Ref(Arc<CachedRepo>),
+    /// Index into the snapshot's `commits`.
+    Commit(Arc<CachedRepo>, usize),
+    /// A commit's author or committer.
+    GitActor(Arc<CachedRepo>, usize, GitRole),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +67,7 @@ pub enum ConnKind {
     Search,
     Comments,
     Reviews,
+    History,
 }
 
 /// One page of a connection.
@@ -105,11 +114,13 @@ impl Obj {
                 ConnKind::Search => "SearchResultItemConnection",
                 ConnKind::Comments => "IssueCommentConnection",
                 ConnKind::Reviews => "PullRequestReviewConnection",
+                ConnKind::History => "CommitHistoryConnection",
             },
             Obj::Edge(p, _) => match p.kind {
                 ConnKind::Search => "SearchResultItemEdge",
                 ConnKind::Comments => "IssueCommentEdge",
                 ConnKind::Reviews => "PullRequestReviewEdge",
+                ConnKind::History => "CommitEdge",
             },
             Obj::PageInfo(_) => "PageInfo",
             Obj::Issue(..) => "Issue",
@@ -122,6 +133,9 @@ impl Obj {
                 UserKind::User => "User",
             },
             Obj::Org(_) => "Organization",
+            Obj::Ref(_) => "Ref",
+            Obj::Commit(..) => "Commit",
+            Obj::GitActor(..) => "GitActor",
         }
     }
 }
@@ -249,6 +263,7 @@ pub fn resolve(obj: &Obj, f: &Field, ctx: &Ctx<'_>) -> Result<Val, FieldError> {
             let repo = &world.repos[*gid];
             match name {
                 "databaseId" => int(repo.id),
+                "defaultBranchRef" => commits::default_branch_ref(*gid, ctx),
                 "id" => text(format!("R_kgDO{}", repo.id)),
                 "isArchived" => boolean(repo.archived),
                 "isFork" => boolean(repo.fork),
@@ -285,6 +300,12 @@ pub fn resolve(obj: &Obj, f: &Field, ctx: &Ctx<'_>) -> Result<Val, FieldError> {
                 _ => return Err(unimplemented(obj, f, world)),
             }
         }
+        Obj::Ref(c) => commits::ref_field(c, f, ctx).ok_or_else(|| unimplemented(obj, f, world))?,
+        Obj::Commit(c, i) => {
+            commits::commit_field(c, *i, f, ctx).ok_or_else(|| unimplemented(obj, f, world))??
+        }
+        Obj::GitActor(c, i, role) => commits::git_actor_field(c, *i, *role, f, ctx)
+            .ok_or_else(|| unimplemented(obj, f, world))?,
     };
     Ok(v)
 }
@@ -308,7 +329,7 @@ fn unimplemented(obj: &Obj, f: &Field, world: &World) -> FieldError {
     }
 }
 
-fn full_name(world: &World, gid: usize) -> String {
+pub(super) fn full_name(world: &World, gid: usize) -> String {
     let repo = &world.repos[gid];
     format!("{}/{}", world.orgs[repo.org].login, repo.name)
 }
@@ -460,7 +481,12 @@ fn item_by_number(gid: usize, f: &Field, ctx: &Ctx<'_>) -> Result<Val, FieldErro
     })
 }
 
-fn page(kind: ConnKind, total: usize, w: Window, node: impl Fn(usize) -> Obj) -> ConnPage {
+pub(super) fn page(
+    kind: ConnKind,
+    total: usize,
+    w: Window,
+    node: impl Fn(usize) -> Obj,
+) -> ConnPage {
     ConnPage {
         kind,
         total,

@@ -237,6 +237,12 @@ mod tests {
         assert!(s.satisfies("PullRequest", "SearchResultItem"));
         assert!(s.overlap("SearchResultItem", "Node"));
         assert!(!s.overlap("Issue", "User"));
+        assert!(s.satisfies("Commit", "GitObject"));
+        assert!(s.overlap("GitObject", "Commit"));
+        assert_eq!(
+            s.field("GitActor", "user").map(|f| f.ty.to_string()),
+            Some("User".to_string())
+        );
         assert_eq!(
             s.field("PullRequest", "reviews")
                 .map(|f| f.args[5].ty.to_string()),
