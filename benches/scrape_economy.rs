@@ -1,7 +1,8 @@
 //! API-economy bench: scrape cycles of one org (300 repositories, 50 users) against the fake
 //! GitHub, the clock advancing one scrape interval (5 min) between cycles so that a small share
 //! of repositories changes. Reports GitHub requests per repository per cycle, cold (first
-//! cycle, empty state) and warm (later cycles), and the primary budget consumed.
+//! cycle, empty state) and warm (later cycles), the primary (REST) budget consumed, the
+//! GraphQL points consumed, and the cold cycle's requests by endpoint.
 //!
 //! Run: `cargo bench --bench scrape_economy` (add `-- --cycles N --repos N --users N
 //! --interval-secs N --stats-compute-calls N` to vary). Secondary burst limits of the fake are
@@ -71,10 +72,16 @@ fn main() {
 
     println!("org {org}: {repos} repositories, {users} users, interval {interval} s, stats 202 answers per repo: {stats_calls}");
     println!(
-        "{:>5} {:>9} {:>9} {:>9} {:>8} {:>10} {:>12}",
-        "cycle", "requests", "budget", "304s", "req/repo", "changed", "exact"
+        "{:>5} {:>9} {:>9} {:>8} {:>9} {:>8} {:>10} {:>12}",
+        "cycle", "requests", "budget", "gql pts", "304s", "req/repo", "changed", "exact"
     );
     let mut warm = (0u64, 0u64, 0u64);
+    let points = |r: &fake_github::counters::RequestCounts| {
+        r.budget_consumed_by_resource
+            .get("graphql")
+            .copied()
+            .unwrap_or(0)
+    };
     let mut previous_truth = None;
     for cycle in 0..cycles {
         if cycle > 0 {
@@ -93,6 +100,20 @@ fn main() {
         let requests = after.total - before.total;
         let budget = after.budget_consumed - before.budget_consumed;
         let not_modified = after.not_modified - before.not_modified;
+        let graphql_points = points(&after) - points(&before);
+        if cycle == 0 {
+            let by_endpoint: Vec<String> = after
+                .by_endpoint
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{k}: {}",
+                        v - before.by_endpoint.get(k).copied().unwrap_or(0)
+                    )
+                })
+                .collect();
+            println!("cold cycle by endpoint: {}", by_endpoint.join(", "));
+        }
         // Exactness check of the same cycle, and how many repositories changed since the last.
         let truth = fake.truth(now);
         let mut served: Vec<(String, String, String, u64)> = outcome
@@ -139,7 +160,7 @@ fn main() {
                 });
         previous_truth = Some(expected);
         println!(
-            "{cycle:>5} {requests:>9} {budget:>9} {not_modified:>9} {:>8.3} {:>9.1}% {:>12}",
+            "{cycle:>5} {requests:>9} {budget:>9} {graphql_points:>8} {not_modified:>9} {:>8.3} {:>9.1}% {:>12}",
             requests as f64 / repos as f64,
             100.0 * changed as f64 / repos as f64,
             if exact { "yes" } else { "NO" }

@@ -23,6 +23,10 @@ fn missed_comments_window_is_backfilled_through_rabbitmq() {
         .first()
         .expect("the fake org has repositories")
         .clone();
+    // With GraphQL up, comments come with the org search and the REST comments endpoint is
+    // never asked; GraphQL down (for the whole test) puts the scraper on REST, where one
+    // repository's comments can fail.
+    inject(&fake, r#"{"path_regex": "^/graphql$", "status": 502}"#);
     inject(
         &fake,
         &format!(r#"{{"path_regex": "^/repos/{org}/{repo}/issues/comments$", "status": 502}}"#),
@@ -68,6 +72,7 @@ fn missed_comments_window_is_backfilled_through_rabbitmq() {
     );
 
     clear_faults(&fake);
+    inject(&fake, r#"{"path_regex": "^/graphql$", "status": 502}"#);
     // The dispatcher widens windows to `coalesce_window` boundaries, so the job's window ends
     // up to a minute after the failure (fake time); move past it so cycles can cover it.
     fake.advance_clock(120.0);

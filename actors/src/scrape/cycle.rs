@@ -4,10 +4,13 @@
 //! event logs at **one** `now`, and save the logs.
 //!
 //! Economy without changing a value: commits are fetched only when `pushed_at` moved past the
-//! commit cursor (`since` the cursor, `until` now); pull requests, reviews and comments only for
-//! repositories the `updated:>=cursor` search names, reviews only for the pull requests it
-//! names. When the search is unavailable or incomplete, each repository falls back to listing
-//! its pull requests by `updated` (stopping early) and its comments `since` the cursor.
+//! commit cursor (`since` the cursor, `until` now), first for all such repositories at once
+//! ([`GithubApi::commits_many`]), then one by one for what that left unanswered; pull requests,
+//! reviews and comments only for repositories the `updated:>=cursor` search names. When the
+//! search carried an item's reviews and comments (GraphQL), they are used as they are;
+//! otherwise reviews are listed per named pull request and comments per repository. When the
+//! search is unavailable or incomplete, each repository falls back to listing its pull
+//! requests by `updated` (stopping early) and its comments `since` the cursor.
 //!
 //! Failures: a failed repository listing fails the whole cycle (the caller keeps serving the
 //! previous cycle's series); a failed endpoint of one repository keeps everything that
