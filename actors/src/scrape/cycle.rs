@@ -150,11 +150,7 @@ pub async fn run_cycle(
         .repos
         .retain(|name, _| repos.iter().any(|r| &r.name == name));
 
-    let wstart = window_start_secs(now);
-    let cursor = |log: Option<&RepoLog>| {
-        log.and_then(|l| l.issues_through)
-            .map_or(wstart, |t| (t.floor() as i64).max(wstart))
-    };
+    let cursor = |log: Option<&RepoLog>| issues_since(log, now);
     let search_since = repos.iter().map(|r| cursor(state.repos.get(&r.name))).min();
     let mut search_error = None;
     let mut by_repo: Option<BTreeMap<String, Vec<IssueItem>>> = None;
@@ -298,19 +294,33 @@ pub async fn restore_served(
     Some((now, samples))
 }
 
+/// How far back a search of updated items reaches past the previous cycle: GitHub's search
+/// index can lag behind an update, so an item updated just before the previous cycle may only
+/// show up now. Items found again are harmless (events are keyed by id).
+pub const SEARCH_INDEX_LAG_SECS: i64 = 300;
+
+/// Where this cycle's search of updated pull requests, issues, reviews and comments starts.
+fn issues_since(log: Option<&RepoLog>, now: f64) -> i64 {
+    let wstart = window_start_secs(now);
+    log.and_then(|l| l.issues_through).map_or(wstart, |t| {
+        (t.floor() as i64 - SEARCH_INDEX_LAG_SECS).max(wstart)
+    })
+}
+
 /// Where this cycle's commit listing of a repository starts, or `None` when nothing new can
-/// be there. Cold: a repository not pushed since the window start has no commit in it
-/// (committer date ≥ author date, and pushes come after commits). Warm: only when pushed since
-/// the cursor.
+/// be there: a repository not pushed since the cursor (cold: since the window start) has no
+/// new commit. When it was pushed, the **whole window** is listed: `since` filters on the
+/// committer date, and a commit pushed hours after it was committed would be missed by a
+/// listing from the cursor. It costs no extra request while a window holds under 100 commits;
+/// commits already known are skipped by sha.
 fn commits_since(log: Option<&RepoLog>, info: &RepoInfo, now: f64) -> Option<i64> {
     let wstart = window_start_secs(now);
-    match log.and_then(|l| l.commits_through) {
-        None => info.pushed_at.filter(|p| *p >= wstart).map(|_| wstart),
-        Some(t) => {
-            let t = t.floor() as i64;
-            info.pushed_at.filter(|p| *p >= t).map(|_| t.max(wstart))
-        }
-    }
+    let pushed_since = log
+        .and_then(|l| l.commits_through)
+        .map_or(wstart, |t| t.floor() as i64);
+    info.pushed_at
+        .filter(|p| *p >= pushed_since)
+        .map(|_| wstart)
 }
 
 struct RepoJob {
@@ -409,7 +419,7 @@ impl RepoJob {
         };
         let mut signal = false;
         for c in list {
-            if self.log.commits.contains_key(&c.sha) {
+            if self.log.commits.contains_key(&c.sha) || self.log.seen_outside.contains_key(&c.sha) {
                 continue;
             }
             signal |=
@@ -428,6 +438,8 @@ impl RepoJob {
                         bot,
                     },
                 );
+            } else {
+                self.log.seen_outside.insert(c.sha, c.committer_date);
             }
         }
         self.log.commits_through = Some(now);
@@ -438,10 +450,7 @@ impl RepoJob {
     async fn issues(&mut self) -> Vec<(&'static str, ApiError)> {
         let now = self.now;
         let wstart = window_start_secs(now);
-        let since = self
-            .log
-            .issues_through
-            .map_or(wstart, |t| (t.floor() as i64).max(wstart));
+        let since = issues_since(Some(&self.log), now);
         let mut failures = Vec::new();
         let (items, need_comments) = match std::mem::replace(&mut self.signal, IssueSignal::Unknown)
         {
@@ -921,6 +930,49 @@ mod tests {
             vec!["repos", "search"],
             "nothing pushed since"
         );
+    }
+
+    /// A commit pushed after the previous cycle but committed before it is found (the window
+    /// is listed again when the repository was pushed); a rebased commit authored before the
+    /// window is listed but neither counted nor taken for new again (no stats refresh).
+    #[test]
+    fn late_pushed_commits_are_found_and_old_ones_remembered() {
+        let api = Arc::new(Scripted::default());
+        let store = Arc::new(MemoryStateStore::new());
+        let t = T0 as i64;
+        *api.pushed_at.lock().unwrap() = t - 100;
+        api.commits
+            .lock()
+            .unwrap()
+            .push(commit("a", t - 100, "ann"));
+        let mut rebased = commit("old", t - 200_000, "ann");
+        rebased.committer_date = t - 90;
+        api.commits.lock().unwrap().push(rebased);
+        cycle(&api, &store, T0);
+        api.take_calls();
+        let later = cycle(&api, &store, T0 + 60.0);
+        assert_eq!(
+            api.take_calls(),
+            vec!["repos", "search"],
+            "not pushed: no listing"
+        );
+        assert_eq!(value(&later, "gh_activity_commits_24h", "ann"), Some(1.0));
+
+        // A push (to another branch, say) lists the window again; the known commit and the
+        // remembered old one are not new, so they refresh no stats.
+        *api.pushed_at.lock().unwrap() = t + 70;
+        cycle(&api, &store, T0 + 90.0);
+        assert_eq!(api.take_calls(), vec!["repos", "search", "commits"]);
+
+        // Committed before the last cycle, pushed after it.
+        api.commits
+            .lock()
+            .unwrap()
+            .push(commit("late", t - 50, "bob"));
+        *api.pushed_at.lock().unwrap() = t + 100;
+        let pushed = cycle(&api, &store, T0 + 120.0);
+        assert_eq!(value(&pushed, "gh_activity_commits_24h", "bob"), Some(1.0));
+        assert_eq!(value(&pushed, "gh_activity_commits_24h", "ann"), Some(1.0));
     }
 
     fn carried_item(

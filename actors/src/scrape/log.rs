@@ -36,6 +36,10 @@ pub struct RepoLog {
     pub issues_through: Option<f64>,
     /// sha → author date and resolved user.
     pub commits: BTreeMap<String, Ev>,
+    /// Listed commits authored before the window (rebased, cherry-picked or pushed late):
+    /// sha → committer date, so re-listing the window does not take them for new.
+    #[serde(default)]
+    pub seen_outside: BTreeMap<String, i64>,
     /// PR number → created_at and author.
     pub opened: BTreeMap<u64, Ev>,
     /// PR number → merged_at and author.
@@ -53,6 +57,9 @@ impl RepoLog {
     pub fn prune(&mut self, now: f64) {
         let keep = |e: &Ev| (e.t as f64) >= now - super::window::WINDOW_SECS;
         self.commits.retain(|_, e| keep(e));
+        // A listing of the window filters on the committer date: older ones never come back.
+        self.seen_outside
+            .retain(|_, committed| (*committed as f64) >= now - super::window::WINDOW_SECS);
         self.opened.retain(|_, e| keep(e));
         self.merged.retain(|_, e| keep(e));
         self.reviews.retain(|_, e| keep(e));
