@@ -3,9 +3,9 @@
 //! A bucket holds everything that *originates* in that hour: direct pushes to the default branch,
 //! pull requests opened (with their whole future: reviews, conversation comments, merge or close)
 //! and issues opened (with their comments). Lifecycle events may fall hours or days after the
-//! bucket; what is visible at an instant is decided by [`crate::snapshot`]. Because a bucket is a
-//! pure function of (seed, repository, hour), any instant can be reproduced and nothing has to be
-//! kept in memory between requests.
+//! bucket (a direct commit's push included: [`crate::push`]); what is visible at an instant is
+//! decided by [`crate::snapshot`]. Because a bucket is a pure function of (seed, repository,
+//! hour), any instant can be reproduced and nothing has to be kept in memory between requests.
 
 use crate::hash::Rng;
 use crate::timefmt::{DAY, HOUR};
@@ -36,8 +36,12 @@ pub struct Commit {
     pub author_login: Option<UserIdx>,
     pub committer_login: Option<UserIdx>,
     pub author_date: i64,
-    /// Also the instant the commit becomes visible on the default branch (pushed).
+    /// What `since`/`until` filter on; `>= author_date`.
     pub committer_date: i64,
+    /// When the commit reaches the default branch and becomes visible (`>= committer_date`):
+    /// usually within two minutes of `committer_date`, for some direct commits hours later
+    /// ([`crate::push`]); merge and root commits at their committer date.
+    pub pushed_at: i64,
     pub additions: u32,
     pub deletions: u32,
 }
@@ -155,20 +159,38 @@ fn make_id(kind: IdKind, repo: &Repo, bucket: i64, seq: u64) -> u64 {
         | (seq & 0xFF)
 }
 
+fn bucket_rng(world: &World, repo: &Repo, bucket: i64) -> Rng {
+    Rng::new(&[world.seed, 100, repo.gid as u64, bucket as u64])
+}
+
+/// The number of direct commits: the first draw of a bucket's stream.
+fn draw_commit_count(rng: &mut Rng, repo: &Repo) -> u32 {
+    rng.poisson(rates(repo).0).min(40)
+}
+
+/// How many direct commits bucket `bucket` of `repo` holds, without generating it.
+pub fn commit_count(world: &World, repo: &Repo, bucket: i64) -> u32 {
+    if repo.contributors.is_empty() {
+        return 0;
+    }
+    draw_commit_count(&mut bucket_rng(world, repo, bucket), repo)
+}
+
 /// Generates the bucket `bucket` (hours since the Unix epoch) of `repo`.
 pub fn generate_bucket(world: &World, repo: &Repo, bucket: i64) -> Bucket {
-    let mut rng = Rng::new(&[world.seed, 100, repo.gid as u64, bucket as u64]);
-    let (commit_rate, pull_rate, issue_rate) = rates(repo);
+    let mut rng = bucket_rng(world, repo, bucket);
+    let (_, pull_rate, issue_rate) = rates(repo);
     let start = bucket * HOUR;
     let mut out = Bucket::default();
     if repo.contributors.is_empty() {
         return out;
     }
 
-    let n_commits = rng.poisson(commit_rate).min(40);
+    let n_commits = draw_commit_count(&mut rng, repo);
     for i in 0..n_commits {
         let author_date = start + rng.range(0, HOUR - 1);
-        // Most commits are pushed at once; some are amended or rebased and pushed hours later.
+        // Most commits are committed with their author date; some are amended or rebased hours
+        // later. When each is pushed is decided apart ([`crate::push`]).
         let committer_date = if rng.chance(0.15) {
             author_date + rng.range(60, 8 * HOUR)
         } else {
@@ -180,6 +202,14 @@ pub fn generate_bucket(world: &World, repo: &Repo, bucket: i64) -> Bucket {
         let mut c = direct_commit(world, repo, &mut rng, user, author_date, committer_date);
         c.message = format!("{} #{}", pick_message(&mut rng), i + 1);
         out.commits.push(c);
+    }
+    // Push times come from their own stream ([`crate::push`]), leaving this one unchanged.
+    for (c, delay) in out
+        .commits
+        .iter_mut()
+        .zip(crate::push::delays(world, repo, bucket))
+    {
+        c.pushed_at = c.committer_date + delay;
     }
 
     let n_pulls = rng.poisson(pull_rate).min(MAX_PULLS_PER_HOUR);
@@ -323,6 +353,7 @@ fn generate_pull(
                 committer_login: Some(world.web_flow),
                 author_date: at,
                 committer_date: at,
+                pushed_at: at,
                 additions: 0,
                 deletions: 0,
             };
@@ -479,6 +510,8 @@ fn direct_commit(
         committer_login,
         author_date,
         committer_date,
+        // Set by `generate_bucket` from the bucket's push delays.
+        pushed_at: committer_date,
         additions: 0,
         deletions: 0,
     };
@@ -518,6 +551,7 @@ pub fn root_commit(world: &World, repo: &Repo) -> Commit {
         committer_login: None,
         author_date: repo.created_at,
         committer_date: repo.created_at,
+        pushed_at: repo.created_at,
         additions: rng.range(10, 500) as u32,
         deletions: 0,
     }

@@ -1,6 +1,8 @@
 //! The state of one repository at one instant: which commits, pull requests, reviews, issues and
 //! comments exist and what they look like then. Built from [`crate::activity`] buckets; an event
-//! at second `t` is visible at instant `at` iff `t <= at`.
+//! at second `t` is visible at instant `at` iff `t <= at`. For a commit that event is its push
+//! (`Commit::pushed_at`), not its committer date: a commit pushed late is absent until then, and
+//! then listed in committer-date order among the others.
 //!
 //! A snapshot also knows the interval `[valid_from, valid_until)` over which it stays exact (no
 //! event happens inside it), so the server can reuse it, and its rendered pages, for every request
@@ -43,13 +45,16 @@ pub struct RepoSnapshot {
     pub at: f64,
     pub valid_from: f64,
     pub valid_until: f64,
-    /// Default-branch commits, newest committer date first (the order of `GET …/commits`).
+    /// Default-branch commits pushed by `at`, newest committer date first (the order of
+    /// `GET …/commits`; a commit's parent is the next one in this order).
     pub commits: Vec<Commit>,
     /// Pull requests by number, ascending.
     pub pulls: Vec<PullView>,
     pub issues: Vec<IssueView>,
     /// Issue and pull-request conversation comments, by (created_at, id).
     pub comments: Vec<CommentView>,
+    /// The latest push visible at `at`: a default-branch commit's push or a pull request's
+    /// head-branch push (`created_at`).
     pub pushed_at: i64,
     pub updated_at: i64,
     pub open_issues: u64,
@@ -133,8 +138,8 @@ pub fn build(world: &World, gid: usize, at: f64, history_weeks: u32) -> RepoSnap
     for bucket in horizon.div_euclid(HOUR)..=last_bucket {
         let b = activity::generate_bucket(world, repo, bucket);
         for c in b.commits {
-            if v.see(c.committer_date) {
-                pushed_at = pushed_at.max(c.committer_date);
+            if v.see(c.pushed_at) {
+                pushed_at = pushed_at.max(c.pushed_at);
                 commits.push(c);
             }
         }
@@ -151,7 +156,7 @@ pub fn build(world: &World, gid: usize, at: f64, history_weeks: u32) -> RepoSnap
                     closed_at = Some(t);
                     updated_at = updated_at.max(t);
                     if let Some(mc) = p.merge_commit.take() {
-                        pushed_at = pushed_at.max(mc.committer_date);
+                        pushed_at = pushed_at.max(mc.pushed_at);
                         commits.push(mc);
                     }
                 }

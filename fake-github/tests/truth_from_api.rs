@@ -70,6 +70,8 @@ async fn recompute(
             let name = repo["name"].as_str().expect("name").to_string();
             let r = format!("{base}/repos/{org}/{name}");
             // Commits: committer date >= author date, so `since` on the window start finds all.
+            // The whole window every time, not `since` a previous walk: a commit pushed late
+            // keeps its earlier committer date.
             let first = get(
                 c,
                 &format!("{r}/commits?since={since}&until={until}&per_page=100"),
