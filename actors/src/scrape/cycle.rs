@@ -4,8 +4,9 @@
 //! event logs at **one** `now`, and save the logs.
 //!
 //! Economy without changing a value: commits are fetched only when `pushed_at` moved past the
-//! commit cursor (`since` the cursor, `until` now), first for all such repositories at once
-//! ([`GithubApi::commits_many`]), then one by one for what that left unanswered; pull requests,
+//! commit cursor (the whole window, `until` now: see `commits_since`), first for all such
+//! repositories at once ([`GithubApi::commits_many`]), then one by one for what that left
+//! unanswered; pull requests,
 //! reviews and comments only for repositories the `updated:>=cursor` search names. When the
 //! search carried an item's reviews and comments (GraphQL), they are used as they are;
 //! otherwise reviews are listed per named pull request and comments per repository. When the
