@@ -2,7 +2,8 @@
 //! GitHub, the clock advancing one scrape interval (5 min) between cycles so that a small share
 //! of repositories changes. Reports GitHub requests per repository per cycle, cold (first
 //! cycle, empty state) and warm (later cycles), the primary (REST) budget consumed, the
-//! GraphQL points consumed, and the cold cycle's requests by endpoint.
+//! GraphQL points consumed, the cold cycle's requests by endpoint, and each cycle's wall time
+//! (with the default `rate_limit.requests_per_minute` pacing and 202 poll delays).
 //!
 //! Run: `cargo bench --bench scrape_economy` (add `-- --cycles N --repos N --users N
 //! --interval-secs N --stats-compute-calls N` to vary). Secondary burst limits of the fake are
@@ -72,8 +73,8 @@ fn main() {
 
     println!("org {org}: {repos} repositories, {users} users, interval {interval} s, stats 202 answers per repo: {stats_calls}");
     println!(
-        "{:>5} {:>9} {:>9} {:>8} {:>9} {:>8} {:>10} {:>12}",
-        "cycle", "requests", "budget", "gql pts", "304s", "req/repo", "changed", "exact"
+        "{:>5} {:>9} {:>9} {:>8} {:>9} {:>8} {:>10} {:>12} {:>9}",
+        "cycle", "requests", "budget", "gql pts", "304s", "req/repo", "changed", "exact", "seconds"
     );
     let mut warm = (0u64, 0u64, 0u64);
     let points = |r: &fake_github::counters::RequestCounts| {
@@ -89,6 +90,7 @@ fn main() {
         }
         let now = fake.now();
         let before = fake.requests();
+        let started = std::time::Instant::now();
         let outcome = system.block_on(run_cycle(
             org.clone(),
             now,
@@ -96,6 +98,7 @@ fn main() {
             state.clone(),
             settings.clone(),
         ));
+        let took = started.elapsed().as_secs_f64();
         let after = fake.requests();
         let requests = after.total - before.total;
         let budget = after.budget_consumed - before.budget_consumed;
@@ -160,7 +163,7 @@ fn main() {
                 });
         previous_truth = Some(expected);
         println!(
-            "{cycle:>5} {requests:>9} {budget:>9} {graphql_points:>8} {not_modified:>9} {:>8.3} {:>9.1}% {:>12}",
+            "{cycle:>5} {requests:>9} {budget:>9} {graphql_points:>8} {not_modified:>9} {:>8.3} {:>9.1}% {:>12} {took:>9.1}",
             requests as f64 / repos as f64,
             100.0 * changed as f64 / repos as f64,
             if exact { "yes" } else { "NO" }
