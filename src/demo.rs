@@ -34,6 +34,12 @@ pub fn demo_env(fake: &FakeGithub) -> Vec<(&'static str, String)> {
         ("GITHUB_STATS_GITHUB__ORGS", fake.org_names().join(",")),
         ("GITHUB_STATS_GITHUB__SCRAPE_INTERVAL", "15s".to_string()),
         ("GITHUB_STATS_SERVER__LOG_FORMAT", "text".to_string()),
+        // Pacing at GitHub's rate would stretch the three cold cycles over ~40 s; the embedded
+        // fake still enforces its own secondary limits, and the cold cycles stay under them.
+        (
+            "GITHUB_STATS_RATE_LIMIT__REQUESTS_PER_MINUTE",
+            "0".to_string(),
+        ),
     ]
 }
 
