@@ -349,32 +349,73 @@ pub fn wait_for(
     }
 }
 
+/// The series a commit can change. On GitHub (and the fake) a commit appears when it is
+/// pushed, possibly hours after its committer date, and nothing in the API tells when: a push
+/// landing between a cycle's `now` and its commit listing is counted by the exporter although
+/// the truth at `now` does not have it yet. Such a cycle is not wrong, only unlucky; the next
+/// cycle must be exact.
+pub const PUSH_RACE_METRICS: [&str; 4] = [
+    "gh_activity_commits_24h",
+    "gh_activity_last_event_unixtime",
+    "gh_activity_loc_added_weekly",
+    "gh_activity_loc_removed_weekly",
+];
+
+/// Whether every difference is in a series a late push can race (see [`PUSH_RACE_METRICS`]).
+pub fn push_race_only(problems: &[String]) -> bool {
+    !problems.is_empty()
+        && problems.iter().all(|p| {
+            PUSH_RACE_METRICS
+                .iter()
+                .any(|m| p.contains(&format!("\"{m}\"")))
+        })
+}
+
 /// Waits until every org serves a cycle ending at or after `after`, then asserts every
 /// `gh_activity_*` series equals the truth at that org's window end, with no extra series.
+/// A cycle whose only differences are commit series is given one more cycle (a push can land
+/// between `now` and the listing, see [`PUSH_RACE_METRICS`]); a lasting difference fails.
 pub fn assert_matches_truth(exporter: &Exporter, fake: &FakeGithub, after: f64) -> Metrics {
     let orgs = fake.org_names();
-    let m = wait_for(
-        exporter,
-        "every org serves a fresh cycle",
-        Duration::from_secs(90),
-        |m| {
-            orgs.iter()
-                .all(|o| m.window_end(o).is_some_and(|t| t >= after))
-        },
-    );
-    for org in &orgs {
-        let at = m.window_end(org).expect("waited for it");
-        let expected = truth(fake, org, at);
-        assert!(!expected.is_empty(), "the fake has activity for {org}");
-        let problems = diff(&m.activity(org), &expected);
-        assert!(
-            problems.is_empty(),
-            "org {org} at {at}: {} differences, first: {:#?}",
-            problems.len(),
-            &problems[..problems.len().min(15)]
+    let mut after = after;
+    for attempt in 0..3 {
+        let m = wait_for(
+            exporter,
+            "every org serves a fresh cycle",
+            Duration::from_secs(90),
+            |m| {
+                orgs.iter()
+                    .all(|o| m.window_end(o).is_some_and(|t| t >= after))
+            },
         );
+        let mut raced = false;
+        for org in &orgs {
+            let at = m.window_end(org).expect("waited for it");
+            let expected = truth(fake, org, at);
+            assert!(!expected.is_empty(), "the fake has activity for {org}");
+            let problems = diff(&m.activity(org), &expected);
+            if attempt < 2 && push_race_only(&problems) {
+                eprintln!("org {org} at {at}: commit series differ (a push raced the cycle?): {problems:?}");
+                raced = true;
+                continue;
+            }
+            assert!(
+                problems.is_empty(),
+                "org {org} at {at}: {} differences, first: {:#?}",
+                problems.len(),
+                &problems[..problems.len().min(15)]
+            );
+        }
+        if !raced {
+            return m;
+        }
+        after = orgs
+            .iter()
+            .filter_map(|o| m.window_end(o))
+            .fold(after, f64::max)
+            + 0.001;
     }
-    m
+    unreachable!("the last attempt asserts")
 }
 
 /// A fake of `orgs` orgs with `repos` repos each on the real clock.
