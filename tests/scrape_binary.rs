@@ -7,7 +7,7 @@ mod scrape_support;
 
 use std::time::Duration;
 
-use scrape_support::{diff, fake, push_race_only, Metrics};
+use scrape_support::{compare_allowing_push_race, fake, Metrics};
 
 /// Truth is fetched over the fake's HTTP control API, as an outside observer would.
 fn truth_over_http(
@@ -34,46 +34,28 @@ fn truth_over_http(
         .collect()
 }
 
-/// Waits for a cycle of every org ending at or after `after` and compares it with the truth;
-/// a cycle whose only differences are commit series gets one more cycle (see
-/// `scrape_support::PUSH_RACE_METRICS`). Returns the newest window end compared.
+/// Waits for a cycle of every org ending at or after `after` and compares it with the truth
+/// over HTTP (see `scrape_support::compare_allowing_push_race`). Returns the newest window end
+/// compared.
 fn check(running: &mut common::Running, fake: &fake_github::FakeGithub, after: f64) -> f64 {
     let orgs = fake.org_names();
-    let mut after = after;
-    for attempt in 0..3 {
-        let mut metrics = Metrics::default();
-        running.wait_until("every org serves a cycle", |r| {
-            metrics = Metrics::parse(&r.get("/metrics").map(|x| x.text()).unwrap_or_default());
-            orgs.iter()
-                .all(|o| metrics.window_end(o).is_some_and(|t| t >= after))
-        });
-        let mut newest: f64 = 0.0;
-        let mut raced = false;
-        for org in &orgs {
-            let at = metrics.window_end(org).expect("waited");
-            newest = newest.max(at);
-            let expected = truth_over_http(fake, org, at);
-            assert!(!expected.is_empty());
-            let problems = diff(&metrics.activity(org), &expected);
-            if attempt < 2 && push_race_only(&problems) {
-                eprintln!(
-                    "{org} at {at}: commit series differ (a push raced the cycle?): {problems:?}"
-                );
-                raced = true;
-                continue;
-            }
-            assert!(
-                problems.is_empty(),
-                "{org}: {:#?}",
-                &problems[..problems.len().min(15)]
-            );
-        }
-        if !raced {
-            return newest;
-        }
-        after = newest + 0.001;
-    }
-    unreachable!("the last attempt asserts")
+    let metrics = compare_allowing_push_race(
+        &orgs,
+        after,
+        |after| {
+            let mut metrics = Metrics::default();
+            running.wait_until("every org serves a cycle", |r| {
+                metrics = Metrics::parse(&r.get("/metrics").map(|x| x.text()).unwrap_or_default());
+                orgs.iter()
+                    .all(|o| metrics.window_end(o).is_some_and(|t| t >= after))
+            });
+            metrics
+        },
+        |org, at| truth_over_http(fake, org, at),
+    );
+    orgs.iter()
+        .filter_map(|o| metrics.window_end(o))
+        .fold(0.0, f64::max)
 }
 
 /// The binary's series equal the truth after its first cycle and after a later one.

@@ -375,13 +375,13 @@ impl OrgApi {
         until: i64,
     ) -> Result<CommitsByRepo, ApiError> {
         let mut out = CommitsByRepo::new();
+        let Some(endpoint) = &self.graphql else {
+            return Ok(out);
+        };
         for chunk in repos.chunks(graphql::COMMIT_BATCH) {
             if !self.graphql_usable() {
                 break;
             }
-            let Some(endpoint) = &self.graphql else {
-                break;
-            };
             match graphql::commits_batch(&self.client, &endpoint.url, chunk, until).await {
                 Ok(found) => out.extend(found),
                 Err(e) => {

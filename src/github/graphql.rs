@@ -78,12 +78,14 @@ pub fn graphql_url(base: &Url) -> Result<Url, url::ParseError> {
     }
 }
 
+/// Any GraphQL answer: `data` (possibly partial) and `errors`.
 #[derive(Debug, Deserialize)]
-struct Response {
+#[serde(bound(deserialize = "D: Deserialize<'de>"))]
+struct Envelope<D> {
     #[serde(default)]
-    data: Option<Data>,
+    data: Option<D>,
     #[serde(default)]
-    errors: Option<Vec<GraphqlError>>,
+    errors: Vec<GraphqlError>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -92,6 +94,59 @@ struct GraphqlError {
     kind: Option<String>,
     #[serde(default)]
     message: Option<String>,
+    /// Where it happened; the first element is the top-level field or alias.
+    #[serde(default)]
+    path: Option<Vec<serde_json::Value>>,
+}
+
+impl GraphqlError {
+    fn rate_limited(&self) -> bool {
+        self.kind.as_deref() == Some("RATE_LIMITED")
+    }
+
+    /// The top-level alias the error belongs to, if any.
+    fn alias(&self) -> Option<&str> {
+        self.path.as_ref()?.first()?.as_str()
+    }
+}
+
+/// One `ApiError` for a set of GraphQL errors: a rate limit when any says so, else a decode
+/// error; the detail is the first message, shortened.
+fn api_error(errors: &[GraphqlError]) -> ApiError {
+    let detail: String = errors
+        .first()
+        .and_then(|e| e.message.as_deref())
+        .unwrap_or_default()
+        .chars()
+        .take(200)
+        .collect();
+    ApiError {
+        kind: if errors.iter().any(GraphqlError::rate_limited) {
+            ApiErrorKind::RateLimited
+        } else {
+            ApiErrorKind::Decode
+        },
+        endpoint: ENDPOINT,
+        detail: format!("GraphQL error: {detail}"),
+    }
+}
+
+/// POSTs `query` with `variables` and decodes the envelope.
+async fn post<D: serde::de::DeserializeOwned>(
+    client: &Client,
+    url: &Url,
+    query: &str,
+    variables: serde_json::Value,
+) -> Result<Envelope<D>, ApiError> {
+    let body = serde_json::json!({ "query": query, "variables": variables });
+    let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| bad(e.to_string()))?);
+    match client
+        .post_json::<Envelope<D>>(ENDPOINT, url.clone(), body, RESOURCE)
+        .await?
+    {
+        Answer::Page(page) => Ok(page.value),
+        Answer::Accepted | Answer::NoContent => Err(bad("GraphQL answered without a body")),
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -324,40 +379,13 @@ pub async fn search_page(
     q: &str,
     after: Option<&str>,
 ) -> Result<SearchPage, ApiError> {
-    let body = serde_json::json!({
-        "query": SEARCH_QUERY,
-        "variables": { "q": q, "first": PAGE_SIZE, "after": after },
-    });
-    let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| bad(e.to_string()))?);
-    let response = match client
-        .post_json::<Response>(ENDPOINT, url.clone(), body, RESOURCE)
-        .await?
-    {
-        Answer::Page(page) => page.value,
-        Answer::Accepted | Answer::NoContent => return Err(bad("GraphQL answered without a body")),
-    };
-    decode(response)
+    let variables = serde_json::json!({ "q": q, "first": PAGE_SIZE, "after": after });
+    decode(post(client, url, SEARCH_QUERY, variables).await?)
 }
 
-fn decode(response: Response) -> Result<SearchPage, ApiError> {
-    if let Some(errors) = response.errors.filter(|e| !e.is_empty()) {
-        let limited = errors
-            .iter()
-            .any(|e| e.kind.as_deref() == Some("RATE_LIMITED"));
-        let first = errors
-            .first()
-            .and_then(|e| e.message.clone())
-            .unwrap_or_default();
-        let detail: String = first.chars().take(200).collect();
-        return Err(ApiError {
-            kind: if limited {
-                ApiErrorKind::RateLimited
-            } else {
-                ApiErrorKind::Decode
-            },
-            endpoint: ENDPOINT,
-            detail: format!("GraphQL error: {detail}"),
-        });
+fn decode(response: Envelope<Data>) -> Result<SearchPage, ApiError> {
+    if !response.errors.is_empty() {
+        return Err(api_error(&response.errors));
     }
     let search = response
         .data
@@ -403,23 +431,8 @@ pub fn commits_query(repos: &[(String, i64)], until: i64) -> String {
     q
 }
 
-#[derive(Debug, Deserialize)]
-struct BatchResponse {
-    #[serde(default)]
-    data: Option<std::collections::BTreeMap<String, Option<RepoCommits>>>,
-    #[serde(default)]
-    errors: Option<Vec<BatchError>>,
-}
-
-#[derive(Debug, Deserialize)]
-struct BatchError {
-    #[serde(rename = "type", default)]
-    kind: Option<String>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    path: Option<Vec<serde_json::Value>>,
-}
+/// A batched commit answer: alias → repository.
+type BatchData = std::collections::BTreeMap<String, Option<RepoCommits>>;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -548,40 +561,26 @@ fn repo_commits(repo: Option<RepoCommits>) -> Result<Option<Vec<CommitInfo>>, Ap
 
 /// Decodes a batched commit answer for `names` (alias `r{i}` = `names[i]`). An error on one
 /// alias leaves that repository to REST; an error without a path fails the batch.
-fn decode_commits(response: BatchResponse, names: &[String]) -> Result<CommitsByRepo, ApiError> {
-    let mut failed_aliases = std::collections::BTreeSet::new();
-    for e in response.errors.unwrap_or_default() {
-        let alias = e
-            .path
-            .as_ref()
-            .and_then(|p| p.first())
-            .and_then(|v| v.as_str())
-            .map(str::to_string);
-        match alias {
-            Some(alias) if e.kind.as_deref() != Some("RATE_LIMITED") => {
-                failed_aliases.insert(alias);
-            }
-            _ => {
-                let detail: String = e.message.unwrap_or_default().chars().take(200).collect();
-                return Err(ApiError {
-                    kind: if e.kind.as_deref() == Some("RATE_LIMITED") {
-                        ApiErrorKind::RateLimited
-                    } else {
-                        ApiErrorKind::Decode
-                    },
-                    endpoint: ENDPOINT,
-                    detail: format!("GraphQL error: {detail}"),
-                });
-            }
-        }
+fn decode_commits(
+    response: Envelope<BatchData>,
+    names: &[String],
+) -> Result<CommitsByRepo, ApiError> {
+    let (of_alias, general): (Vec<GraphqlError>, Vec<GraphqlError>) = response
+        .errors
+        .into_iter()
+        .partition(|e| e.alias().is_some() && !e.rate_limited());
+    if !general.is_empty() {
+        return Err(api_error(&general));
     }
+    let failed_aliases: std::collections::BTreeSet<&str> =
+        of_alias.iter().filter_map(GraphqlError::alias).collect();
     let mut data = response
         .data
         .ok_or_else(|| bad("GraphQL answer without data"))?;
     let mut out = CommitsByRepo::new();
     for (i, name) in names.iter().enumerate() {
         let alias = format!("r{i}");
-        let commits = if failed_aliases.contains(&alias) {
+        let commits = if failed_aliases.contains(alias.as_str()) {
             None
         } else {
             repo_commits(data.remove(&alias).flatten())?
@@ -598,18 +597,14 @@ pub async fn commits_batch(
     repos: &[(String, i64)],
     until: i64,
 ) -> Result<CommitsByRepo, ApiError> {
-    let body = serde_json::json!({
-        "query": commits_query(repos, until),
-        "variables": { "owner": client.org },
-    });
-    let body = Bytes::from(serde_json::to_vec(&body).map_err(|e| bad(e.to_string()))?);
-    let response = match client
-        .post_json::<BatchResponse>(ENDPOINT, url.clone(), body, RESOURCE)
-        .await?
-    {
-        Answer::Page(page) => page.value,
-        Answer::Accepted | Answer::NoContent => return Err(bad("GraphQL answered without a body")),
-    };
+    let query = commits_query(repos, until);
+    let response = post(
+        client,
+        url,
+        &query,
+        serde_json::json!({ "owner": client.org }),
+    )
+    .await?;
     let names: Vec<String> = repos.iter().map(|(n, _)| n.clone()).collect();
     decode_commits(response, &names)
 }

@@ -371,27 +371,24 @@ pub fn push_race_only(problems: &[String]) -> bool {
         })
 }
 
-/// Waits until every org serves a cycle ending at or after `after`, then asserts every
-/// `gh_activity_*` series equals the truth at that org's window end, with no extra series.
-/// A cycle whose only differences are commit series is given one more cycle (a push can land
-/// between `now` and the listing, see [`PUSH_RACE_METRICS`]); a lasting difference fails.
-pub fn assert_matches_truth(exporter: &Exporter, fake: &FakeGithub, after: f64) -> Metrics {
-    let orgs = fake.org_names();
+/// Compares every org's served `gh_activity_*` series with the truth at its window end, with
+/// no extra series. `next_cycle(after)` waits for metrics where every org's window ends at or
+/// after `after`; `truth_of(org, at)` gives the expected series. A cycle whose only differences
+/// are commit series is given up to two more cycles (a push can land between `now` and the
+/// listing, see [`PUSH_RACE_METRICS`]); a lasting or any other difference fails.
+pub fn compare_allowing_push_race(
+    orgs: &[String],
+    after: f64,
+    mut next_cycle: impl FnMut(f64) -> Metrics,
+    truth_of: impl Fn(&str, f64) -> BTreeMap<(String, String, String), f64>,
+) -> Metrics {
     let mut after = after;
     for attempt in 0..3 {
-        let m = wait_for(
-            exporter,
-            "every org serves a fresh cycle",
-            Duration::from_secs(90),
-            |m| {
-                orgs.iter()
-                    .all(|o| m.window_end(o).is_some_and(|t| t >= after))
-            },
-        );
+        let m = next_cycle(after);
         let mut raced = false;
-        for org in &orgs {
+        for org in orgs {
             let at = m.window_end(org).expect("waited for it");
-            let expected = truth(fake, org, at);
+            let expected = truth_of(org, at);
             assert!(!expected.is_empty(), "the fake has activity for {org}");
             let problems = diff(&m.activity(org), &expected);
             if attempt < 2 && push_race_only(&problems) {
@@ -416,6 +413,29 @@ pub fn assert_matches_truth(exporter: &Exporter, fake: &FakeGithub, after: f64) 
             + 0.001;
     }
     unreachable!("the last attempt asserts")
+}
+
+/// Waits until every org serves a cycle ending at or after `after`, then asserts every
+/// `gh_activity_*` series equals the truth at that org's window end, with no extra series
+/// (see [`compare_allowing_push_race`]).
+pub fn assert_matches_truth(exporter: &Exporter, fake: &FakeGithub, after: f64) -> Metrics {
+    let orgs = fake.org_names();
+    compare_allowing_push_race(
+        &orgs,
+        after,
+        |after| {
+            wait_for(
+                exporter,
+                "every org serves a fresh cycle",
+                Duration::from_secs(90),
+                |m| {
+                    orgs.iter()
+                        .all(|o| m.window_end(o).is_some_and(|t| t >= after))
+                },
+            )
+        },
+        |org, at| truth(fake, org, at),
+    )
 }
 
 /// A fake of `orgs` orgs with `repos` repos each on the real clock.
