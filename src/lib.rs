@@ -289,7 +289,7 @@ pub async fn run_with(
             },
             backfill: backfill_lookup,
             observer: Arc::new(SeamObserver(observer.clone())),
-            epoch: 0,
+            grant: None,
         };
         let (spec, slots) = scraping::org_supervisor(&config, &deps).map_err(RunError::Github)?;
         (Some(spec), slots)

@@ -33,7 +33,7 @@ pub struct ScrapeDeps {
     pub store: RecipientLookup<UpsertBatch>,
     pub backfill: RecipientLookup<EnqueueMissing>,
     pub observer: Arc<dyn ScrapeObserver>,
-    pub epoch: u64,
+    pub grant: Option<gse_actors::roles::Grant>,
 }
 
 /// The cycle settings of one org.
@@ -115,7 +115,7 @@ pub fn org_supervisor(
                     org: org.org.clone(),
                     interval: org.scrape_interval,
                     jitter: 0.05,
-                    epoch: deps.epoch,
+                    grant: deps.grant.clone(),
                     health: GithubHealth::new(health.0, health.1, health.2),
                     api: api.clone(),
                     state_store: deps.state_store.clone(),

@@ -131,7 +131,7 @@ async fn recompute(
     store
         .write_org_batch(OrgBatch {
             org: job.org.clone(),
-            epoch: 1,
+            grant: Some(gse_actors::roles::Grant::epoch_only(1)),
             counter_deltas: Vec::new(),
             samples,
         })

@@ -55,7 +55,7 @@ fn cycle(org: &str, value: f64) -> OrgBatch {
     }
     OrgBatch {
         org: org.into(),
-        epoch: 1,
+        grant: Some(gse_actors::roles::Grant::epoch_only(1)),
         counter_deltas: Vec::new(),
         samples,
     }

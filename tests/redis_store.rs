@@ -282,7 +282,7 @@ async fn readers_never_see_half_of_two_cycles() {
     let cycle = |n: u32| {
         let mut batch = OrgBatch {
             org: "a".into(),
-            epoch: 1,
+            grant: Some(gse_actors::roles::Grant::epoch_only(1)),
             counter_deltas: Vec::new(),
             samples: (0..50)
                 .map(|i| {
@@ -350,15 +350,19 @@ async fn counter_deltas_accumulate_for_every_replica_and_stale_batches_add_nothi
         value,
     };
     let mut cycle = batch("a", 2, &[("u1", 1.0)]);
-    cycle.counter_deltas = vec![gse_actors::ports::Sample {
-        metric: "gh_exporter_store_series_rejected".into(),
-        labels: vec![],
-        value: 4.0,
-    }];
+    let rejected = || {
+        gse_actors::ports::CounterDeltas::new(vec![gse_actors::ports::Sample {
+            metric: "gh_exporter_store_series_rejected".into(),
+            labels: vec![],
+            value: 4.0,
+        }])
+    };
+    cycle.counter_deltas = vec![rejected()];
     leader.write_org_batch(cycle.clone()).await.unwrap();
+    cycle.counter_deltas = vec![rejected()];
     leader.write_org_batch(cycle).await.unwrap();
     let mut stale = batch("a", 1, &[("u1", 1.0)]);
-    stale.counter_deltas = vec![delta(100.0)];
+    stale.counter_deltas = vec![gse_actors::ports::CounterDeltas::new(vec![delta(100.0)])];
     leader.write_org_batch(stale).await.unwrap_err();
 
     let seen = lines(&follower.load_if_changed(0).await.unwrap().unwrap().families);

@@ -82,6 +82,8 @@ pub struct ComponentView {
 pub struct HealthReport {
     pub role: Role,
     pub epoch: u64,
+    /// Orgs this replica scrapes now.
+    pub owned_orgs: Vec<String>,
     pub mode: Mode,
     pub ready: bool,
     pub components: BTreeMap<String, ComponentView>,
@@ -104,6 +106,7 @@ impl HealthReport {
 pub struct HealthActor {
     role: Role,
     epoch: u64,
+    owned_orgs: Vec<String>,
     components: BTreeMap<String, ComponentView>,
     services: ServiceHealthRegistry,
     cached: Option<Arc<HealthReport>>,
@@ -128,6 +131,7 @@ impl HealthActor {
         HealthActor {
             role,
             epoch: 0,
+            owned_orgs: Vec::new(),
             components,
             services,
             cached: None,
@@ -151,6 +155,7 @@ impl HealthActor {
         HealthReport {
             role: self.role,
             epoch: self.epoch,
+            owned_orgs: self.owned_orgs.clone(),
             mode,
             ready,
             components: self.components.clone(),
@@ -212,7 +217,8 @@ impl Handler<RoleChanged> for HealthActor {
 
     fn handle(&mut self, msg: RoleChanged, _: &mut Context<Self>) {
         self.role = msg.role;
-        self.epoch = msg.epoch;
+        self.epoch = msg.epoch();
+        self.owned_orgs = msg.owned_orgs;
         self.cached = None;
     }
 }
@@ -373,12 +379,18 @@ mod tests {
         let addr = HealthActor::new(Role::Leader, &[], ServiceHealthRegistry::default()).start();
         addr.send(RoleChanged {
             role: Role::Follower,
-            epoch: 3,
+            grant: Some(crate::roles::Grant {
+                epoch: 3,
+                lease_key: "ns:lease:x".into(),
+                value: "3|t|me".into(),
+            }),
+            owned_orgs: vec!["acme".into()],
         })
         .await
         .unwrap();
         let report = addr.send(GetHealth).await.unwrap();
         assert_eq!(report.role, Role::Follower);
         assert_eq!(report.epoch, 3);
+        assert_eq!(report.owned_orgs, vec!["acme".to_string()]);
     }
 }

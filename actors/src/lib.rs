@@ -76,6 +76,7 @@ pub mod messages;
 pub mod metrics;
 pub mod observe;
 pub mod ports;
+pub mod roles;
 pub mod scrape;
 pub mod service_health;
 pub mod store;

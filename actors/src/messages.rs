@@ -8,6 +8,7 @@ use actix::Message;
 
 use crate::health::{ComponentStatus, HealthReport, Role};
 use crate::ports::OrgBatch;
+use crate::roles::Grant;
 
 // ---- HealthActor ------------------------------------------------------------------------------
 
@@ -22,12 +23,23 @@ pub struct ReportComponent {
     pub required_for_ready: bool,
 }
 
-/// Sent by the RoleManager when this replica's role changes. Reply: none.
-#[derive(Debug, Clone, Copy, Message)]
+/// Sent by the RoleManager when this replica's role (or the set of orgs it owns) changes.
+/// Reply: none.
+#[derive(Debug, Clone, Message)]
 #[rtype(result = "()")]
 pub struct RoleChanged {
     pub role: Role,
-    pub epoch: u64,
+    /// The global lease's grant while leader.
+    pub grant: Option<Grant>,
+    /// Orgs this replica scrapes now (every org for a `single`-mode leader).
+    pub owned_orgs: Vec<String>,
+}
+
+impl RoleChanged {
+    /// The epoch of the global grant (0 when none).
+    pub fn epoch(&self) -> u64 {
+        self.grant.as_ref().map_or(0, |g| g.epoch)
+    }
 }
 
 /// Sent by HTTP handlers: the live / ready / health view. Reply: [`HealthReport`].

@@ -8,6 +8,7 @@
 use futures::future::BoxFuture;
 
 use crate::exposition::Family;
+use crate::roles::Grant;
 
 /// One sample to store: a metric name, its label pairs sorted by name, and the value.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,14 +23,45 @@ pub struct Sample {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrgBatch {
     pub org: String,
-    /// Fencing epoch of the writer; a store rejects a batch older than the current epoch.
-    pub epoch: u64,
+    /// The writer's lease grant. A store with leases (Redis) accepts the batch only while the
+    /// grant's lease is live; `None` is an unfenced write (embedded store, tools, tests).
+    pub grant: Option<Grant>,
     pub samples: Vec<Sample>,
     /// Monotonic counters to **add** to the shared totals (names without `_total`), applied
     /// atomically with the batch — so `_total` series stay monotonic and identical on every
-    /// replica, and a stale-epoch batch adds nothing. A batch re-sent after a lost reply may
-    /// add its deltas twice; that is the only way a counter can over-count.
-    pub counter_deltas: Vec<Sample>,
+    /// replica, and a stale batch adds nothing. Each packet carries an idempotency id that the
+    /// commit records, so a packet re-sent after a lost reply, or carried into a newer batch,
+    /// is added exactly once.
+    pub counter_deltas: Vec<CounterDeltas>,
+}
+
+impl OrgBatch {
+    /// The fencing epoch of the batch (0 when unfenced).
+    pub fn epoch(&self) -> u64 {
+        self.grant.as_ref().map_or(0, |g| g.epoch)
+    }
+}
+
+/// One packet of counter increments with its idempotency id (unique per packet, e.g. 128
+/// random bits in hex).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CounterDeltas {
+    pub id: String,
+    pub deltas: Vec<Sample>,
+}
+
+impl CounterDeltas {
+    /// A packet with a fresh random id.
+    pub fn new(deltas: Vec<Sample>) -> CounterDeltas {
+        CounterDeltas {
+            id: format!(
+                "{:016x}{:016x}",
+                rand::random::<u64>(),
+                rand::random::<u64>()
+            ),
+            deltas,
+        }
+    }
 }
 
 /// A consistent view of every stored series, grouped into sorted families.

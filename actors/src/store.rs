@@ -303,15 +303,15 @@ impl Handler<RefreshSnapshot> for StoreActor {
     }
 }
 
-/// Adds `older` increments into `newer`, summing equal series.
-fn merge_counter_deltas(newer: &mut Vec<crate::ports::Sample>, older: &[crate::ports::Sample]) {
-    for delta in older {
-        match newer
-            .iter_mut()
-            .find(|d| d.metric == delta.metric && d.labels == delta.labels)
-        {
-            Some(existing) => existing.value += delta.value,
-            None => newer.push(delta.clone()),
+/// Carries `older` packets into `newer`, each with its own idempotency id: a packet whose
+/// earlier write did land (its reply was lost) is then skipped by the store, never added twice.
+fn merge_counter_deltas(
+    newer: &mut Vec<crate::ports::CounterDeltas>,
+    older: &[crate::ports::CounterDeltas],
+) {
+    for packet in older {
+        if !newer.iter().any(|p| p.id == packet.id) {
+            newer.push(packet.clone());
         }
     }
 }
@@ -405,7 +405,7 @@ mod tests {
     fn batch(org: &str, user: &str, value: f64) -> OrgBatch {
         OrgBatch {
             org: org.into(),
-            epoch: 1,
+            grant: None,
             counter_deltas: Vec::new(),
             samples: vec![Sample {
                 metric: "gh_activity_commits_24h".into(),

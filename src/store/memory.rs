@@ -22,7 +22,14 @@ struct Inner {
     orgs: BTreeMap<String, OrgBatch>,
     /// Shared counters: (metric, labels) → accumulated value.
     counters: BTreeMap<(String, Vec<(String, String)>), f64>,
+    /// Ids of the counter packets applied, newest last (bounded), so a packet re-sent is
+    /// added once.
+    applied: std::collections::VecDeque<String>,
+    applied_set: std::collections::HashSet<String>,
 }
+
+/// Counter packet ids the memory store remembers (far more than a retry can span).
+const APPLIED_IDS_KEPT: usize = 100_000;
 
 impl MemoryStore {
     pub fn new() -> MemoryStore {
@@ -45,19 +52,30 @@ impl MetricStore for MemoryStore {
 
     fn write_org_batch(&self, batch: OrgBatch) -> BoxFuture<'static, Result<(), StoreError>> {
         let mut inner = self.lock();
-        let result = if batch.epoch < inner.epoch {
+        let result = if batch.epoch() < inner.epoch {
             Err(StoreError::StaleEpoch {
-                attempted: batch.epoch,
+                attempted: batch.epoch(),
                 current: inner.epoch,
             })
         } else {
-            inner.epoch = batch.epoch;
+            inner.epoch = batch.epoch();
             inner.version += 1;
-            for delta in &batch.counter_deltas {
-                *inner
-                    .counters
-                    .entry((delta.metric.clone(), delta.labels.clone()))
-                    .or_insert(0.0) += delta.value;
+            for packet in &batch.counter_deltas {
+                if !inner.applied_set.insert(packet.id.clone()) {
+                    continue;
+                }
+                inner.applied.push_back(packet.id.clone());
+                if inner.applied.len() > APPLIED_IDS_KEPT {
+                    if let Some(old) = inner.applied.pop_front() {
+                        inner.applied_set.remove(&old);
+                    }
+                }
+                for delta in &packet.deltas {
+                    *inner
+                        .counters
+                        .entry((delta.metric.clone(), delta.labels.clone()))
+                        .or_insert(0.0) += delta.value;
+                }
             }
             inner.orgs.insert(batch.org.clone(), batch);
             Ok(())
@@ -105,11 +123,12 @@ impl MetricStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use gse_actors::ports::CounterDeltas;
 
     fn batch(org: &str, epoch: u64, users: &[(&str, f64)]) -> OrgBatch {
         OrgBatch {
             org: org.into(),
-            epoch,
+            grant: Some(gse_actors::roles::Grant::epoch_only(epoch)),
             counter_deltas: Vec::new(),
             samples: users
                 .iter()
@@ -185,7 +204,8 @@ mod tests {
         assert_eq!(snapshot.families[0].series[0].value, 1.0);
     }
 
-    /// Counter deltas accumulate across batches and are not applied by a stale-epoch batch.
+    /// Counter deltas accumulate across batches, a packet re-sent (same id) is added once, and
+    /// a stale-epoch batch adds nothing.
     #[tokio::test]
     async fn counter_deltas_accumulate_and_stale_batches_add_nothing() {
         let store = MemoryStore::new();
@@ -195,11 +215,14 @@ mod tests {
             value,
         };
         let mut first = batch("a", 2, &[("u1", 1.0)]);
-        first.counter_deltas = vec![runs(1.0)];
+        first.counter_deltas = vec![CounterDeltas::new(vec![runs(1.0)])];
         store.write_org_batch(first.clone()).await.unwrap();
         store.write_org_batch(first).await.unwrap();
+        let mut second = batch("a", 2, &[("u1", 1.0)]);
+        second.counter_deltas = vec![CounterDeltas::new(vec![runs(1.0)])];
+        store.write_org_batch(second).await.unwrap();
         let mut stale = batch("a", 1, &[("u1", 1.0)]);
-        stale.counter_deltas = vec![runs(5.0)];
+        stale.counter_deltas = vec![CounterDeltas::new(vec![runs(5.0)])];
         store.write_org_batch(stale).await.unwrap_err();
         let snapshot = store.load_if_changed(0).await.unwrap().unwrap();
         let family = snapshot

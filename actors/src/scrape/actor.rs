@@ -25,7 +25,8 @@ use super::port::{Clock, GithubApi, ScrapeStateStore};
 use super::window::WINDOW_SECS;
 use crate::messages::{EnqueueMissing, ScrapeNow, UpsertBatch};
 use crate::metrics::{github_api, scrape};
-use crate::ports::{OrgBatch, Sample};
+use crate::ports::{CounterDeltas, OrgBatch, Sample};
+use crate::roles::Grant;
 
 /// Everything a ScrapeActor is built from (the factory gives a fresh one on every restart).
 pub struct ScrapeActorArgs {
@@ -33,7 +34,8 @@ pub struct ScrapeActorArgs {
     pub interval: Duration,
     /// Fraction of the interval used as ± jitter (e.g. 0.05).
     pub jitter: f64,
-    pub epoch: u64,
+    /// The lease tenure this actor scrapes under; every batch carries it.
+    pub grant: Option<Grant>,
     pub settings: Arc<CycleSettings>,
     pub health: GithubHealth,
     pub api: Arc<dyn GithubApi>,
@@ -252,9 +254,13 @@ impl ScrapeActor {
         drop(ledger);
         self.args.store.do_send(UpsertBatch(OrgBatch {
             org: org.to_string(),
-            epoch: self.args.epoch,
+            grant: self.args.grant.clone(),
             samples,
-            counter_deltas,
+            counter_deltas: if counter_deltas.is_empty() {
+                Vec::new()
+            } else {
+                vec![CounterDeltas::new(counter_deltas)]
+            },
         }));
     }
 }

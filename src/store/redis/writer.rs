@@ -74,19 +74,23 @@ impl Inner {
             let verdict = self
                 .stage_and_commit(
                     &batch.org,
-                    batch.epoch,
+                    batch.epoch(),
                     &before,
                     &chunks,
                     kept.len(),
                     rejected,
                     budget,
-                    &batch.counter_deltas,
+                    &batch
+                        .counter_deltas
+                        .iter()
+                        .flat_map(|p| p.deltas.iter().cloned())
+                        .collect::<Vec<_>>(),
                 )
                 .await?;
             match verdict {
                 Verdict::Committed { incarnation } => {
                     let committed = Committed {
-                        epoch: batch.epoch,
+                        epoch: batch.epoch(),
                         series: kept.len(),
                         chunks,
                     };
@@ -100,7 +104,7 @@ impl Inner {
                 }
                 Verdict::Stale { current } => {
                     return Err(StoreError::StaleEpoch {
-                        attempted: batch.epoch,
+                        attempted: batch.epoch(),
                         current,
                     });
                 }
