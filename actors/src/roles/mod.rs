@@ -57,6 +57,10 @@ impl fmt::Debug for Grant {
     }
 }
 
+/// Called by a writer whose write the store rejected because its grant's lease is no longer
+/// live: the RoleManager steps that tenure down. Must not block (it sends a message).
+pub type StaleWriteHook = Arc<dyn Fn(Grant) + Send + Sync>;
+
 /// Which lease: the global one (`is_leader`, singleton jobs, every org in `single` mode) or
 /// one org's (`per_org` mode).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -279,11 +279,38 @@ pub struct StateError {
     pub source: Box<dyn std::error::Error + Send + Sync>,
 }
 
+impl StateError {
+    /// Whether the backend refused a fenced write because the grant's lease is not live
+    /// (the source is [`StaleLease`]).
+    pub fn is_stale_lease(&self) -> bool {
+        self.source.downcast_ref::<StaleLease>().is_some()
+    }
+}
+
+/// The source of a [`StateError`] for a fenced write whose lease is no longer ours.
+#[derive(Debug, thiserror::Error)]
+#[error("write rejected: the lease of epoch {epoch} is no longer held by this writer")]
+pub struct StaleLease {
+    pub epoch: u64,
+}
+
 /// Where the scraper keeps its per-org event logs and cursors (memory, or Redis later), so that
 /// incremental scraping survives a restart or a leader change.
 pub trait ScrapeStateStore: Send + Sync + 'static {
     fn get(&self, key: &str) -> BoxFuture<'static, Result<Option<Versioned>, StateError>>;
     fn put(&self, key: &str, value: Versioned) -> BoxFuture<'static, Result<(), StateError>>;
+
+    /// `put`, fenced: lands only while `grant`'s lease is live (checked by the backend,
+    /// atomically with the write). Backends without leases (memory) compare nothing.
+    fn put_fenced(
+        &self,
+        key: &str,
+        value: Versioned,
+        grant: &crate::roles::Grant,
+    ) -> BoxFuture<'static, Result<(), StateError>> {
+        let _ = grant;
+        self.put(key, value)
+    }
 }
 
 /// The time source of scrape cycles (Unix seconds, fractional).
