@@ -48,6 +48,12 @@ impl ComponentStatus {
     pub fn is_up(&self) -> bool {
         matches!(self, ComponentStatus::Up)
     }
+
+    /// Up, or stopped on purpose by its supervisor (a scraper whose org this replica handed
+    /// over): neither makes the replica unready.
+    pub fn is_fine(&self) -> bool {
+        matches!(self, ComponentStatus::Up | ComponentStatus::Stopped)
+    }
 }
 
 /// The health mode `/healthz` reports.
@@ -96,7 +102,7 @@ impl HealthReport {
     pub fn failing_required(&self) -> Vec<&str> {
         self.components
             .iter()
-            .filter(|(_, c)| c.required_for_ready && !c.status.is_up())
+            .filter(|(_, c)| c.required_for_ready && !c.status.is_fine())
             .map(|(name, _)| name.as_str())
             .collect()
     }
@@ -142,11 +148,11 @@ impl HealthActor {
         let ready = self
             .components
             .values()
-            .all(|c| !c.required_for_ready || c.status.is_up());
+            .all(|c| !c.required_for_ready || c.status.is_fine());
         let optional_down = self
             .components
             .values()
-            .any(|c| !c.required_for_ready && !c.status.is_up());
+            .any(|c| !c.required_for_ready && !c.status.is_fine());
         let mode = match (ready, optional_down) {
             (false, _) => Mode::Unhealthy,
             (true, true) => Mode::Degraded,

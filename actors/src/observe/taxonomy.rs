@@ -103,8 +103,80 @@ pub static BACKFILL_JOB_DURATION: MetricDef = MetricDef {
     labels: &[],
 };
 
+/// `gh_exporter_is_leader`.
+pub static IS_LEADER: MetricDef = MetricDef {
+    name: "gh_exporter_is_leader",
+    help: "1 while this replica holds the global lease (or is the static leader), else 0.",
+    kind: MetricKind::Gauge,
+    labels: &[],
+};
+
+/// `gh_exporter_leader_epoch`.
+pub static LEADER_EPOCH: MetricDef = MetricDef {
+    name: "gh_exporter_leader_epoch",
+    help: "Fencing epoch of the global lease this replica holds (0 when it holds none).",
+    kind: MetricKind::Gauge,
+    labels: &[],
+};
+
+/// `gh_exporter_leader_transitions_total{event}`.
+pub static LEADER_TRANSITIONS: MetricDef = MetricDef {
+    name: "gh_exporter_leader_transitions",
+    help: "Lease tenures of this replica that began (acquired), were given up (released) or were taken away (lost), global and per-org leases alike.",
+    kind: MetricKind::Counter,
+    labels: &["event"],
+};
+
+/// `gh_exporter_lease_renew_failures_total{reason}`.
+pub static LEASE_RENEW_FAILURES: MetricDef = MetricDef {
+    name: "gh_exporter_lease_renew_failures",
+    help: "Failed lease operations of this replica, by reason (timeout, backend_error, not_held, deadline, stale_write, duplicate_identity).",
+    kind: MetricKind::Counter,
+    labels: &["reason"],
+};
+
+/// `gh_exporter_owned_orgs`.
+pub static OWNED_ORGS: MetricDef = MetricDef {
+    name: "gh_exporter_owned_orgs",
+    help: "Orgs this replica scrapes now.",
+    kind: MetricKind::Gauge,
+    labels: &[],
+};
+
+/// `gh_exporter_org_lease_held{org}`.
+pub static ORG_LEASE_HELD: MetricDef = MetricDef {
+    name: "gh_exporter_org_lease_held",
+    help: "1 while this replica holds the org's lease (per_org mode), else 0.",
+    kind: MetricKind::Gauge,
+    labels: &["org"],
+};
+
+/// `gh_exporter_cluster_members`.
+pub static CLUSTER_MEMBERS: MetricDef = MetricDef {
+    name: "gh_exporter_cluster_members",
+    help: "Live replicas of this namespace as this replica last saw them (heartbeats within the lease duration).",
+    kind: MetricKind::Gauge,
+    labels: &[],
+};
+
+/// `gh_exporter_replica_store_writes_total{result}`.
+pub static REPLICA_STORE_WRITES: MetricDef = MetricDef {
+    name: "gh_exporter_replica_store_writes",
+    help: "Org batches this process wrote to the store, by result (success, stale, budget, error); the shared gh_exporter_store_write_total counts every replica's.",
+    kind: MetricKind::Counter,
+    labels: &["result"],
+};
+
 /// Every family of the taxonomy, for checks and documentation.
 pub static ALL: &[&MetricDef] = &[
+    &IS_LEADER,
+    &LEADER_EPOCH,
+    &LEADER_TRANSITIONS,
+    &LEASE_RENEW_FAILURES,
+    &OWNED_ORGS,
+    &ORG_LEASE_HELD,
+    &CLUSTER_MEMBERS,
+    &REPLICA_STORE_WRITES,
     &ACTOR_RESTARTS,
     &ACTOR_UP,
     &BACKFILL_JOBS_CLAIMED,

@@ -8,6 +8,9 @@
 //! - [`manager`]: the RoleManager actor.
 
 pub mod assign;
+pub mod manager;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::sync::Arc;
