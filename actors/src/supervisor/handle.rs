@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 use tokio_util::sync::CancellationToken;
 
+use super::control::SupervisorControl;
 use super::runtime::Runtime;
 use super::spec::SupervisorSpec;
 
@@ -23,7 +24,8 @@ pub enum SupervisorExit {
     DeadlineExceeded,
 }
 
-/// Handle to a running root supervisor. Cheap to clone.
+/// Handle to a running root supervisor: shutdown, outcome, and its [`SupervisorControl`].
+/// Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SupervisorHandle {
     stop: CancellationToken,
@@ -32,6 +34,7 @@ pub struct SupervisorHandle {
     /// Set before `shutdown` aborts the task, so the task's exit guard reports
     /// `DeadlineExceeded` rather than a failure.
     aborted: Arc<AtomicBool>,
+    control: SupervisorControl,
 }
 
 /// Publishes the supervisor's outcome exactly once, even when its task panics or is aborted
@@ -92,6 +95,7 @@ impl Drop for ExitGuard {
 pub fn start(spec: SupervisorSpec) -> SupervisorHandle {
     let stop = CancellationToken::new();
     let runtime = Runtime::start(spec, stop.clone());
+    let control = runtime.control();
     let (exit_tx, exit) = watch::channel(None);
     let aborted = Arc::new(AtomicBool::new(false));
     let guard = ExitGuard {
@@ -110,10 +114,18 @@ pub fn start(spec: SupervisorSpec) -> SupervisorHandle {
         exit,
         task: task.abort_handle(),
         aborted,
+        control,
     }
 }
 
 impl SupervisorHandle {
+    /// The [`SupervisorControl`] of the root: start and terminate its children while it runs.
+    /// Once the root is shutting down or over, its requests answer
+    /// [`ControlError::SupervisorGone`](super::ControlError::SupervisorGone).
+    pub fn control(&self) -> SupervisorControl {
+        self.control.clone()
+    }
+
     /// Resolves once the supervisor has ended, for whatever reason.
     pub async fn wait(&self) -> SupervisorExit {
         let mut exit = self.exit.clone();

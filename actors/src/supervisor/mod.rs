@@ -10,6 +10,16 @@
 //!   [`SupervisorHandle::gave_up`].
 //! - [`Backoff`]: exponential delay with jitter between restarts, reset after a stable period.
 //! - Children start in order, stop in reverse, each within its shutdown timeout, then aborted.
+//! - Dynamic children: a [`SupervisorControl`] (from [`SupervisorHandle::control`] for the
+//!   root, or the [`SupervisorSlot`] of [`ChildSpec::supervisor_in`] for a nested supervisor's
+//!   current incarnation) starts and terminates children of a running supervisor.
+//!   `start_child` appends a child supervised exactly like the spec's (restart type, strategy
+//!   group, intensity, backoff) and fails with [`ControlError::AlreadyExists`] while one of that
+//!   name runs or awaits restart; `terminate_child` stops one like a shutdown does, never
+//!   restarts it and returns once it exited; `children` lists the live ones. Requests to a
+//!   supervisor that is stopping or over answer [`ControlError::SupervisorGone`]; dynamic
+//!   children do not survive a restart of their supervisor. `start_child` runs on the tree's
+//!   arbiter thread only (a [`ChildSpec`] is not `Send`).
 //! - A panic in a child's task (actor handler included) or in work it spawned with
 //!   [`ChildContext::spawn_watched`] is caught through the task's `JoinHandle` and handled as
 //!   that child's failure.
@@ -21,8 +31,8 @@
 //! **Stopping an actor child** needs no handler: the supervisor calls `ctx.stop()` on the
 //! actor's own context (see [`ChildSpec::actor_in`]). Task children get a `CancellationToken`.
 //!
-//! Everything runs on the arbiter that called [`start`]; [`ActorSlot`]s are `Send + Sync` and
-//! can be shared with actix-web workers.
+//! Everything runs on the arbiter that called [`start`]; [`ActorSlot`]s, [`SupervisorSlot`]s
+//! and [`SupervisorControl`]s are `Send + Sync` and can be shared with actix-web workers.
 //!
 //! ```
 //! use std::sync::Arc;
@@ -49,6 +59,7 @@
 //! ```
 
 mod child;
+mod control;
 mod handle;
 mod policy;
 mod runtime;
@@ -58,6 +69,7 @@ mod tests;
 
 pub(crate) use child::payload_message;
 pub use child::{ActorSlot, ChildContext};
+pub use control::{ControlError, SupervisorControl, SupervisorSlot};
 pub use handle::{start, SupervisorExit, SupervisorHandle};
 pub use policy::{Backoff, Intensity};
 pub use spec::{ChildSpec, RestartType, Strategy, SupervisorSpec};

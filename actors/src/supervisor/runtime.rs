@@ -8,6 +8,14 @@
 //! `decide` acts on queued decisions one at a time (stopping siblings, scheduling restarts,
 //! or giving up). Reports arriving while a child is being stopped are recorded and their
 //! decisions wait their turn.
+//!
+//! Control requests ([`SupervisorControl`](super::SupervisorControl)) arrive on a second
+//! channel, selected on in the main loop and while a child is being stopped. `children` is
+//! answered at once; `start_child` and `terminate_child` are queued and served from the main
+//! loop once no decision is pending, so a strategy group never changes during a restart.
+//! Once stopping for good (shutdown or giving up) every request is dropped, which the caller
+//! reads as `SupervisorGone`. Terminated children stay in the `Vec` as removed entries
+//! (reports carry indices); a later `start_child` of the same name revives the entry.
 
 use std::collections::VecDeque;
 use std::ops::Range;
@@ -23,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
 
 use super::child::{payload_message, spawn_incarnation, ChildContext, Report, ReportKind};
+use super::control::{ControlError, Request, SupervisorControl};
 use super::policy::{Backoff, RestartWindow};
 use super::spec::{ChildSpec, RestartType, StartEnv, Strategy, SupervisorSpec};
 use crate::observe::{ExitReason, Multi, Observer, SupervisionEvent};
@@ -41,6 +50,14 @@ pub(crate) struct Runtime {
     decisions: VecDeque<Decision>,
     /// Cancelled when this supervisor itself must stop (root shutdown or parent's request).
     stop: CancellationToken,
+    /// Kept so the control channel never closes while the supervisor runs; cloned into every
+    /// `SupervisorControl` of this incarnation.
+    control_tx: UnboundedSender<Request>,
+    control_rx: UnboundedReceiver<Request>,
+    /// `start_child` / `terminate_child` requests waiting for the main loop.
+    deferred: VecDeque<Request>,
+    /// Stopping for good (shutdown or giving up): control requests are refused.
+    closing: bool,
 }
 
 struct Child {
@@ -52,11 +69,32 @@ struct Child {
     running: Option<Running>,
     /// When the child is due to start again (backoff pending).
     restart_at: Option<Instant>,
-    /// A `Temporary` child that exited: never started again.
+    /// A `Temporary` child that exited, or a child terminated through the control: never
+    /// started again (unless `start_child` revives the entry).
     removed: bool,
     /// Restarts since the child was last stable: the backoff exponent.
     attempts: u32,
     started_at: Instant,
+}
+
+impl Child {
+    fn new(spec: ChildSpec, now: Instant) -> Self {
+        Self {
+            spec,
+            incarnation: 0,
+            decided: 0,
+            running: None,
+            restart_at: None,
+            removed: false,
+            attempts: 0,
+            started_at: now,
+        }
+    }
+
+    /// Running or pending restart.
+    fn is_live(&self) -> bool {
+        self.running.is_some() || self.restart_at.is_some()
+    }
 }
 
 struct Running {
@@ -79,6 +117,7 @@ impl Runtime {
     /// Builds the supervisor and starts its children, synchronously and in order.
     pub(crate) fn start(spec: SupervisorSpec, stop: CancellationToken) -> Self {
         let (reports_tx, reports_rx) = unbounded_channel();
+        let (control_tx, control_rx) = unbounded_channel();
         let now = Instant::now();
         let mut runtime = Self {
             name: spec.name,
@@ -92,26 +131,26 @@ impl Runtime {
             children: spec
                 .children
                 .into_iter()
-                .map(|spec| Child {
-                    spec,
-                    incarnation: 0,
-                    decided: 0,
-                    running: None,
-                    restart_at: None,
-                    removed: false,
-                    attempts: 0,
-                    started_at: now,
-                })
+                .map(|spec| Child::new(spec, now))
                 .collect(),
             reports_tx,
             reports_rx,
             decisions: VecDeque::new(),
             stop,
+            control_tx,
+            control_rx,
+            deferred: VecDeque::new(),
+            closing: false,
         };
         for index in 0..runtime.children.len() {
             runtime.start_child(index);
         }
         runtime
+    }
+
+    /// A control handle to this incarnation. Call it on the supervisor's thread.
+    pub(crate) fn control(&self) -> SupervisorControl {
+        SupervisorControl::new(self.name.clone(), self.control_tx.clone())
     }
 
     /// Supervises until asked to stop (`Ok`) or until the restart intensity is exceeded
@@ -120,6 +159,13 @@ impl Runtime {
         loop {
             while let Some(decision) = self.decisions.pop_front() {
                 self.decide(decision).await?;
+            }
+            if !self.stop.is_cancelled() {
+                if let Some(request) = self.deferred.pop_front() {
+                    // Serving may stop a child, whose siblings' reports queue decisions.
+                    self.serve(request).await;
+                    continue;
+                }
             }
             let next_restart = self.children.iter().filter_map(|c| c.restart_at).min();
             tokio::select! {
@@ -134,9 +180,111 @@ impl Runtime {
                         self.record(report);
                     }
                 }
+                request = self.control_rx.recv() => {
+                    // `self` holds a sender too.
+                    if let Some(request) = request {
+                        self.intake(request);
+                    }
+                }
                 () = sleep_until_some(next_restart) => self.restart_due(),
             }
         }
+    }
+
+    /// Takes a control request in: refused (its reply dropped) while stopping for good,
+    /// answered at once if it only reads, queued for the main loop otherwise.
+    fn intake(&mut self, request: Request) {
+        if self.closing {
+            return;
+        }
+        match request {
+            Request::Children { reply } => {
+                let _ = reply.send(Ok(self.live_names()));
+            }
+            request @ (Request::Start { .. } | Request::Terminate { .. }) => {
+                self.deferred.push_back(request);
+            }
+        }
+    }
+
+    /// Serves a queued control request; a caller that gave up waiting is ignored.
+    async fn serve(&mut self, request: Request) {
+        match request {
+            Request::Start { spec, reply } => {
+                let result = match spec.take() {
+                    Some(spec) => self.add_child(spec),
+                    None => Err(ControlError::WrongThread),
+                };
+                let _ = reply.send(result);
+            }
+            Request::Terminate { name, reply } => {
+                let terminated = self.terminate(&name).await;
+                let _ = reply.send(Ok(terminated));
+            }
+            Request::Children { reply } => {
+                let _ = reply.send(Ok(self.live_names()));
+            }
+        }
+    }
+
+    /// Names of the children running or pending restart, in position order.
+    fn live_names(&self) -> Vec<String> {
+        self.children
+            .iter()
+            .filter(|child| child.is_live())
+            .map(|child| child.spec.name.to_string())
+            .collect()
+    }
+
+    /// Appends a dynamic child (or revives the removed entry of that name) and starts it.
+    fn add_child(&mut self, spec: ChildSpec) -> Result<(), ControlError> {
+        let same_name = |child: &Child| child.spec.name == spec.name;
+        if self
+            .children
+            .iter()
+            .any(|child| same_name(child) && child.is_live())
+        {
+            return Err(ControlError::AlreadyExists(spec.name.to_string()));
+        }
+        let now = Instant::now();
+        let index = match self.children.iter().position(same_name) {
+            Some(index) => {
+                let child = &mut self.children[index];
+                // Fresh bookkeeping; the incarnation counter goes on so that late reports of
+                // the old entry stay stale.
+                *child = Child {
+                    incarnation: child.incarnation,
+                    decided: child.incarnation,
+                    ..Child::new(spec, now)
+                };
+                index
+            }
+            None => {
+                self.children.push(Child::new(spec, now));
+                self.children.len() - 1
+            }
+        };
+        self.start_child(index);
+        Ok(())
+    }
+
+    /// Stops a live child like a shutdown does and removes it: no restart, no intensity.
+    /// Returns once it exited; `false` if no live child has that name.
+    async fn terminate(&mut self, name: &str) -> bool {
+        let Some(index) = self
+            .children
+            .iter()
+            .position(|child| &*child.spec.name == name && child.is_live())
+        else {
+            return false;
+        };
+        let child = &mut self.children[index];
+        child.removed = true;
+        child.restart_at = None;
+        // Its end is settled here: no decision about it is ever acted on.
+        child.decided = child.incarnation;
+        self.stop_child(index).await;
+        true
     }
 
     fn start_child(&mut self, index: usize) {
@@ -354,8 +502,12 @@ impl Runtime {
         }
     }
 
-    /// Stops every child in reverse start order and cancels pending restarts.
+    /// Stops every child in reverse start order and cancels pending restarts. From here on
+    /// control requests are refused.
     async fn stop_all(&mut self) {
+        self.closing = true;
+        // Dropping their replies answers the callers `SupervisorGone`.
+        self.deferred.clear();
         for child in &mut self.children {
             child.restart_at = None;
         }
@@ -365,7 +517,8 @@ impl Runtime {
     }
 
     /// Asks a running child to stop and waits for its exit; aborts it once its shutdown
-    /// timeout has passed. Other children's reports arriving meanwhile are recorded.
+    /// timeout has passed. Other children's reports arriving meanwhile are recorded, control
+    /// requests taken in (answered, queued or refused).
     async fn stop_child(&mut self, index: usize) {
         let child = &mut self.children[index];
         let incarnation = child.incarnation;
@@ -384,6 +537,11 @@ impl Runtime {
                     Some(report) => self.record(report),
                     None => return,
                 },
+                request = self.control_rx.recv() => {
+                    if let Some(request) = request {
+                        self.intake(request);
+                    }
+                }
                 () = sleep_until(deadline), if !aborted => {
                     aborted = true;
                     warn!(

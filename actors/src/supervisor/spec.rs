@@ -13,6 +13,7 @@ use futures::FutureExt as _;
 use tokio_util::sync::CancellationToken;
 
 use super::child::{actor_future, ActorSlot, ChildContext};
+use super::control::{SupervisorSlot, SupervisorSlotGuard};
 use super::policy::{Backoff, Intensity};
 use super::runtime::Runtime;
 use crate::observe::Observer;
@@ -43,7 +44,7 @@ pub enum Strategy {
 }
 
 /// One supervised child. Built with [`ChildSpec::actor`], [`ChildSpec::task`] or
-/// [`ChildSpec::supervisor`]; defaults to [`RestartType::Permanent`] and a 5 s shutdown timeout.
+/// [`ChildSpec::supervisor`] (or their `_in` variants); defaults to [`RestartType::Permanent`] and a 5 s shutdown timeout.
 ///
 /// Child names are the `actor` label of `gh_exporter_actor_{up,restarts_total}`: keep them unique
 /// in the whole tree and bounded (`scrape:acme`, not a request id).
@@ -112,19 +113,36 @@ where
     }
 }
 
-struct SupervisorStarter<F>(F);
+struct SupervisorStarter<F> {
+    slot: Option<SupervisorSlot>,
+    factory: F,
+}
 
 impl<F> Starter for SupervisorStarter<F>
 where
     F: FnMut() -> SupervisorSpec,
 {
     fn start(&mut self, env: &StartEnv) -> LocalBoxFuture<'static, Result<(), String>> {
-        let mut spec = (self.0)();
+        let mut spec = (self.factory)();
         spec.observer.get_or_insert_with(|| env.observer.clone());
         spec.rng_seed.get_or_insert(env.seed);
         // Children start now, synchronously and in order, like OTP's `start_link`.
         let runtime = Runtime::start(spec, env.stop.clone());
-        runtime.run().boxed_local()
+        let Some(slot) = &self.slot else {
+            return runtime.run().boxed_local();
+        };
+        let control = runtime.control();
+        slot.set(control.clone());
+        // Made before the future so that dropping it unpolled still empties the slot.
+        let guard = SupervisorSlotGuard {
+            slot: slot.clone(),
+            control,
+        };
+        async move {
+            let _guard = guard;
+            runtime.run().await
+        }
+        .boxed_local()
     }
 }
 
@@ -221,8 +239,44 @@ impl ChildSpec {
     where
         F: FnMut() -> SupervisorSpec + 'static,
     {
-        Self::new(name, Box::new(SupervisorStarter(factory)))
-            .shutdown_timeout(Duration::from_secs(30))
+        Self::new(
+            name,
+            Box::new(SupervisorStarter {
+                slot: None,
+                factory,
+            }),
+        )
+        .shutdown_timeout(Duration::from_secs(30))
+    }
+
+    /// Like [`ChildSpec::supervisor`], and `slot` always holds the
+    /// [`SupervisorControl`](super::SupervisorControl) of the nested supervisor's current
+    /// incarnation, to start and terminate its children while it runs. Children started that
+    /// way belong to the incarnation: after a restart the supervisor runs its spec's children
+    /// only, and the slot holds the new incarnation's control.
+    ///
+    /// ```
+    /// use gse_actors::supervisor::{ChildSpec, Strategy, SupervisorSlot, SupervisorSpec};
+    ///
+    /// let scrapers = SupervisorSlot::new();
+    /// let spec = ChildSpec::supervisor_in(&scrapers, "scrapers", || {
+    ///     SupervisorSpec::new("scrapers", Strategy::OneForOne)
+    /// });
+    /// assert!(scrapers.get().is_none()); // filled once the parent starts it
+    /// # drop(spec);
+    /// ```
+    pub fn supervisor_in<F>(slot: &SupervisorSlot, name: impl Into<Arc<str>>, factory: F) -> Self
+    where
+        F: FnMut() -> SupervisorSpec + 'static,
+    {
+        Self::new(
+            name,
+            Box::new(SupervisorStarter {
+                slot: Some(slot.clone()),
+                factory,
+            }),
+        )
+        .shutdown_timeout(Duration::from_secs(30))
     }
 
     /// Sets the restart type (default [`RestartType::Permanent`]).

@@ -812,11 +812,549 @@ async fn shutdown_deadline_aborts_the_tree() {
     assert!(slot_b.get().is_none());
 }
 
-/// Slots and the root handle cross threads (actix-web workers, the signal task).
+/// Slots, controls and the root handle cross threads (actix-web workers, the signal task).
 #[test]
 fn slot_and_handle_are_send_and_sync() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<ActorSlot<Worker>>();
     assert_send_sync::<SupervisorHandle>();
     assert_send_sync::<ChildContext>();
+    assert_send_sync::<SupervisorControl>();
+    assert_send_sync::<SupervisorSlot>();
+    assert_send_sync::<ControlError>();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dynamic children (SupervisorControl, SupervisorSlot).
+
+/// Awaits a control request (or anything else that must end); fails the test if it has not
+/// resolved within a (paused) day.
+async fn settle<F: std::future::Future>(future: F) -> F::Output {
+    match tokio::time::timeout(Duration::from_secs(86_400), future).await {
+        Ok(output) => output,
+        Err(_) => panic!("did not resolve within a (paused) day"),
+    }
+}
+
+/// Lets other local tasks run, without moving the clock, until `line` is in the journal.
+async fn until_noted(journal: &Journal, line: &str) {
+    for _ in 0..1000 {
+        if read(journal).iter().any(|noted| noted == line) {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+    panic!("never noted {line:?}: {:?}", read(journal));
+}
+
+fn names(list: &[&str]) -> Result<Vec<String>, ControlError> {
+    Ok(list.iter().map(|name| (*name).to_owned()).collect())
+}
+
+/// `start_child` on a running root starts the child at once (slot filled, `Started` fired);
+/// it is then supervised like a static child (a crash restarts it after the backoff with
+/// fresh state) and stopped first at shutdown, being the last one started.
+#[actix_rt::test]
+async fn start_child_adds_a_supervised_child_to_a_running_root() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let journal = Journal::default();
+    let root = start(root_spec(Strategy::OneForOne, &observer).child(idle_task("a")));
+    events.expect(&["root: started a"]).await;
+    let control = root.control();
+
+    let (spec, slot) = ChildSpec::actor("dyn", worker("dyn", &journal));
+    assert_eq!(settle(control.start_child(spec)).await, Ok(()));
+    let first = slot.get().expect("slot filled once start_child resolved");
+    events.expect(&["root: started dyn"]).await;
+    assert_eq!(settle(control.children()).await, names(&["a", "dyn"]));
+
+    first.do_send(Crash);
+    let seen = events
+        .expect(&[
+            "root: exited dyn (panicked: handler boom)",
+            "root: restarting dyn #1",
+            "root: started dyn",
+        ])
+        .await;
+    assert_gap(seen[2].at - seen[0].at, 100 * MS);
+    let (generation, _) = slot
+        .get()
+        .expect("restarted")
+        .send(Get)
+        .await
+        .expect("new incarnation answers");
+    assert_eq!(generation, 2);
+
+    assert_eq!(
+        root.shutdown(Duration::from_secs(10)).await,
+        SupervisorExit::Stopped
+    );
+    events
+        .expect(&["root: exited dyn (shutdown)", "root: exited a (shutdown)"])
+        .await;
+}
+
+/// A dynamic transient child that ends normally and a dynamic temporary one that fails are
+/// not restarted and no longer listed.
+#[actix_rt::test]
+async fn dynamic_children_follow_their_restart_type() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let root = start(root_spec(Strategy::OneForOne, &observer));
+    let control = root.control();
+    let once = ChildSpec::task("once", |_stop| async { Ok::<(), String>(()) })
+        .restart(RestartType::Transient);
+    let doomed = ChildSpec::task("doomed", |_stop| async { Err::<(), _>("boom") })
+        .restart(RestartType::Temporary);
+    assert_eq!(settle(control.start_child(once)).await, Ok(()));
+    assert_eq!(settle(control.start_child(doomed)).await, Ok(()));
+    events
+        .expect(&[
+            "root: started once",
+            "root: exited once (normal)",
+            "root: started doomed",
+            "root: exited doomed (failed: boom)",
+        ])
+        .await;
+    events.expect_quiet().await;
+    assert_eq!(settle(control.children()).await, names(&[]));
+}
+
+/// Failures of a dynamic child count toward the intensity; exceeding it makes the root stop
+/// every child and give up, after which its control answers `SupervisorGone`.
+#[actix_rt::test]
+async fn dynamic_child_failures_count_toward_intensity_and_escalate() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let root = start(
+        root_spec(Strategy::OneForOne, &observer)
+            .intensity(Intensity {
+                max_restarts: 1,
+                within: Duration::from_secs(60),
+            })
+            .child(idle_task("a")),
+    );
+    events.expect(&["root: started a"]).await;
+    let control = root.control();
+    let flaky = ChildSpec::task("flaky", |_stop| async { Err::<(), _>("down") });
+    assert_eq!(settle(control.start_child(flaky)).await, Ok(()));
+    events
+        .expect(&[
+            "root: started flaky",
+            "root: exited flaky (failed: down)",
+            "root: restarting flaky #1",
+            "root: started flaky",
+            "root: exited flaky (failed: down)",
+            "root: exited a (shutdown)",
+            "root: gave up",
+        ])
+        .await;
+    let reason = settle(root.gave_up()).await;
+    assert!(
+        reason.starts_with("more than 1 restarts within 60s; last: child flaky failed: down"),
+        "{reason}"
+    );
+    assert_eq!(
+        settle(control.children()).await,
+        Err(ControlError::SupervisorGone)
+    );
+    assert_eq!(
+        settle(control.start_child(idle_task("late"))).await,
+        Err(ControlError::SupervisorGone)
+    );
+    assert_eq!(
+        settle(control.terminate_child("a")).await,
+        Err(ControlError::SupervisorGone)
+    );
+}
+
+/// `terminate_child` resolves only once the child exited (its `stopped` hook ran, its slot is
+/// empty, `Exited (shutdown)` was emitted); the child is never restarted and, with an
+/// intensity of zero, the root does not give up: terminating is not a failure. Unknown or
+/// already terminated names answer `Ok(false)`; static children can be terminated too.
+#[actix_rt::test]
+async fn terminate_child_waits_for_the_exit_and_never_restarts_it() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let journal = Journal::default();
+    let root = start(
+        root_spec(Strategy::OneForOne, &observer)
+            .intensity(Intensity {
+                max_restarts: 0,
+                within: Duration::from_secs(60),
+            })
+            .child(idle_task("a")),
+    );
+    let control = root.control();
+    let (spec, slot) = ChildSpec::actor("dyn", worker("dyn", &journal));
+    assert_eq!(settle(control.start_child(spec)).await, Ok(()));
+    events
+        .expect(&["root: started a", "root: started dyn"])
+        .await;
+
+    let asked = Instant::now();
+    assert_eq!(settle(control.terminate_child("dyn")).await, Ok(true));
+    assert_eq!(Instant::now(), asked);
+    assert!(slot.get().is_none());
+    assert_eq!(read(&journal), ["started dyn", "stopped dyn"]);
+    events.expect(&["root: exited dyn (shutdown)"]).await;
+    events.expect_quiet().await;
+    assert!(slot.get().is_none());
+
+    assert_eq!(settle(control.children()).await, names(&["a"]));
+    assert_eq!(settle(control.terminate_child("dyn")).await, Ok(false));
+    assert_eq!(settle(control.terminate_child("nope")).await, Ok(false));
+    assert_eq!(settle(control.terminate_child("a")).await, Ok(true));
+    events.expect(&["root: exited a (shutdown)"]).await;
+    events.expect_quiet().await;
+    assert_eq!(settle(control.children()).await, names(&[]));
+    assert_eq!(
+        root.shutdown(Duration::from_secs(10)).await,
+        SupervisorExit::Stopped
+    );
+}
+
+/// A child pending restart is live: `start_child` of its name is refused, and
+/// `terminate_child` cancels the restart (`Ok(true)`, nothing starts after the backoff).
+#[actix_rt::test]
+async fn terminate_child_cancels_a_pending_restart() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let journal = Journal::default();
+    let root = start(root_spec(Strategy::OneForOne, &observer));
+    let control = root.control();
+    let (spec, slot) = ChildSpec::actor("dyn", worker("dyn", &journal));
+    assert_eq!(settle(control.start_child(spec)).await, Ok(()));
+    events.expect(&["root: started dyn"]).await;
+
+    slot.get().expect("running").do_send(Crash);
+    events
+        .expect(&[
+            "root: exited dyn (panicked: handler boom)",
+            "root: restarting dyn #1",
+        ])
+        .await;
+    assert_eq!(settle(control.children()).await, names(&["dyn"]));
+    let (again, _) = ChildSpec::actor("dyn", worker("dyn", &journal));
+    assert_eq!(
+        settle(control.start_child(again)).await,
+        Err(ControlError::AlreadyExists("dyn".into()))
+    );
+    assert_eq!(settle(control.terminate_child("dyn")).await, Ok(true));
+    events.expect_quiet().await;
+    assert!(slot.get().is_none());
+    assert_eq!(settle(control.children()).await, names(&[]));
+}
+
+/// A live name (dynamic or static) cannot be started twice; a terminated name can be started
+/// again, reusing its entry with fresh bookkeeping: its backoff starts over at attempt 1.
+#[actix_rt::test]
+async fn start_child_refuses_a_live_name_and_revives_a_terminated_one() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let journal = Journal::default();
+    let root = start(root_spec(Strategy::OneForOne, &observer).child(idle_task("a")));
+    events.expect(&["root: started a"]).await;
+    let control = root.control();
+    let slot = ActorSlot::new();
+    let dynamic = || ChildSpec::actor_in(&slot, "dyn", worker("dyn", &journal));
+
+    assert_eq!(settle(control.start_child(dynamic())).await, Ok(()));
+    events.expect(&["root: started dyn"]).await;
+    assert_eq!(
+        settle(control.start_child(dynamic())).await,
+        Err(ControlError::AlreadyExists("dyn".into()))
+    );
+    assert_eq!(
+        settle(control.start_child(idle_task("a"))).await,
+        Err(ControlError::AlreadyExists("a".into()))
+    );
+
+    // Two crashes in a row: the second restart backs off longer.
+    for attempt in ["#1", "#2"] {
+        slot.get().expect("running").do_send(Crash);
+        let restarting = format!("root: restarting dyn {attempt}");
+        events
+            .expect(&[
+                "root: exited dyn (panicked: handler boom)",
+                &restarting,
+                "root: started dyn",
+            ])
+            .await;
+    }
+    assert_eq!(settle(control.terminate_child("dyn")).await, Ok(true));
+    events.expect(&["root: exited dyn (shutdown)"]).await;
+
+    assert_eq!(settle(control.start_child(dynamic())).await, Ok(()));
+    events.expect(&["root: started dyn"]).await;
+    assert_eq!(settle(control.children()).await, names(&["a", "dyn"]));
+    slot.get().expect("running again").do_send(Crash);
+    let seen = events
+        .expect(&[
+            "root: exited dyn (panicked: handler boom)",
+            "root: restarting dyn #1",
+            "root: started dyn",
+        ])
+        .await;
+    assert_eq!(seen[1].delay, Some(100 * MS));
+    assert_eq!(settle(control.children()).await, names(&["a", "dyn"]));
+}
+
+/// A dynamic child vetoing its stop is aborted at its shutdown timeout and `terminate_child`
+/// resolves then, without a restart although `Killed` is abnormal. Meanwhile the supervisor
+/// keeps answering: `children` at once, `start_child` right after the termination.
+#[actix_rt::test]
+async fn terminate_child_aborts_a_child_ignoring_its_stop_after_its_timeout() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let journal = Journal::default();
+    let root = start(root_spec(Strategy::OneForOne, &observer));
+    let control = root.control();
+    let stubborn_journal = journal.clone();
+    let (spec, slot) = ChildSpec::actor("stubborn", move |_: &ChildContext| Stubborn {
+        journal: stubborn_journal.clone(),
+    });
+    let spec = spec.shutdown_timeout(Duration::from_secs(2));
+    assert_eq!(settle(control.start_child(spec)).await, Ok(()));
+    events.expect(&["root: started stubborn"]).await;
+
+    let asked = Instant::now();
+    let terminating = {
+        let control = control.clone();
+        actix_rt::spawn(async move { control.terminate_child("stubborn").await })
+    };
+    until_noted(&journal, "stubborn refuses to stop").await;
+    assert_eq!(settle(control.children()).await, names(&["stubborn"]));
+    assert_eq!(Instant::now(), asked);
+    assert_eq!(settle(control.start_child(idle_task("late"))).await, Ok(()));
+    assert_gap(Instant::now() - asked, Duration::from_secs(2));
+    let terminated = settle(terminating).await.expect("terminate task ran");
+    assert_eq!(terminated, Ok(true));
+    let seen = events
+        .expect(&[
+            "root: exited stubborn (killed after shutdown timeout)",
+            "root: started late",
+        ])
+        .await;
+    assert_gap(seen[0].at - asked, Duration::from_secs(2));
+    events.expect_quiet().await;
+    assert!(slot.get().is_none());
+    assert_eq!(settle(control.children()).await, names(&["late"]));
+}
+
+/// While the root is shutting down every request answers `SupervisorGone` at once (no wait
+/// for the children being stopped), and so does every request after it stopped.
+#[actix_rt::test]
+async fn control_requests_during_and_after_shutdown_answer_supervisor_gone() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let journal = Journal::default();
+    let stubborn_journal = journal.clone();
+    let (b, _) = ChildSpec::actor("b", move |_: &ChildContext| Stubborn {
+        journal: stubborn_journal.clone(),
+    });
+    let root = start(
+        root_spec(Strategy::OneForOne, &observer)
+            .child(b.shutdown_timeout(Duration::from_secs(2)))
+            .child(idle_task("c")),
+    );
+    events.expect(&["root: started b", "root: started c"]).await;
+    let control = root.control();
+
+    let shutting_down = {
+        let root = root.clone();
+        actix_rt::spawn(async move { root.shutdown(Duration::from_secs(30)).await })
+    };
+    // `c` stopped: the root now waits for `b`, which ignores its stop for 2 s.
+    events.expect(&["root: exited c (shutdown)"]).await;
+    let asked = Instant::now();
+    let gone = Err(ControlError::SupervisorGone);
+    assert_eq!(settle(control.children()).await, gone);
+    assert_eq!(
+        settle(control.start_child(idle_task("x"))).await,
+        Err(ControlError::SupervisorGone)
+    );
+    assert_eq!(
+        settle(control.terminate_child("b")).await,
+        Err(ControlError::SupervisorGone)
+    );
+    assert_eq!(Instant::now(), asked);
+
+    let exit = settle(shutting_down).await.expect("shutdown task ran");
+    assert_eq!(exit, SupervisorExit::Stopped);
+    events
+        .expect(&["root: exited b (killed after shutdown timeout)"])
+        .await;
+    for control in [control, root.control()] {
+        assert_eq!(settle(control.children()).await, gone);
+        assert_eq!(
+            settle(control.start_child(idle_task("x"))).await,
+            Err(ControlError::SupervisorGone)
+        );
+        assert_eq!(
+            settle(control.terminate_child("b")).await,
+            Err(ControlError::SupervisorGone)
+        );
+    }
+}
+
+/// rest_for_one: a failing static child takes down the children after it, dynamic ones
+/// included, stopped in reverse and restarted in order; a terminated dynamic child between
+/// them stays down, and the earlier static child is untouched.
+#[actix_rt::test]
+async fn rest_for_one_restart_of_a_static_child_restarts_later_dynamic_children() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let journal = Journal::default();
+    let (a, slot_a) = ChildSpec::actor("a", worker("a", &journal));
+    let (b, slot_b) = ChildSpec::actor("b", worker("b", &journal));
+    let root = start(root_spec(Strategy::RestForOne, &observer).child(a).child(b));
+    let control = root.control();
+    for name in ["d1", "d2", "d3"] {
+        assert_eq!(settle(control.start_child(idle_task(name))).await, Ok(()));
+    }
+    events
+        .expect(&[
+            "root: started a",
+            "root: started b",
+            "root: started d1",
+            "root: started d2",
+            "root: started d3",
+        ])
+        .await;
+    assert_eq!(settle(control.terminate_child("d2")).await, Ok(true));
+    events.expect(&["root: exited d2 (shutdown)"]).await;
+
+    let a_before = slot_a.get().expect("running");
+    slot_b.get().expect("running").do_send(Crash);
+    events
+        .expect(&[
+            "root: exited b (panicked: handler boom)",
+            "root: exited d3 (shutdown)",
+            "root: exited d1 (shutdown)",
+            "root: restarting b #1",
+            "root: restarting d1 #1",
+            "root: restarting d3 #1",
+            "root: started b",
+            "root: started d1",
+            "root: started d3",
+        ])
+        .await;
+    events.expect_quiet().await;
+    assert_eq!(slot_a.get(), Some(a_before));
+    assert_eq!(
+        settle(control.children()).await,
+        names(&["a", "b", "d1", "d3"])
+    );
+}
+
+/// A nested supervisor's slot holds its current incarnation's control: children started
+/// through it are supervised there (exceeding the nested intensity escalates to the root).
+/// The slot is empty before the root hears of the exit, the old control answers
+/// `SupervisorGone`, and after the restart the slot holds the new incarnation's control,
+/// which runs the spec's children only.
+#[actix_rt::test]
+async fn nested_supervisor_slot_follows_the_current_incarnation() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let journal = Journal::default();
+    let scrapers = SupervisorSlot::new();
+    let nested = || {
+        SupervisorSpec::new("scrapers", Strategy::OneForOne)
+            .intensity(Intensity {
+                max_restarts: 0,
+                within: Duration::from_secs(60),
+            })
+            .backoff(backoff(0.0))
+            .child(idle_task("idle"))
+    };
+    assert!(scrapers.get().is_none());
+    let root = start(
+        root_spec(Strategy::OneForOne, &observer)
+            .child(ChildSpec::supervisor_in(&scrapers, "scrapers", nested)),
+    );
+    events
+        .expect(&["scrapers: started idle", "root: started scrapers"])
+        .await;
+    let first = scrapers.get().expect("slot filled at start");
+    let acme = ActorSlot::new();
+    let scraper = || ChildSpec::actor_in(&acme, "scrape.acme", worker("acme", &journal));
+    assert_eq!(settle(first.start_child(scraper())).await, Ok(()));
+    events.expect(&["scrapers: started scrape.acme"]).await;
+    assert_eq!(
+        settle(first.children()).await,
+        names(&["idle", "scrape.acme"])
+    );
+
+    acme.get().expect("running").do_send(Crash);
+    events
+        .expect(&[
+            "scrapers: exited scrape.acme (panicked: handler boom)",
+            "scrapers: exited idle (shutdown)",
+            "scrapers: gave up",
+        ])
+        .await;
+    let escalated = events.next().await;
+    assert!(
+        escalated.line.starts_with(
+            "root: exited scrapers (failed: more than 0 restarts within 60s; last: child \
+             scrape.acme panicked: handler boom"
+        ),
+        "{escalated:?}"
+    );
+    assert!(scrapers.get().is_none(), "slot emptied before the exit");
+    assert_eq!(
+        settle(first.children()).await,
+        Err(ControlError::SupervisorGone)
+    );
+
+    events
+        .expect(&[
+            "root: restarting scrapers #1",
+            "scrapers: started idle",
+            "root: started scrapers",
+        ])
+        .await;
+    let second = scrapers.get().expect("slot refilled on restart");
+    assert_eq!(settle(second.children()).await, names(&["idle"]));
+    assert_eq!(
+        settle(first.start_child(scraper())).await,
+        Err(ControlError::SupervisorGone)
+    );
+    assert_eq!(settle(second.start_child(scraper())).await, Ok(()));
+    events.expect(&["scrapers: started scrape.acme"]).await;
+
+    assert_eq!(
+        root.shutdown(Duration::from_secs(60)).await,
+        SupervisorExit::Stopped
+    );
+    assert!(scrapers.get().is_none());
+    assert_eq!(
+        settle(second.children()).await,
+        Err(ControlError::SupervisorGone)
+    );
+}
+
+/// `start_child` off the supervisor's thread is refused (a `ChildSpec` cannot cross threads);
+/// the other requests work from any thread.
+#[actix_rt::test]
+async fn start_child_off_the_supervisor_thread_is_refused() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let root = start(root_spec(Strategy::OneForOne, &observer).child(idle_task("a")));
+    events.expect(&["root: started a"]).await;
+    let control = root.control();
+    let elsewhere = tokio::task::spawn_blocking(move || {
+        futures::executor::block_on(async {
+            (
+                control.start_child(idle_task("x")).await,
+                control.children().await,
+            )
+        })
+    });
+    let (started, listed) = settle(elsewhere).await.expect("blocking task ran");
+    assert_eq!(started, Err(ControlError::WrongThread));
+    assert_eq!(listed, names(&["a"]));
+    events.expect_quiet().await;
 }
