@@ -103,14 +103,6 @@ pub static BACKFILL_JOB_DURATION: MetricDef = MetricDef {
     labels: &[],
 };
 
-/// `gh_exporter_is_leader`.
-pub static IS_LEADER: MetricDef = MetricDef {
-    name: "gh_exporter_is_leader",
-    help: "1 while this replica holds the global lease (or is the static leader), else 0.",
-    kind: MetricKind::Gauge,
-    labels: &[],
-};
-
 /// `gh_exporter_leader_epoch`.
 pub static LEADER_EPOCH: MetricDef = MetricDef {
     name: "gh_exporter_leader_epoch",
@@ -169,7 +161,6 @@ pub static REPLICA_STORE_WRITES: MetricDef = MetricDef {
 
 /// Every family of the taxonomy, for checks and documentation.
 pub static ALL: &[&MetricDef] = &[
-    &IS_LEADER,
     &LEADER_EPOCH,
     &LEADER_TRANSITIONS,
     &LEASE_RENEW_FAILURES,

@@ -39,7 +39,7 @@ use super::{Acquire, ElectionError, Grant, LeaderElector, LeaseEvent, LeaseScope
 use crate::health::{ComponentStatus, HealthReporter, Role};
 use crate::messages::RoleChanged;
 use crate::observe::taxonomy::{
-    CLUSTER_MEMBERS, IS_LEADER, LEADER_EPOCH, LEADER_TRANSITIONS, LEASE_RENEW_FAILURES,
+    CLUSTER_MEMBERS, LEADER_EPOCH, LEADER_TRANSITIONS, LEASE_RENEW_FAILURES,
     ORG_LEASE_HELD, OWNED_ORGS,
 };
 use crate::observe::Recorder;
@@ -656,11 +656,8 @@ impl RoleManager {
             .held
             .get(&LeaseScope::Global)
             .map_or(0, |t| t.grant.epoch);
-        self.recorder.gauge(
-            &IS_LEADER,
-            &[],
-            if role == Role::Leader { 1.0 } else { 0.0 },
-        );
+        // gh_exporter_is_leader comes from the HealthActor's role (see `/metrics/replica`).
+        let _ = role;
         self.recorder.gauge(&LEADER_EPOCH, &[], epoch as f64);
         if self.settings.mode == RoleMode::PerOrg {
             for org in &self.settings.orgs {

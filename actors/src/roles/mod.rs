@@ -8,6 +8,7 @@
 //! - [`manager`]: the RoleManager actor.
 
 pub mod assign;
+pub mod fenced_state;
 pub mod manager;
 #[cfg(test)]
 mod tests;

@@ -441,8 +441,8 @@ async fn one_leader_among_three_and_it_scrapes_every_org_under_its_grant() {
         replicas[leader]
             .recorder
             .snapshot()
-            .gauge("gh_exporter_is_leader", &[]),
-        Some(1.0)
+            .gauge("gh_exporter_leader_epoch", &[]),
+        Some(epoch as f64)
     );
 }
 
