@@ -20,6 +20,24 @@ pub struct Counters {
     /// Small maps touched once per request; contention is negligible next to HTTP handling.
     by_endpoint: Mutex<BTreeMap<String, u64>>,
     by_status: Mutex<BTreeMap<String, u64>>,
+    /// The latest org-scoped REST requests (bounded): who asked about which org, when.
+    org_log: Mutex<std::collections::VecDeque<OrgRequest>>,
+}
+
+/// Org-scoped requests the log keeps (the oldest are dropped first).
+pub const ORG_LOG_CAPACITY: usize = 50_000;
+
+/// One org-scoped REST request (`/orgs/{org}/…` or `/repos/{org}/…`), for tests that check
+/// which client scraped an org when (e.g. that two replicas never scrape one org at once).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct OrgRequest {
+    /// The fake's clock when the request arrived (Unix seconds).
+    pub at: f64,
+    pub org: String,
+    /// The endpoint template (`GET /orgs/{org}/repos`).
+    pub endpoint: String,
+    /// The request's `User-Agent` (the exporter names its replica there).
+    pub user_agent: String,
 }
 
 /// The body of `GET /_fake/requests`.
@@ -72,7 +90,22 @@ impl Counters {
         }
     }
 
+    /// Records an org-scoped request in the bounded log.
+    pub fn record_org(&self, request: OrgRequest) {
+        let mut log = lock(&self.org_log);
+        if log.len() >= ORG_LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(request);
+    }
+
+    /// The org-scoped requests still in the log, oldest first.
+    pub fn org_log(&self) -> Vec<OrgRequest> {
+        lock(&self.org_log).iter().cloned().collect()
+    }
+
     pub fn reset(&self) {
+        lock(&self.org_log).clear();
         self.total.store(0, Ordering::Relaxed);
         self.budget_consumed.store(0, Ordering::Relaxed);
         self.not_modified.store(0, Ordering::Relaxed);

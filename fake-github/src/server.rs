@@ -139,6 +139,11 @@ impl FakeGithub {
         truth::compute_from(&self.state.world, at, snaps.iter().map(|c| &c.snap))
     }
 
+    /// The latest org-scoped REST requests, oldest first (see [`crate::counters::OrgRequest`]).
+    pub fn org_requests(&self) -> Vec<crate::counters::OrgRequest> {
+        self.state.counters.org_log()
+    }
+
     /// Request counters (as `GET /_fake/requests`).
     pub fn requests(&self) -> crate::counters::RequestCounts {
         self.state.counters.snapshot()
@@ -221,11 +226,33 @@ async fn dispatch(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Htt
         None => format!("{} (unmatched)", req.method()),
     };
     let resource = route.as_ref().map_or(Resource::Core, Route::resource);
+    if let Some(org) = org_of(&stripped) {
+        state.counters.record_org(crate::counters::OrgRequest {
+            at: state.clock.now(),
+            org: org.to_string(),
+            endpoint: endpoint.clone(),
+            user_agent: req
+                .headers()
+                .get("user-agent")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_string(),
+        });
+    }
     let outcome = pipeline(&req, &state, route, &stripped).await;
     state
         .counters
         .record_use(&endpoint, outcome.status, resource.name(), outcome.consumed);
     outcome.response
+}
+
+/// The org of an org-scoped REST path (`/orgs/{org}/…`, `/repos/{org}/…`).
+fn org_of(path: &str) -> Option<&str> {
+    let mut parts = path.trim_start_matches('/').split('/');
+    match (parts.next(), parts.next()) {
+        (Some("orgs" | "repos"), Some(org)) if !org.is_empty() => Some(org),
+        _ => None,
+    }
 }
 
 const MALFORMED_BODY: &[u8] = b"{\"message\": \"Server Error\", oops";
