@@ -106,7 +106,7 @@ pub(crate) fn extract(
     let leader_election = LeaderElectionConfig {
         enabled: r.read("leader_election.enabled", boolean),
         static_role: r.read("leader_election.static_role", choice(StaticRole::NAMES)),
-        backend: r.read("leader_election.backend", choice(ElectionBackend::NAMES)),
+        backend: r.read("leader_election.backend", election_backend),
         lease_name: r.read("leader_election.lease_name", text),
         lease_duration: r.read("leader_election.lease_duration", duration),
         renew_deadline: r.read("leader_election.renew_deadline", duration),
@@ -114,6 +114,9 @@ pub(crate) fn extract(
         identity: r
             .read_opt("leader_election.identity", text)
             .unwrap_or_else(|| hostname(env)),
+        mode: r.read("leader_election.mode", choice(ElectionMode::NAMES)),
+        rebalance_delay: r.read("leader_election.rebalance_delay", duration),
+        max_orgs_per_replica: r.read("leader_election.max_orgs_per_replica", uint32),
     };
     let copilot = CopilotConfig {
         enabled: r.read("copilot.enabled", boolean),
@@ -595,6 +598,18 @@ fn choice<E: FromStr>(names: &'static [&'static str]) -> impl Fn(&Value) -> Resu
             .parse()
             .map_err(|_| format!("expected one of {}", names.join("|")))
     }
+}
+
+/// `leader_election.backend`: only the Redis lease exists; the Go version's `kubernetes` backend
+/// is named explicitly so a migrated config gets a pointer to the replacement.
+fn election_backend(value: &Value) -> Result<ElectionBackend, String> {
+    let raw = text(value)?;
+    if raw.trim().eq_ignore_ascii_case("kubernetes") {
+        return Err("the kubernetes backend is not supported; use redis \
+             (the lease is kept in store.redis_url)"
+            .to_string());
+    }
+    choice(ElectionBackend::NAMES)(value)
 }
 
 /// An `http(s)` base URL with a host, normalised to end in `/` so joins keep its path.

@@ -153,6 +153,9 @@ pub(crate) const KEYS: &[KeyDef] = &[
     key("leader_election.retry_period", Duration, One("2s")),
     // Unset here; the loader fills in the host name (see `extract::hostname`).
     key("leader_election.identity", Text, Unset),
+    key("leader_election.mode", Text, One("single")),
+    key("leader_election.rebalance_delay", Duration, One("10s")),
+    key("leader_election.max_orgs_per_replica", Int, One("0")),
     key("copilot.enabled", Bool, One("false")),
     key("copilot.scrape_interval", Duration, One("6h")),
     key("copilot.request_timeout", Duration, One("30s")),
@@ -197,16 +200,7 @@ pub(crate) const ORG_KEYS: &[KeyDef] = &[
 /// Keys whose feature is not built yet, with what brings it. Setting one to a non-default value
 /// is a validation error, never silently ignored. Delete a row when its feature lands.
 /// A path ending in `.*` covers a whole section; `github.orgs[].x` covers `x` in every org.
-pub(crate) const PENDING: &[(&str, &str)] = &[
-    ("leader_election.enabled", "leader election"),
-    ("leader_election.backend", "leader election"),
-    ("leader_election.lease_name", "leader election"),
-    ("leader_election.lease_duration", "leader election"),
-    ("leader_election.renew_deadline", "leader election"),
-    ("leader_election.retry_period", "leader election"),
-    ("leader_election.identity", "leader election"),
-    ("copilot.*", "Copilot metrics"),
-];
+pub(crate) const PENDING: &[(&str, &str)] = &[("copilot.*", "Copilot metrics")];
 
 /// The top-level key definition for `path`, if any.
 pub(crate) fn find(path: &str) -> Option<&'static KeyDef> {

@@ -151,6 +151,13 @@ fn defaults_match_the_spec() {
     assert_eq!(c.leader_election.static_role, StaticRole::Leader);
     assert_eq!(c.leader_election.identity, "test-host");
     assert_eq!(c.leader_election.lease_name, "github-stats-exporter-leader");
+    assert_eq!(c.leader_election.backend, ElectionBackend::Redis);
+    assert_eq!(c.leader_election.lease_duration, Duration::from_secs(15));
+    assert_eq!(c.leader_election.renew_deadline, Duration::from_secs(10));
+    assert_eq!(c.leader_election.retry_period, Duration::from_secs(2));
+    assert_eq!(c.leader_election.mode, ElectionMode::Single);
+    assert_eq!(c.leader_election.rebalance_delay, Duration::from_secs(10));
+    assert_eq!(c.leader_election.max_orgs_per_replica, 0);
     assert!(!c.copilot.enabled && c.copilot.include_org_28d);
     assert_eq!(c.copilot.user_label_mode, UserLabelMode::Login);
 }
@@ -431,9 +438,21 @@ fn secrets_never_appear_in_debug_or_errors() {
 fn pending_features_reject_non_default_values() {
     let cases: &[EnvCase] = &[
         (
-            "leader election",
-            &[("GITHUB_STATS_LEADER_ELECTION__LEASE_NAME", "other-lease")],
-            &[("leader_election.lease_name", "arrives with leader election")],
+            "leader election keys are not pending",
+            &[
+                ("GITHUB_STATS_STORE__REDIS_URL", "redis://cache:6379"),
+                ("GITHUB_STATS_LEADER_ELECTION__ENABLED", "true"),
+                ("GITHUB_STATS_LEADER_ELECTION__BACKEND", "redis"),
+                ("GITHUB_STATS_LEADER_ELECTION__LEASE_NAME", "other-lease"),
+                ("GITHUB_STATS_LEADER_ELECTION__LEASE_DURATION", "20s"),
+                ("GITHUB_STATS_LEADER_ELECTION__RENEW_DEADLINE", "12s"),
+                ("GITHUB_STATS_LEADER_ELECTION__RETRY_PERIOD", "3s"),
+                ("GITHUB_STATS_LEADER_ELECTION__IDENTITY", "pod-0"),
+                ("GITHUB_STATS_LEADER_ELECTION__MODE", "per_org"),
+                ("GITHUB_STATS_LEADER_ELECTION__REBALANCE_DELAY", "30s"),
+                ("GITHUB_STATS_LEADER_ELECTION__MAX_ORGS_PER_REPLICA", "5"),
+            ],
+            &[],
         ),
         (
             "copilot",
@@ -663,6 +682,305 @@ fn validation_rules_name_the_key() {
     for (case, env, want) in cases {
         check(case, None, env, want);
     }
+}
+
+/// No `leader_election` key is pending any more: each one is read and checked for real.
+#[test]
+fn no_leader_election_key_is_pending() {
+    for def in keys::KEYS {
+        if def.path.starts_with("leader_election.") {
+            assert_eq!(keys::pending_feature(def.path), None, "{}", def.path);
+        }
+    }
+    assert_eq!(
+        keys::pending_feature("copilot.enabled"),
+        Some("Copilot metrics")
+    );
+}
+
+/// With Redis configured, for the cases that elect.
+const REDIS: (&str, &str) = ("GITHUB_STATS_STORE__REDIS_URL", "redis://cache:6379");
+const ELECT: (&str, &str) = ("GITHUB_STATS_LEADER_ELECTION__ENABLED", "true");
+
+/// The new keys in their env forms, read into the typed config.
+#[test]
+fn leader_election_env_forms() {
+    let env = [
+        REDIS,
+        ELECT,
+        ("GITHUB_STATS_LEADER_ELECTION__MODE", "per_org"),
+        ("GITHUB_STATS_LEADER_ELECTION__MAX_ORGS_PER_REPLICA", "2"),
+        ("GITHUB_STATS_LEADER_ELECTION__REBALANCE_DELAY", "3s"),
+        ("GITHUB_STATS_LEADER_ELECTION__IDENTITY", "pod-1"),
+        ("GITHUB_STATS_LEADER_ELECTION__LEASE_NAME", "gse:leader"),
+    ];
+    let c = check("env forms", None, &env, &[]).expect("loads");
+    let l = &c.leader_election;
+    assert!(l.enabled);
+    assert_eq!(l.mode, ElectionMode::PerOrg);
+    assert_eq!(l.max_orgs_per_replica, 2);
+    assert_eq!(l.rebalance_delay, Duration::from_secs(3));
+    assert_eq!(l.identity, "pod-1");
+    assert_eq!(l.lease_name, "gse:leader");
+
+    // Enum names are case-insensitive, like the other enums; the file form reads the same.
+    let env = [
+        REDIS,
+        ELECT,
+        ("GITHUB_STATS_LEADER_ELECTION__MODE", "PER_ORG"),
+    ];
+    let c = check("upper-case mode", None, &env, &[]).expect("loads");
+    assert_eq!(c.leader_election.mode, ElectionMode::PerOrg);
+    let file = "[leader_election]\nenabled = true\nmode = \"per_org\"\nmax_orgs_per_replica = 3\nrebalance_delay = \"4s\"\n";
+    let c = check("toml", Some(("c.toml", file)), &[REDIS], &[]).expect("loads");
+    assert_eq!(c.leader_election.max_orgs_per_replica, 3);
+    assert_eq!(c.leader_election.rebalance_delay, Duration::from_secs(4));
+}
+
+/// The short timings the CI election tests use validate, in both modes.
+#[test]
+fn short_ci_election_timings_validate() {
+    let timings = [
+        REDIS,
+        ELECT,
+        ("GITHUB_STATS_LEADER_ELECTION__LEASE_DURATION", "3s"),
+        ("GITHUB_STATS_LEADER_ELECTION__RENEW_DEADLINE", "2s"),
+        ("GITHUB_STATS_LEADER_ELECTION__RETRY_PERIOD", "500ms"),
+    ];
+    let c = check("ci timings", None, &timings, &[]).expect("loads");
+    assert_eq!(c.leader_election.lease_duration, Duration::from_secs(3));
+    assert_eq!(c.leader_election.renew_deadline, Duration::from_secs(2));
+    assert_eq!(c.leader_election.retry_period, Duration::from_millis(500));
+    let mut per_org = timings.to_vec();
+    per_org.push(("GITHUB_STATS_LEADER_ELECTION__MODE", "per_org"));
+    per_org.push(("GITHUB_STATS_LEADER_ELECTION__REBALANCE_DELAY", "500ms"));
+    let c = check("ci timings per org", None, &per_org, &[]).expect("loads");
+    assert_eq!(
+        c.leader_election.rebalance_delay,
+        Duration::from_millis(500)
+    );
+}
+
+/// Each leader-election rule: the accepted side loads, the rejected side names key and reason.
+#[test]
+fn leader_election_rules() {
+    let accepted: &[(&str, &[(&str, &str)])] = &[
+        (
+            "per_org with election and a cap",
+            &[
+                REDIS,
+                ELECT,
+                ("GITHUB_STATS_LEADER_ELECTION__MODE", "per_org"),
+                ("GITHUB_STATS_LEADER_ELECTION__MAX_ORGS_PER_REPLICA", "1"),
+            ],
+        ),
+        (
+            "follower with a shared store",
+            &[
+                REDIS,
+                ("GITHUB_STATS_LEADER_ELECTION__STATIC_ROLE", "follower"),
+            ],
+        ),
+        (
+            "renew just above 1.2 × retry",
+            &[
+                ("GITHUB_STATS_LEADER_ELECTION__RENEW_DEADLINE", "2401ms"),
+                ("GITHUB_STATS_LEADER_ELECTION__RETRY_PERIOD", "2s"),
+            ],
+        ),
+        (
+            "rebalance delay equal to retry period",
+            &[("GITHUB_STATS_LEADER_ELECTION__REBALANCE_DELAY", "2s")],
+        ),
+        (
+            "backend in another case",
+            &[("GITHUB_STATS_LEADER_ELECTION__BACKEND", "Redis")],
+        ),
+        (
+            "lease name with colons",
+            &[(
+                "GITHUB_STATS_LEADER_ELECTION__LEASE_NAME",
+                "team:gse:leader",
+            )],
+        ),
+    ];
+    for (case, env) in accepted {
+        check(case, None, env, &[]);
+    }
+
+    let rejected: &[EnvCase] = &[
+        (
+            "kubernetes backend",
+            &[("GITHUB_STATS_LEADER_ELECTION__BACKEND", "kubernetes")],
+            &[(
+                "leader_election.backend",
+                "kubernetes backend is not supported; use redis",
+            )],
+        ),
+        (
+            "unknown backend",
+            &[("GITHUB_STATS_LEADER_ELECTION__BACKEND", "etcd")],
+            &[("leader_election.backend", "expected one of redis")],
+        ),
+        (
+            "unknown mode",
+            &[("GITHUB_STATS_LEADER_ELECTION__MODE", "sharded")],
+            &[("leader_election.mode", "expected one of single|per_org")],
+        ),
+        (
+            "per_org without election",
+            &[REDIS, ("GITHUB_STATS_LEADER_ELECTION__MODE", "per_org")],
+            &[("leader_election.mode", "needs leader_election.enabled=true")],
+        ),
+        (
+            "follower without a shared store",
+            &[("GITHUB_STATS_LEADER_ELECTION__STATIC_ROLE", "follower")],
+            &[(
+                "leader_election.static_role",
+                "set store.redis_url (without it this replica would serve nothing)",
+            )],
+        ),
+        (
+            "static role under election",
+            &[
+                REDIS,
+                ELECT,
+                ("GITHUB_STATS_LEADER_ELECTION__STATIC_ROLE", "follower"),
+            ],
+            &[(
+                "leader_election.static_role",
+                "only applies when leader_election.enabled=false",
+            )],
+        ),
+        (
+            "election without redis",
+            &[ELECT],
+            &[("leader_election.enabled", "needs store.redis_url")],
+        ),
+        (
+            "zero retry period",
+            &[("GITHUB_STATS_LEADER_ELECTION__RETRY_PERIOD", "0s")],
+            &[("leader_election.retry_period", "must be above 0")],
+        ),
+        (
+            "zero renew deadline",
+            &[("GITHUB_STATS_LEADER_ELECTION__RENEW_DEADLINE", "0s")],
+            &[("leader_election.renew_deadline", "must be above 0")],
+        ),
+        (
+            "renew deadline above the lease",
+            &[
+                ("GITHUB_STATS_LEADER_ELECTION__LEASE_DURATION", "3s"),
+                ("GITHUB_STATS_LEADER_ELECTION__RENEW_DEADLINE", "5s"),
+            ],
+            &[(
+                "leader_election.renew_deadline",
+                "must be below leader_election.lease_duration (3s)",
+            )],
+        ),
+        (
+            "lease out of range",
+            &[("GITHUB_STATS_LEADER_ELECTION__LEASE_DURATION", "0s")],
+            &[(
+                "leader_election.lease_duration",
+                "must be between 1s and 10m",
+            )],
+        ),
+        (
+            "retry equal to renew",
+            &[("GITHUB_STATS_LEADER_ELECTION__RETRY_PERIOD", "10s")],
+            &[(
+                "leader_election.retry_period",
+                "renew_deadline (10s), which must exceed 1.2 × retry_period = 12s",
+            )],
+        ),
+        (
+            "renew exactly 1.2 × retry",
+            &[
+                ("GITHUB_STATS_LEADER_ELECTION__RENEW_DEADLINE", "2400ms"),
+                ("GITHUB_STATS_LEADER_ELECTION__RETRY_PERIOD", "2s"),
+            ],
+            &[(
+                "leader_election.retry_period",
+                "must exceed 1.2 × retry_period",
+            )],
+        ),
+        (
+            "rebalance delay below retry period",
+            &[("GITHUB_STATS_LEADER_ELECTION__REBALANCE_DELAY", "1s")],
+            &[(
+                "leader_election.rebalance_delay",
+                "must be at least leader_election.retry_period (2s)",
+            )],
+        ),
+        (
+            "absurd rebalance delay",
+            &[("GITHUB_STATS_LEADER_ELECTION__REBALANCE_DELAY", "2h")],
+            &[(
+                "leader_election.rebalance_delay",
+                "must be between 0s and 1h",
+            )],
+        ),
+        (
+            "cap in single mode",
+            &[("GITHUB_STATS_LEADER_ELECTION__MAX_ORGS_PER_REPLICA", "2")],
+            &[(
+                "leader_election.max_orgs_per_replica",
+                "only applies when leader_election.mode=per_org",
+            )],
+        ),
+        (
+            "cap not a number",
+            &[("GITHUB_STATS_LEADER_ELECTION__MAX_ORGS_PER_REPLICA", "-1")],
+            &[("leader_election.max_orgs_per_replica", "whole number")],
+        ),
+        (
+            "empty lease name",
+            &[("GITHUB_STATS_LEADER_ELECTION__LEASE_NAME", "")],
+            &[("leader_election.lease_name", "must not be empty")],
+        ),
+        (
+            "lease name with whitespace",
+            &[("GITHUB_STATS_LEADER_ELECTION__LEASE_NAME", "my lease")],
+            &[("leader_election.lease_name", "must not contain whitespace")],
+        ),
+        (
+            "blank identity",
+            &[("GITHUB_STATS_LEADER_ELECTION__IDENTITY", "  ")],
+            &[("leader_election.identity", "must not be empty")],
+        ),
+        (
+            "every timing problem at once",
+            &[
+                ELECT,
+                ("GITHUB_STATS_LEADER_ELECTION__RENEW_DEADLINE", "20s"),
+                ("GITHUB_STATS_LEADER_ELECTION__RETRY_PERIOD", "20s"),
+                ("GITHUB_STATS_LEADER_ELECTION__MODE", "per_org"),
+            ],
+            &[
+                ("leader_election.enabled", "needs store.redis_url"),
+                ("leader_election.renew_deadline", "below"),
+                ("leader_election.retry_period", "1.2 × retry_period"),
+                ("leader_election.rebalance_delay", "at least"),
+            ],
+        ),
+    ];
+    for (case, env, want) in rejected {
+        check(case, None, env, want);
+    }
+}
+
+/// The identity defaults to `HOSTNAME` (then `/etc/hostname`); an explicit one wins.
+#[test]
+fn identity_defaults_to_the_host_name() {
+    let c = check("hostname", None, &[("HOSTNAME", "pod-7")], &[]).expect("loads");
+    assert_eq!(c.leader_election.identity, "pod-7");
+    let env = [
+        ("HOSTNAME", "pod-7"),
+        ("GITHUB_STATS_LEADER_ELECTION__IDENTITY", "replica-a"),
+    ];
+    let c = check("explicit", None, &env, &[]).expect("loads");
+    assert_eq!(c.leader_election.identity, "replica-a");
 }
 
 /// App auth: the key file must be a readable PEM RSA key, token and App are exclusive.

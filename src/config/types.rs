@@ -150,6 +150,14 @@ pub struct LeaderElectionConfig {
     pub retry_period: Duration,
     /// Lease holder name; defaults to the host name.
     pub identity: String,
+    /// One lease for the whole exporter, or one lease per org.
+    pub mode: ElectionMode,
+    /// `per_org`: how long the org assignment waits after the set of live replicas changed
+    /// before moving orgs (at least `retry_period`).
+    pub rebalance_delay: Duration,
+    /// `per_org`: most orgs one replica holds; 0 means no cap. An org beyond every replica's
+    /// cap stays unscraped until a replica has room.
+    pub max_orgs_per_replica: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -288,6 +296,11 @@ config_enum!(
 config_enum!(
     /// `leader_election.backend`.
     ElectionBackend { Redis => "redis" }
+);
+config_enum!(
+    /// `leader_election.mode`: `single` elects one leader that scrapes every org; `per_org`
+    /// elects a holder per org and spreads the orgs over the live replicas.
+    ElectionMode { Single => "single", PerOrg => "per_org" }
 );
 config_enum!(
     /// `copilot.user_label_mode`: how the `user` label of Copilot series is filled.

@@ -460,9 +460,19 @@ fn store(s: &StoreConfig, p: &mut Problems) {
     );
 }
 
+/// Leader election: the lease timings, the Redis it needs, and the per-org options.
 fn leader_election(c: &Config, p: &mut Problems) {
     let l = &c.leader_election;
-    check_not_blank(p, "leader_election.lease_name", &l.lease_name);
+    let shown = |d: Duration| humantime::format_duration(d).to_string();
+    let lease_name = "leader_election.lease_name";
+    check_not_blank(p, lease_name, &l.lease_name);
+    if !l.lease_name.trim().is_empty() && l.lease_name.chars().any(char::is_whitespace) {
+        p.push(
+            lease_name,
+            &l.lease_name,
+            "must not contain whitespace (it names the lease key in Redis)",
+        );
+    }
     check_not_blank(p, "leader_election.identity", &l.identity);
     check_duration(
         p,
@@ -470,28 +480,14 @@ fn leader_election(c: &Config, p: &mut Problems) {
         l.lease_duration,
         (SECOND, 10 * MINUTE),
     );
-    let renew = "leader_election.renew_deadline";
-    let retry = "leader_election.retry_period";
-    let shown = |d: Duration| humantime::format_duration(d).to_string();
-    if !p.has_key(renew) && (l.renew_deadline.is_zero() || l.renew_deadline >= l.lease_duration) {
-        p.push(
-            renew,
-            shown(l.renew_deadline),
-            "must be above 0 and below leader_election.lease_duration",
-        );
-    }
-    if !p.has_key(retry) && (l.retry_period.is_zero() || l.retry_period >= l.renew_deadline) {
-        p.push(
-            retry,
-            shown(l.retry_period),
-            "must be above 0 and below leader_election.renew_deadline",
-        );
-    }
-    if l.enabled && c.store.redis_url.is_none() {
+    let retry_readable = !p.has_key("leader_election.retry_period") && !l.retry_period.is_zero();
+    lease_timings(l, p);
+    let redis = c.store.redis_url.is_some();
+    if l.enabled && !redis {
         p.push(
             "leader_election.enabled",
             "true",
-            "the redis backend needs store.redis_url",
+            "the redis backend needs store.redis_url (the lease is kept in Redis)",
         );
     }
     if l.enabled && l.static_role != StaticRole::Leader {
@@ -499,6 +495,86 @@ fn leader_election(c: &Config, p: &mut Problems) {
             "leader_election.static_role",
             l.static_role.as_str(),
             "only applies when leader_election.enabled=false",
+        );
+    }
+    if !l.enabled && l.static_role == StaticRole::Follower && !redis {
+        p.push(
+            "leader_election.static_role",
+            l.static_role.as_str(),
+            "a follower only serves what a leader writes to the shared store; \
+             set store.redis_url (without it this replica would serve nothing)",
+        );
+    }
+    if l.mode == ElectionMode::PerOrg && !l.enabled {
+        p.push(
+            "leader_election.mode",
+            l.mode.as_str(),
+            "needs leader_election.enabled=true (each org's holder is elected through Redis)",
+        );
+    }
+    if l.max_orgs_per_replica > 0 && l.mode != ElectionMode::PerOrg {
+        p.push(
+            "leader_election.max_orgs_per_replica",
+            l.max_orgs_per_replica.to_string(),
+            "only applies when leader_election.mode=per_org (0 = no cap)",
+        );
+    }
+    let rebalance = "leader_election.rebalance_delay";
+    check_duration(p, rebalance, l.rebalance_delay, (Duration::ZERO, HOUR));
+    if retry_readable && !p.has_key(rebalance) && l.rebalance_delay < l.retry_period {
+        p.push(
+            rebalance,
+            shown(l.rebalance_delay),
+            format!(
+                "must be at least leader_election.retry_period ({}): shorter, orgs would \
+                 move before the live replicas have renewed their leases once",
+                shown(l.retry_period)
+            ),
+        );
+    }
+}
+
+/// `lease_duration > renew_deadline > 1.2 × retry_period > 0`: a holder gets more than one
+/// renewal try before its deadline, and gives up before the lease runs out under it.
+fn lease_timings(l: &LeaderElectionConfig, p: &mut Problems) {
+    let shown = |d: Duration| humantime::format_duration(d).to_string();
+    let lease = "leader_election.lease_duration";
+    let renew = "leader_election.renew_deadline";
+    let retry = "leader_election.retry_period";
+    // Values that could not be read (or are out of range) are not compared with the others.
+    let lease_ok = !p.has_key(lease);
+    let renew_ok = !p.has_key(renew) && !l.renew_deadline.is_zero();
+    let retry_ok = !p.has_key(retry) && !l.retry_period.is_zero();
+    if !p.has_key(retry) && l.retry_period.is_zero() {
+        p.push(retry, shown(l.retry_period), "must be above 0");
+    }
+    if !p.has_key(renew) && l.renew_deadline.is_zero() {
+        p.push(renew, shown(l.renew_deadline), "must be above 0");
+    }
+    if lease_ok && renew_ok && l.renew_deadline >= l.lease_duration {
+        p.push(
+            renew,
+            shown(l.renew_deadline),
+            format!(
+                "must be below leader_election.lease_duration ({}): a holder must give up \
+                 before its lease expires",
+                shown(l.lease_duration)
+            ),
+        );
+    }
+    // renew_deadline > 1.2 × retry_period, in whole nanoseconds: 5 × renew > 6 × retry.
+    let tries_fit = l.renew_deadline.as_nanos() * 5 > l.retry_period.as_nanos() * 6;
+    if renew_ok && retry_ok && !tries_fit {
+        p.push(
+            retry,
+            shown(l.retry_period),
+            format!(
+                "too long for leader_election.renew_deadline ({}), which must exceed \
+                 1.2 × retry_period = {}: a holder needs more than one renewal try before \
+                 its deadline",
+                shown(l.renew_deadline),
+                shown(l.retry_period.mul_f64(1.2))
+            ),
         );
     }
 }
