@@ -127,6 +127,14 @@ pub static LEASE_RENEW_FAILURES: MetricDef = MetricDef {
     labels: &["reason"],
 };
 
+/// `gh_exporter_lease_operations_total{operation}`.
+pub static LEASE_OPERATIONS: MetricDef = MetricDef {
+    name: "gh_exporter_lease_operations",
+    help: "Calls this replica made to the lease backend, by operation (heartbeat, renew, acquire, release, leave).",
+    kind: MetricKind::Counter,
+    labels: &["operation"],
+};
+
 /// `gh_exporter_owned_orgs`.
 pub static OWNED_ORGS: MetricDef = MetricDef {
     name: "gh_exporter_owned_orgs",
@@ -164,6 +172,7 @@ pub static ALL: &[&MetricDef] = &[
     &LEADER_EPOCH,
     &LEADER_TRANSITIONS,
     &LEASE_RENEW_FAILURES,
+    &LEASE_OPERATIONS,
     &OWNED_ORGS,
     &ORG_LEASE_HELD,
     &CLUSTER_MEMBERS,

@@ -39,7 +39,7 @@ use super::{Acquire, ElectionError, Grant, LeaderElector, LeaseEvent, LeaseScope
 use crate::health::{ComponentStatus, HealthReporter, Role};
 use crate::messages::RoleChanged;
 use crate::observe::taxonomy::{
-    CLUSTER_MEMBERS, LEADER_EPOCH, LEADER_TRANSITIONS, LEASE_RENEW_FAILURES,
+    CLUSTER_MEMBERS, LEADER_EPOCH, LEADER_TRANSITIONS, LEASE_OPERATIONS, LEASE_RENEW_FAILURES,
     ORG_LEASE_HELD, OWNED_ORGS,
 };
 use crate::observe::Recorder;
@@ -301,7 +301,12 @@ impl RoleManager {
                 }
             }
         }
+        let recorder = self.recorder.clone();
+        let count = move |operation: &str| {
+            recorder.count(&LEASE_OPERATIONS, &[("operation", operation)], 1)
+        };
         let fut = async move {
+            count("heartbeat");
             let membership = Some(elector.heartbeat().await);
             let refused = matches!(
                 membership,
@@ -312,6 +317,7 @@ impl RoleManager {
                 Ok(Vec::new())
             } else {
                 let grants: Vec<Grant> = renew.iter().map(|(_, g)| g.clone()).collect();
+                count("renew");
                 elector.renew(&grants).await.map(|alive| {
                     renew
                         .into_iter()
@@ -324,6 +330,7 @@ impl RoleManager {
             if !refused {
                 for scope in wanted {
                     let sent = Instant::now();
+                    count("acquire");
                     let result = elector.try_acquire(&scope).await;
                     let stop = result.is_err();
                     acquired.push((scope, result, sent));
@@ -563,6 +570,8 @@ impl RoleManager {
             }
             if !release.is_empty() {
                 if let Some(elector) = elector {
+                    act.recorder
+                        .count(&LEASE_OPERATIONS, &[("operation", "release")], 1);
                     let release = release.clone();
                     ctx.spawn(
                         async move {
@@ -714,6 +723,8 @@ impl RoleManager {
         self.shutdown_done = true;
         match self.elector.clone() {
             Some(elector) if self.elected() => {
+                self.recorder
+                    .count(&LEASE_OPERATIONS, &[("operation", "leave")], 1);
                 ctx.spawn(
                     async move {
                         if let Err(error) = elector.leave().await {
