@@ -9,6 +9,7 @@ pub mod backfill_worker;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod election;
 pub mod github;
 mod health_view;
 pub mod healthcheck;
