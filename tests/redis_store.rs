@@ -96,8 +96,9 @@ async fn unchanged_store_returns_no_snapshot() {
     );
 }
 
-/// A write carrying an epoch older than the stored one is rejected by the commit script,
-/// changes no series, and is counted in the shared write counter.
+/// A write carrying an epoch older than the one that last wrote its org is rejected by the
+/// commit script, changes no series, and is counted in the shared write counter. Epochs are
+/// per org: a newer epoch on one org does not fence another.
 #[tokio::test]
 async fn stale_epoch_write_is_rejected() {
     let (ns, _cleanup) = fixture("stale");
@@ -120,9 +121,13 @@ async fn stale_epoch_write_is_rejected() {
         ),
         "{error:?}"
     );
-    // A newer epoch is accepted and becomes the fence.
+    // A newer epoch is accepted and becomes the fence of its org only.
     store
         .write_org_batch(batch("b", 3, &[("u3", 3.0)]))
+        .await
+        .unwrap();
+    store
+        .write_org_batch(batch("a", 2, &[("u1", 1.0)]))
         .await
         .unwrap();
     let error = store
@@ -154,9 +159,19 @@ async fn stale_epoch_write_is_rejected() {
         "{all:?}"
     );
     assert!(
-        all.contains(&"gh_exporter_store_write_total{result=\"success\"} 2".to_string()),
+        all.contains(&"gh_exporter_store_write_total{result=\"success\"} 3".to_string()),
         "{all:?}"
     );
+    let epoch_key: Option<String> = redis::cmd("GET")
+        .arg(format!("{ns}:epoch"))
+        .query(
+            &mut redis::Client::open(SHARED_REDIS)
+                .unwrap()
+                .get_connection()
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(epoch_key, None, "no global epoch key any more");
 }
 
 /// An org not rewritten within the retention disappears from the snapshot (and the budget).
@@ -338,7 +353,8 @@ async fn readers_never_see_half_of_two_cycles() {
 }
 
 /// Counter deltas carried by batches accumulate in Redis atomically with the commit: every
-/// replica reads the same monotonic total, and a stale-epoch batch adds nothing.
+/// replica reads the same monotonic total, a packet re-sent with the same id is added once, and
+/// a stale-epoch batch adds nothing (nor records its packet id).
 #[tokio::test]
 async fn counter_deltas_accumulate_for_every_replica_and_stale_batches_add_nothing() {
     let (ns, _cleanup) = fixture("counters");
@@ -359,20 +375,37 @@ async fn counter_deltas_accumulate_for_every_replica_and_stale_batches_add_nothi
     };
     cycle.counter_deltas = vec![rejected()];
     leader.write_org_batch(cycle.clone()).await.unwrap();
+    // The same packet again (a retry after a lost reply): skipped.
+    leader.write_org_batch(cycle.clone()).await.unwrap();
     cycle.counter_deltas = vec![rejected()];
     leader.write_org_batch(cycle).await.unwrap();
     let mut stale = batch("a", 1, &[("u1", 1.0)]);
-    stale.counter_deltas = vec![gse_actors::ports::CounterDeltas::new(vec![delta(100.0)])];
+    let stale_packet = gse_actors::ports::CounterDeltas::new(vec![delta(100.0)]);
+    stale.counter_deltas = vec![stale_packet.clone()];
     leader.write_org_batch(stale).await.unwrap_err();
+    // The rejected packet was not recorded: a live writer carrying it later adds it.
+    let packets: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("{ns}:counter-packets"))
+        .arg(0)
+        .arg(-1)
+        .query(
+            &mut redis::Client::open(SHARED_REDIS)
+                .unwrap()
+                .get_connection()
+                .unwrap(),
+        )
+        .unwrap();
+    assert_eq!(packets.len(), 2, "{packets:?}");
+    assert!(!packets.contains(&stale_packet.id));
 
     let seen = lines(&follower.load_if_changed(0).await.unwrap().unwrap().families);
     assert!(
         seen.contains(&"gh_exporter_store_series_rejected_total 8".to_string()),
         "{seen:?}"
     );
-    // Two successful commits, plus nothing from the stale batch's delta of 100.
+    // Three successful commits, plus nothing from the stale batch's delta of 100.
     assert!(
-        seen.contains(&"gh_exporter_store_write_total{result=\"success\"} 2".to_string()),
+        seen.contains(&"gh_exporter_store_write_total{result=\"success\"} 3".to_string()),
         "{seen:?}"
     );
     let from_leader = lines(&leader.load_if_changed(0).await.unwrap().unwrap().families);

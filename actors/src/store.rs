@@ -7,14 +7,26 @@
 //! that cell: serving `/metrics` costs an `Arc` clone, never a store query. Store I/O runs as
 //! futures spawned into the actor's context, so the mailbox never waits on Redis.
 //!
-//! A failed write is kept (the newest batch per org) and retried on every refresh tick until it
-//! lands or a newer batch for the same org supersedes it; a stale-epoch rejection is final, and
-//! so is a budget rejection (the batch landed without the rejected series, which are counted).
+//! Writes are ordered per org: at most one write per org is in flight, and a newer batch that
+//! arrives meanwhile waits (only the newest is kept), so an older batch never lands after a
+//! newer one. A failed write is kept (the newest batch per org) and retried on every refresh
+//! tick until it lands or a newer batch for the same org supersedes it. A superseded batch's
+//! counter packets are carried into its successor **with their ids**, so a packet whose first
+//! write did land (only the reply was lost) is skipped by the store, never added twice.
+//!
+//! A budget rejection is final (the batch landed without the rejected series, which are
+//! counted). So is a stale-epoch rejection (the writer's lease is gone, or a newer tenure wrote
+//! the org): the [`StaleWriteHook`] (see [`StoreActor::with_stale_hook`]) is called with the
+//! batch's grant so the tenure steps down, and the batch is dropped together with any batch of
+//! the same grant waiting behind it — including their counter packets: the increments an
+//! ex-leader counted after losing its lease are lost, never added by a tenure that no longer
+//! owns the org.
+//!
 //! While the store is failing, recovery attempts (refresh + pending writes) also run on an
 //! exponential backoff (200 ms doubling up to `refresh_interval`, at most 5 s), so a replica
 //! catches up soon after the backend returns instead of a whole interval later.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -24,7 +36,8 @@ use arc_swap::ArcSwap;
 use crate::exposition::RenderedExposition;
 use crate::health::{ComponentStatus, HealthReporter};
 use crate::messages::{RefreshSnapshot, UpsertBatch};
-use crate::ports::{MetricStore, OrgBatch, StoreError};
+use crate::ports::{CounterDeltas, MetricStore, OrgBatch, StoreError};
+use crate::roles::StaleWriteHook;
 
 /// The published `/metrics` bodies plus when they were last confirmed current.
 pub struct ExpositionCell {
@@ -79,9 +92,15 @@ pub struct StoreActor {
     refreshing: bool,
     /// A refresh was requested while one ran: run another when it ends.
     refresh_again: bool,
-    /// Batches whose write failed, newest per org, retried on every refresh.
+    /// Batches not sent yet, newest per org: a failed write's batch (retried on every refresh
+    /// and recovery attempt), or a batch waiting behind its org's write in flight.
     pending: BTreeMap<String, OrgBatch>,
-    writes_in_flight: usize,
+    /// Orgs with a write in flight (at most one each).
+    in_flight: BTreeSet<String>,
+    /// Orgs whose last write failed and has not landed since.
+    failing: BTreeSet<String>,
+    /// Told about every stale-epoch rejection.
+    stale_hook: Option<StaleWriteHook>,
     last_status: Option<ComponentStatus>,
     /// Delay of the next recovery attempt while the store fails; `None` while healthy.
     backoff: Option<Duration>,
@@ -113,11 +132,20 @@ impl StoreActor {
             refreshing: false,
             refresh_again: false,
             pending: BTreeMap::new(),
-            writes_in_flight: 0,
+            in_flight: BTreeSet::new(),
+            failing: BTreeSet::new(),
+            stale_hook: None,
             last_status: None,
             backoff: None,
             recovery_scheduled: false,
         }
+    }
+
+    /// Calls `hook` with the grant of every batch the store rejects as stale (the RoleManager
+    /// then steps that tenure down).
+    pub fn with_stale_hook(mut self, hook: StaleWriteHook) -> StoreActor {
+        self.stale_hook = Some(hook);
+        self
     }
 
     fn set_status(&mut self, status: ComponentStatus) {
@@ -152,49 +180,74 @@ impl StoreActor {
         });
     }
 
-    /// Re-sends every pending batch, unless writes are still in flight.
+    /// Sends every pending batch whose org has no write in flight.
     fn retry_pending(&mut self, ctx: &mut Context<Self>) {
-        if self.writes_in_flight == 0 {
-            let retries: Vec<OrgBatch> = self.pending.values().cloned().collect();
-            for batch in retries {
+        let ready: Vec<String> = self
+            .pending
+            .keys()
+            .filter(|org| !self.in_flight.contains(*org))
+            .cloned()
+            .collect();
+        for org in ready {
+            if let Some(batch) = self.pending.remove(&org) {
                 self.write(batch, ctx);
             }
         }
     }
 
+    /// Sends `org`'s pending batch now if one waits (its predecessor's write just ended).
+    fn send_next(&mut self, org: &str, ctx: &mut Context<Self>) {
+        if let Some(batch) = self.pending.remove(org) {
+            self.write(batch, ctx);
+        }
+    }
+
+    /// Writes `batch`; the caller has checked that its org has no write in flight.
     fn write(&mut self, batch: OrgBatch, ctx: &mut Context<Self>) {
-        self.writes_in_flight += 1;
         let org = batch.org.clone();
-        let retry_copy = batch.clone();
+        self.in_flight.insert(org.clone());
+        let sent = batch.clone();
         let fut = self.store.write_org_batch(batch);
         ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
-            act.writes_in_flight -= 1;
+            act.in_flight.remove(&org);
             match result {
                 Ok(()) => {
-                    // Drop a pending retry only if it is this very batch (a newer one may be queued).
-                    if act.pending.get(&org) == Some(&retry_copy) {
-                        act.pending.remove(&org);
-                    }
+                    act.failing.remove(&org);
                     act.recovered();
                     ctx.notify(RefreshSnapshot);
+                    act.send_next(&org, ctx);
                 }
                 Err(StoreError::BudgetExceeded { budget, rejected }) => {
                     tracing::warn!(org = %org, budget, rejected, "series budget reached: new series dropped (counted in gh_exporter_store_series_rejected_total)");
-                    if act.pending.get(&org) == Some(&retry_copy) {
-                        act.pending.remove(&org);
-                    }
+                    act.failing.remove(&org);
                     act.recovered();
                     ctx.notify(RefreshSnapshot);
+                    act.send_next(&org, ctx);
                 }
                 Err(StoreError::StaleEpoch { attempted, current }) => {
-                    tracing::warn!(org = %org, attempted, current, "store rejected a stale-epoch batch");
-                    if act.pending.get(&org) == Some(&retry_copy) {
+                    tracing::warn!(org = %org, attempted, current, "store rejected a stale batch: its lease is gone or a newer tenure wrote the org; batch and counter increments dropped");
+                    act.failing.remove(&org);
+                    // A batch of the same tenure waiting behind it would be rejected as well.
+                    if act.pending.get(&org).is_some_and(|p| p.grant == sent.grant) {
                         act.pending.remove(&org);
                     }
+                    if let (Some(hook), Some(grant)) = (&act.stale_hook, sent.grant) {
+                        hook(grant);
+                    }
+                    act.send_next(&org, ctx);
                 }
                 Err(error) => {
                     tracing::warn!(org = %org, error = %error_chain(&error), "store write failed; will retry");
-                    act.pending.entry(org).or_insert(retry_copy);
+                    match act.pending.get_mut(&org) {
+                        // A newer batch waits: it supersedes this one and carries its packets.
+                        Some(newer) => {
+                            merge_counter_deltas(&mut newer.counter_deltas, &sent.counter_deltas)
+                        }
+                        None => {
+                            act.pending.insert(org.clone(), sent);
+                        }
+                    }
+                    act.failing.insert(org);
                     act.set_status(ComponentStatus::Down(format!("write failed: {error}")));
                     act.schedule_recovery(ctx);
                 }
@@ -258,7 +311,7 @@ impl StoreActor {
     /// A refresh succeeded: the store is up unless writes are still waiting to land, in which
     /// case they are retried now (the backend is evidently reachable again).
     fn refreshed_ok(&mut self, ctx: &mut Context<Self>) {
-        if self.pending.is_empty() {
+        if self.pending.is_empty() && self.failing.is_empty() {
             self.recovered();
             self.set_status(ComponentStatus::Up);
         } else {
@@ -285,13 +338,16 @@ impl Handler<UpsertBatch> for StoreActor {
 
     fn handle(&mut self, msg: UpsertBatch, ctx: &mut Context<Self>) {
         let mut batch = msg.0;
-        // A newer batch for the org supersedes a pending retry of an older one; the older
-        // one's counter increments are carried over so none is lost.
-        if let Some(pending) = self.pending.get_mut(&batch.org) {
-            merge_counter_deltas(&mut batch.counter_deltas, &pending.counter_deltas);
-            *pending = batch.clone();
+        // A newer batch for the org supersedes a pending one (a failed write, or one waiting
+        // behind the org's write in flight); the older one's counter packets are carried over.
+        if let Some(older) = self.pending.remove(&batch.org) {
+            merge_counter_deltas(&mut batch.counter_deltas, &older.counter_deltas);
         }
-        self.write(batch, ctx);
+        if self.in_flight.contains(&batch.org) {
+            self.pending.insert(batch.org.clone(), batch);
+        } else {
+            self.write(batch, ctx);
+        }
     }
 }
 
@@ -305,10 +361,7 @@ impl Handler<RefreshSnapshot> for StoreActor {
 
 /// Carries `older` packets into `newer`, each with its own idempotency id: a packet whose
 /// earlier write did land (its reply was lost) is then skipped by the store, never added twice.
-fn merge_counter_deltas(
-    newer: &mut Vec<crate::ports::CounterDeltas>,
-    older: &[crate::ports::CounterDeltas],
-) {
+fn merge_counter_deltas(newer: &mut Vec<CounterDeltas>, older: &[CounterDeltas]) {
     for packet in older {
         if !newer.iter().any(|p| p.id == packet.id) {
             newer.push(packet.clone());
@@ -335,11 +388,13 @@ mod tests {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Mutex;
 
+    use actix::Addr;
     use futures::future::{self, BoxFuture, FutureExt};
 
     use super::*;
     use crate::messages::ReportComponent;
     use crate::ports::{Sample, StoreSnapshot};
+    use crate::roles::Grant;
 
     #[derive(Default)]
     struct ScriptedStore {
@@ -347,6 +402,13 @@ mod tests {
         version: AtomicUsize,
         down: AtomicBool,
         loads: AtomicUsize,
+        /// Every write attempt, in the order the store saw them.
+        writes: Mutex<Vec<OrgBatch>>,
+        /// Writes are rejected as stale (a newer tenure exists).
+        stale: AtomicBool,
+        /// Writes wait for `release` before answering (then `down`/`stale` decide).
+        hold: AtomicBool,
+        release: tokio::sync::Notify,
     }
 
     impl MetricStore for Arc<ScriptedStore> {
@@ -354,12 +416,26 @@ mod tests {
             "scripted"
         }
         fn write_org_batch(&self, batch: OrgBatch) -> BoxFuture<'static, Result<(), StoreError>> {
-            if self.down.load(Ordering::SeqCst) {
-                return future::ready(Err(backend_down())).boxed();
+            let store = self.clone();
+            async move {
+                store.writes.lock().unwrap().push(batch.clone());
+                if store.hold.load(Ordering::SeqCst) {
+                    store.release.notified().await;
+                }
+                if store.down.load(Ordering::SeqCst) {
+                    return Err(backend_down());
+                }
+                if store.stale.load(Ordering::SeqCst) {
+                    return Err(StoreError::StaleEpoch {
+                        attempted: batch.epoch(),
+                        current: batch.epoch() + 1,
+                    });
+                }
+                store.orgs.lock().unwrap().insert(batch.org.clone(), batch);
+                store.version.fetch_add(1, Ordering::SeqCst);
+                Ok(())
             }
-            self.orgs.lock().unwrap().insert(batch.org.clone(), batch);
-            self.version.fetch_add(1, Ordering::SeqCst);
-            future::ready(Ok(())).boxed()
+            .boxed()
         }
         fn load_if_changed(
             &self,
@@ -534,5 +610,172 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert_eq!(store.loads.load(Ordering::SeqCst), loads);
         assert!(Arc::ptr_eq(&published, &cell.load()));
+    }
+
+    fn packet(id: &str, value: f64) -> CounterDeltas {
+        CounterDeltas {
+            id: id.into(),
+            deltas: vec![Sample {
+                metric: "gh_exporter_scrape_runs".into(),
+                labels: vec![("org".into(), "a".into())],
+                value,
+            }],
+        }
+    }
+
+    fn with_packets(mut batch: OrgBatch, packets: &[CounterDeltas]) -> OrgBatch {
+        batch.counter_deltas = packets.to_vec();
+        batch
+    }
+
+    fn ids(batch: &OrgBatch) -> Vec<&str> {
+        batch.counter_deltas.iter().map(|p| p.id.as_str()).collect()
+    }
+
+    fn start_actor(store: &Arc<ScriptedStore>, cell: &Arc<ExpositionCell>) -> Addr<StoreActor> {
+        let probe = HealthProbe(Arc::default()).start();
+        StoreActor::new(
+            Arc::new(store.clone()),
+            cell.clone(),
+            HealthReporter::from_recipient(probe.recipient()),
+            Duration::from_secs(3600),
+        )
+        .start()
+    }
+
+    /// A batch whose write failed is superseded by a newer batch for the same org: the newer
+    /// write carries the older batch's counter packet with the SAME id (so a store that did
+    /// commit the first write, only losing its reply, skips it) next to its own.
+    #[actix_rt::test]
+    async fn newer_batch_carries_failed_packets_with_their_ids() {
+        let store = Arc::new(ScriptedStore::default());
+        let cell = Arc::new(ExpositionCell::new());
+        let actor = start_actor(&store, &cell);
+        store.down.store(true, Ordering::SeqCst);
+        let first = with_packets(batch("a", "u1", 1.0), &[packet("p1", 1.0)]);
+        actor.send(UpsertBatch(first)).await.unwrap();
+        until("first write attempted", || {
+            !store.writes.lock().unwrap().is_empty()
+        })
+        .await;
+
+        let second = with_packets(batch("a", "u1", 2.0), &[packet("p2", 5.0)]);
+        actor.send(UpsertBatch(second)).await.unwrap();
+        until("newer batch attempted", || {
+            store
+                .writes
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|b| b.samples[0].value == 2.0)
+        })
+        .await;
+        {
+            let writes = store.writes.lock().unwrap();
+            let newer = writes.iter().find(|b| b.samples[0].value == 2.0).unwrap();
+            assert_eq!(ids(newer), vec!["p2", "p1"]);
+            assert_eq!(newer.counter_deltas[1], packet("p1", 1.0));
+        }
+
+        store.down.store(false, Ordering::SeqCst);
+        until("newer batch lands", || {
+            store
+                .orgs
+                .lock()
+                .unwrap()
+                .get("a")
+                .is_some_and(|b| b.samples[0].value == 2.0)
+        })
+        .await;
+        assert_eq!(ids(&store.orgs.lock().unwrap()["a"]), vec!["p2", "p1"]);
+    }
+
+    /// Writes are ordered per org: a batch arriving while the org's write is in flight waits
+    /// for it; when that write fails, the waiting batch supersedes it (carrying its packets),
+    /// and the older batch is never sent again.
+    #[actix_rt::test]
+    async fn older_batch_never_lands_after_a_newer_one() {
+        let store = Arc::new(ScriptedStore::default());
+        let cell = Arc::new(ExpositionCell::new());
+        let actor = start_actor(&store, &cell);
+        store.hold.store(true, Ordering::SeqCst);
+        store.down.store(true, Ordering::SeqCst);
+        let first = with_packets(batch("a", "u1", 1.0), &[packet("p1", 1.0)]);
+        actor.send(UpsertBatch(first)).await.unwrap();
+        until("first write in flight", || {
+            store.writes.lock().unwrap().len() == 1
+        })
+        .await;
+        let second = with_packets(batch("a", "u1", 2.0), &[packet("p2", 5.0)]);
+        actor.send(UpsertBatch(second)).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(
+            store.writes.lock().unwrap().len(),
+            1,
+            "the newer batch waits for the org's write in flight"
+        );
+
+        // The held write fails (the store is still down when it answers).
+        store.hold.store(false, Ordering::SeqCst);
+        store.release.notify_one();
+        until("newer batch attempted", || {
+            store.writes.lock().unwrap().len() >= 2
+        })
+        .await;
+        store.down.store(false, Ordering::SeqCst);
+        until("newer batch lands", || {
+            store.orgs.lock().unwrap().contains_key("a")
+        })
+        .await;
+        let writes = store.writes.lock().unwrap();
+        assert!(
+            writes[1..].iter().all(|b| b.samples[0].value == 2.0),
+            "only the newer batch is sent after the first attempt"
+        );
+        let landed = &store.orgs.lock().unwrap()["a"];
+        assert_eq!(landed.samples[0].value, 2.0);
+        assert_eq!(ids(landed), vec!["p2", "p1"]);
+    }
+
+    /// A stale-epoch rejection calls the stale hook once with the batch's grant and drops the
+    /// pending batch: it is not retried.
+    #[actix_rt::test]
+    async fn stale_rejection_calls_the_hook_once_and_drops_the_batch() {
+        let store = Arc::new(ScriptedStore::default());
+        let cell = Arc::new(ExpositionCell::new());
+        let grants = Arc::new(Mutex::new(Vec::new()));
+        let probe = HealthProbe(Arc::default()).start();
+        let hook: StaleWriteHook = {
+            let grants = grants.clone();
+            Arc::new(move |grant| grants.lock().unwrap().push(grant))
+        };
+        let actor = StoreActor::new(
+            Arc::new(store.clone()),
+            cell.clone(),
+            HealthReporter::from_recipient(probe.recipient()),
+            Duration::from_millis(50),
+        )
+        .with_stale_hook(hook)
+        .start();
+        let grant = Grant {
+            epoch: 5,
+            lease_key: Arc::from("ns:lease:leader"),
+            value: Arc::from("5|token|pod-a"),
+        };
+        let mut fenced = with_packets(batch("a", "u1", 1.0), &[packet("p1", 1.0)]);
+        fenced.grant = Some(grant.clone());
+
+        store.down.store(true, Ordering::SeqCst);
+        actor.send(UpsertBatch(fenced)).await.unwrap();
+        until("write failed", || !store.writes.lock().unwrap().is_empty()).await;
+        store.stale.store(true, Ordering::SeqCst);
+        store.down.store(false, Ordering::SeqCst);
+        until("stale hook called", || !grants.lock().unwrap().is_empty()).await;
+        let attempts = store.writes.lock().unwrap().len();
+        // Several refresh ticks and recovery attempts later: no retry, no second call.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(store.writes.lock().unwrap().len(), attempts, "not retried");
+        assert_eq!(*grants.lock().unwrap(), vec![grant]);
+        assert!(store.orgs.lock().unwrap().is_empty());
     }
 }

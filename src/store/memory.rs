@@ -1,6 +1,8 @@
 //! In-memory [`MetricStore`]: the embedded default when `store.redis_url` is unset. One process
 //! only, so replicas never share it; it honours the same contract as the Redis adapter (org
-//! batches replace atomically, stale epochs are rejected, the version changes on every write).
+//! batches replace atomically, a batch whose epoch is older than the one that last wrote its org
+//! is rejected — per org, like Redis — counter packets are applied once per id, the version
+//! changes on every write). It has no leases: a leased grant is compared by its epoch only.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,6 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     version: u64,
-    epoch: u64,
     orgs: BTreeMap<String, OrgBatch>,
     /// Shared counters: (metric, labels) → accumulated value.
     counters: BTreeMap<(String, Vec<(String, String)>), f64>,
@@ -52,13 +53,13 @@ impl MetricStore for MemoryStore {
 
     fn write_org_batch(&self, batch: OrgBatch) -> BoxFuture<'static, Result<(), StoreError>> {
         let mut inner = self.lock();
-        let result = if batch.epoch() < inner.epoch {
+        let current = inner.orgs.get(&batch.org).map_or(0, OrgBatch::epoch);
+        let result = if batch.epoch() < current {
             Err(StoreError::StaleEpoch {
                 attempted: batch.epoch(),
-                current: inner.epoch,
+                current,
             })
         } else {
-            inner.epoch = batch.epoch();
             inner.version += 1;
             for packet in &batch.counter_deltas {
                 if !inner.applied_set.insert(packet.id.clone()) {
@@ -202,6 +203,43 @@ mod tests {
         ));
         let snapshot = store.load_if_changed(0).await.unwrap().unwrap();
         assert_eq!(snapshot.families[0].series[0].value, 1.0);
+    }
+
+    /// Epochs are per org: orgs written by different tenures (epochs 7 and 3) both land, and
+    /// only an older epoch for the same org is rejected.
+    #[tokio::test]
+    async fn epochs_are_compared_per_org() {
+        let store = MemoryStore::new();
+        store
+            .write_org_batch(batch("a", 7, &[("u1", 1.0)]))
+            .await
+            .unwrap();
+        store
+            .write_org_batch(batch("b", 3, &[("u2", 2.0)]))
+            .await
+            .unwrap();
+        store
+            .write_org_batch(batch("b", 3, &[("u2", 3.0)]))
+            .await
+            .unwrap();
+        let error = store
+            .write_org_batch(batch("b", 2, &[("u2", 9.0)]))
+            .await
+            .unwrap_err();
+        assert!(matches!(
+            error,
+            StoreError::StaleEpoch {
+                attempted: 2,
+                current: 3
+            }
+        ));
+        let snapshot = store.load_if_changed(0).await.unwrap().unwrap();
+        let values: Vec<f64> = snapshot.families[0]
+            .series
+            .iter()
+            .map(|s| s.value)
+            .collect();
+        assert_eq!(values, vec![1.0, 3.0]);
     }
 
     /// Counter deltas accumulate across batches, a packet re-sent (same id) is added once, and

@@ -18,10 +18,6 @@ impl Keys {
         format!("{}{name}", self.prefix)
     }
 
-    /// STRING: highest fencing epoch that ever wrote.
-    pub fn epoch(&self) -> String {
-        self.key("epoch")
-    }
     /// STRING: one scraper state value (see `state.rs`), e.g. `scrape/<org>`.
     pub fn scrape_state(&self, key: &str) -> String {
         self.key(&format!("scrape-state:{key}"))
@@ -53,6 +49,11 @@ impl Keys {
     /// HASH: shared counters (`wire::counter_field`) → value.
     pub fn counters(&self) -> String {
         self.key("counters")
+    }
+    /// ZSET: id of each applied counter packet → Redis `TIME` (ms) of its commit; trimmed to
+    /// `counter_packet_window` by every commit (exactly-once counter increments).
+    pub fn counter_packets(&self) -> String {
+        self.key("counter-packets")
     }
     /// STRING: one chunk of a generation's encoded series.
     pub fn chunk(&self, generation: u64, index: usize) -> String {

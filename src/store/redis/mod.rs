@@ -2,11 +2,17 @@
 //!
 //! Layout (all keys under `<namespace>:`, see [`keys`]): each org cycle is written as a new
 //! **generation** of immutable chunk values, then one Lua script (`scripts/commit.lua`) checks
-//! the writer's fencing epoch and the series budget and flips the org's pointer to the new
-//! generation. So:
+//! the writer's fencing, the series budget, and flips the org's pointer to the new generation.
+//! So:
 //! - a batch costs three round trips whatever its size (read pointer + total, one pipeline of
 //!   chunk `SET`s, the commit script), never one per series;
-//! - a stale epoch is rejected inside the script, atomically with the flip;
+//! - fencing happens inside the script, atomically with the flip: a batch whose
+//!   [`Grant`](gse_actors::roles::Grant) is leased lands only while the lease key still holds the
+//!   grant's value (so a paused or cut-off ex-holder never lands a write, even before its
+//!   successor wrote), and any batch is rejected when its epoch is older than the epoch stored in
+//!   the org's pointer (per org: holders of different orgs' leases never fence each other). A
+//!   rejection changes nothing but `gh_exporter_store_write_total{result="stale_epoch"}` and
+//!   surfaces as [`StoreError::StaleEpoch`];
 //! - readers see an org's old generation or its new one, never a mix (superseded chunks stay
 //!   readable for a grace period), and the org's timestamp series travel in the same batch;
 //! - the budget check is O(1): a stored total, adjusted by each flip;
@@ -15,11 +21,20 @@
 //! - readers refresh incrementally: a version number says whether anything changed, and only
 //!   orgs whose pointer moved are fetched and decoded ([`reader`]);
 //! - shared `_total` counters live in a hash, incremented by the scripts, so every replica
-//!   serves the same monotonic values.
+//!   serves the same monotonic values. A batch's counter packets are applied **exactly once**:
+//!   the commit records each packet id (zset `counter-packets`, id → commit time) atomically
+//!   with the increments and skips ids already there, so a packet re-sent after a lost reply,
+//!   or carried into a newer batch, is not added twice. Ids are kept for
+//!   [`RedisSettings::counter_packet_window`] (24 h): a re-send later than that would count
+//!   twice, and the zset never holds more than that window's packets;
+//! - scraper state ([`ScrapeStateStore`](gse_actors::scrape::port::ScrapeStateStore), `state.rs`)
+//!   is fenced the same way by `scripts/put_state.lua`.
 //!
 //! An **incarnation** token detects a Redis that lost its data (restart without persistence):
-//! the writer re-commits the generations it last wrote, and readers keep their last snapshot
-//! (reporting the store down) instead of publishing an empty one.
+//! the writer re-commits the generations it last wrote, each with the grant it was committed
+//! with, so only those whose lease is still live land (never an ex-holder's), without their
+//! counter packets; readers keep their last snapshot (reporting the store down) instead of
+//! publishing an empty one.
 //!
 //! Every call has an explicit deadline (`command_timeout` / `bulk_timeout`).
 
@@ -59,8 +74,7 @@ struct Inner {
     connector: Connector,
     commit: Script,
     read_state: Script,
-    /// Incarnation token this process proposes if the dataset has none yet.
-    token: String,
+    put_state: Script,
     writer: tokio::sync::Mutex<writer::WriterState>,
     reader: tokio::sync::Mutex<reader::ReaderState>,
 }
@@ -76,11 +90,6 @@ impl RedisStore {
     /// (the connection manager spawns its task).
     pub fn new(settings: RedisSettings) -> Result<RedisStore, RedisSetupError> {
         let connector = Connector::new(&settings).map_err(RedisSetupError)?;
-        let token = format!(
-            "{:016x}{:016x}",
-            rand::random::<u64>(),
-            rand::random::<u64>()
-        );
         Ok(RedisStore {
             inner: Arc::new(Inner {
                 keys: Keys::new(&settings.namespace),
@@ -88,7 +97,7 @@ impl RedisStore {
                 connector,
                 commit: Script::new(include_str!("scripts/commit.lua")),
                 read_state: Script::new(include_str!("scripts/read_state.lua")),
-                token,
+                put_state: Script::new(include_str!("scripts/put_state.lua")),
                 writer: tokio::sync::Mutex::new(writer::WriterState::default()),
                 reader: tokio::sync::Mutex::new(reader::ReaderState::default()),
             }),
@@ -139,6 +148,17 @@ impl MetricStore for RedisStore {
 }
 
 impl Inner {
+    /// A fresh incarnation token, proposed (`SET NX`) by every script that may be the first to
+    /// touch a dataset. Fresh per call, never per process: a process that set the token of the
+    /// lost dataset and is the first to touch the new one must still see a different token.
+    fn propose_incarnation(&self) -> String {
+        format!(
+            "{:016x}{:016x}",
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        )
+    }
+
     /// Runs one Redis call with a deadline, mapping failures to [`StoreError::Backend`].
     async fn call<T, F, Fut>(
         &self,

@@ -131,7 +131,7 @@ impl Inner {
                         .key(keys.incarnation())
                         .arg(&reader.incarnation)
                         .arg(&reader.redis_version)
-                        .arg(&self.token)
+                        .arg(self.propose_incarnation())
                         .invoke_async(&mut conn)
                         .await
                 },

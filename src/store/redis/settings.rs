@@ -42,6 +42,10 @@ pub struct RedisSettings {
     pub superseded_grace: Duration,
     /// TTL of staged chunks that never get committed (stale epoch, crash between the steps).
     pub staging_ttl: Duration,
+    /// How long the ids of applied counter packets are remembered (`<ns>:counter-packets`):
+    /// a packet re-sent within this window is added once; one re-sent later would be added
+    /// again. Bounds that zset to the packets committed within the window.
+    pub counter_packet_window: Duration,
 }
 
 impl RedisSettings {
@@ -64,6 +68,7 @@ impl RedisSettings {
             chunk_series: 4096,
             superseded_grace: Duration::from_secs(60),
             staging_ttl: Duration::from_secs(300),
+            counter_packet_window: Duration::from_secs(24 * 3600),
         }
     }
 }

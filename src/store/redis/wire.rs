@@ -6,7 +6,8 @@
 //!   bytes), and the value (f64 LE). Binary and length-prefixed, so decoding needs no escaping
 //!   and a series costs one pass.
 //! - **Pointer** (a field of the orgs HASH, written by `commit.lua`):
-//!   `<version>:<generation>:<series>:<chunks>:<epoch>:<committed unix ms>`.
+//!   `<version>:<generation>:<series>:<chunks>:<epoch>:<committed unix ms>`; `epoch` is the
+//!   fencing epoch of the commit, the per-org fence of the next one.
 //! - **Counter field** (a field of the counters HASH): the metric name (without `_total`), then
 //!   for each label `\x1f name \x1e value`.
 
@@ -180,6 +181,7 @@ pub struct Pointer {
     pub generation: u64,
     pub series: u64,
     pub chunks: usize,
+    /// Epoch of the grant that committed it: `commit.lua` rejects older epochs for this org.
     pub epoch: u64,
     pub committed_unix_ms: u64,
 }

@@ -1,10 +1,12 @@
-//! The write path: budget trimming, staging a generation's chunks, the fenced commit, and the
-//! re-commit of this writer's last generations when Redis comes back without its data.
+//! The write path: budget trimming, staging a generation's chunks, the fenced commit (live
+//! lease + per-org epoch, exactly-once counter packets), and the re-commit of this writer's last
+//! generations when Redis comes back without its data.
 
 use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
-use gse_actors::ports::{OrgBatch, Sample, StoreError};
+use gse_actors::ports::{CounterDeltas, OrgBatch, Sample, StoreError};
+use gse_actors::roles::Grant;
 
 use super::wire::{self, Pointer, WIRE_VERSION};
 use super::{backend_error, Inner};
@@ -24,7 +26,9 @@ pub(super) struct WriterState {
 
 #[derive(Clone)]
 struct Committed {
-    epoch: u64,
+    /// The grant the generation was committed with: a restore re-commits with it, so the
+    /// commit script's lease check lets it land only while that tenure is still live.
+    grant: Option<Grant>,
     series: usize,
     chunks: Vec<Bytes>,
 }
@@ -34,6 +38,7 @@ enum Verdict {
     Committed {
         incarnation: String,
     },
+    /// The lease is not live, or a newer epoch already wrote the org.
     Stale {
         current: u64,
     },
@@ -49,6 +54,19 @@ struct Before {
     pointer: Option<Pointer>,
     total: u64,
     generation: u64,
+}
+
+/// One commit attempt: what the script needs beyond the staged chunks.
+struct Commit<'a> {
+    org: &'a str,
+    grant: Option<&'a Grant>,
+    before: &'a Before,
+    chunks: &'a [Bytes],
+    series: usize,
+    rejected: u64,
+    budget: u64,
+    /// Counter packets to apply exactly once (empty for a restore).
+    packets: &'a [CounterDeltas],
 }
 
 impl Inner {
@@ -72,25 +90,21 @@ impl Inner {
             let chunks = wire::encode_chunks(&kept, self.settings.chunk_series)
                 .map_err(|e| backend_error("encode org batch", e))?;
             let verdict = self
-                .stage_and_commit(
-                    &batch.org,
-                    batch.epoch(),
-                    &before,
-                    &chunks,
-                    kept.len(),
+                .stage_and_commit(Commit {
+                    org: &batch.org,
+                    grant: batch.grant.as_ref(),
+                    before: &before,
+                    chunks: &chunks,
+                    series: kept.len(),
                     rejected,
                     budget,
-                    &batch
-                        .counter_deltas
-                        .iter()
-                        .flat_map(|p| p.deltas.iter().cloned())
-                        .collect::<Vec<_>>(),
-                )
+                    packets: &batch.counter_deltas,
+                })
                 .await?;
             match verdict {
                 Verdict::Committed { incarnation } => {
                     let committed = Committed {
-                        epoch: batch.epoch(),
+                        grant: batch.grant.clone(),
                         series: kept.len(),
                         chunks,
                     };
@@ -103,6 +117,8 @@ impl Inner {
                     };
                 }
                 Verdict::Stale { current } => {
+                    // The org is someone else's now: never restore our last generation of it.
+                    state.committed.remove(&batch.org);
                     return Err(StoreError::StaleEpoch {
                         attempted: batch.epoch(),
                         current,
@@ -215,20 +231,19 @@ impl Inner {
     }
 
     /// Stages the chunks (one pipeline, short TTL) and runs the commit script.
-    #[allow(clippy::too_many_arguments)]
-    async fn stage_and_commit(
-        &self,
-        org: &str,
-        epoch: u64,
-        before: &Before,
-        chunks: &[Bytes],
-        series: usize,
-        rejected: u64,
-        budget: u64,
-        counter_deltas: &[Sample],
-    ) -> Result<Verdict, StoreError> {
+    async fn stage_and_commit(&self, commit: Commit<'_>) -> Result<Verdict, StoreError> {
         let keys = &self.keys;
         let settings = &self.settings;
+        let Commit {
+            org,
+            grant,
+            before,
+            chunks,
+            series,
+            rejected,
+            budget,
+            packets,
+        } = commit;
         let generation = before.generation;
         let new_keys: Vec<String> = (0..chunks.len())
             .map(|i| keys.chunk(generation, i))
@@ -259,6 +274,8 @@ impl Inner {
             .as_ref()
             .map(|p| (0..p.chunks).map(|i| keys.chunk(p.generation, i)).collect())
             .unwrap_or_default();
+        let lease = grant.filter(|g| g.is_leased());
+        let epoch = grant.map_or(0, |g| g.epoch);
         let reply: Vec<String> = self
             .call(
                 "commit org batch",
@@ -266,13 +283,18 @@ impl Inner {
                 |mut conn| async move {
                     let mut invocation = self.commit.prepare_invoke();
                     invocation
-                        .key(keys.epoch())
                         .key(keys.orgs())
                         .key(keys.total())
                         .key(keys.version())
                         .key(keys.counters())
                         .key(keys.expiry())
-                        .key(keys.incarnation());
+                        .key(keys.incarnation())
+                        .key(keys.counter_packets());
+                    match lease {
+                        Some(grant) => invocation.key(&*grant.lease_key),
+                        // Never read: the script checks the lease only when fenced.
+                        None => invocation.key(keys.orgs()),
+                    };
                     for key in new_keys.iter().chain(&old_keys) {
                         invocation.key(key);
                     }
@@ -287,17 +309,17 @@ impl Inner {
                         .arg(rejected)
                         .arg(settings.retention.as_millis() as u64)
                         .arg(settings.superseded_grace.as_millis() as u64)
-                        .arg(&self.token)
-                        .arg(WIRE_VERSION);
-                    for delta in counter_deltas {
-                        let labels: Vec<(&str, &str)> = delta
-                            .labels
-                            .iter()
-                            .map(|(k, v)| (k.as_str(), v.as_str()))
-                            .collect();
-                        invocation
-                            .arg(wire::counter_field(&delta.metric, &labels))
-                            .arg(delta.value);
+                        .arg(self.propose_incarnation())
+                        .arg(WIRE_VERSION)
+                        .arg(if lease.is_some() { "1" } else { "0" })
+                        .arg(lease.map_or("", |g| &*g.value))
+                        .arg(settings.counter_packet_window.as_millis() as u64)
+                        .arg(packets.len());
+                    for packet in packets {
+                        invocation.arg(&packet.id).arg(packet.deltas.len());
+                        for delta in &packet.deltas {
+                            invocation.arg(counter_field(delta)).arg(delta.value);
+                        }
                     }
                     invocation.invoke_async(&mut conn).await
                 },
@@ -321,6 +343,13 @@ impl Inner {
 
     /// Re-commits this writer's last generations into an empty (new) dataset. Orgs that
     /// already have a pointer there (someone wrote them since) are left alone.
+    ///
+    /// Each generation is re-committed with the grant it was first committed with, so the
+    /// commit script's lease check lets it land only while that tenure is still live: an
+    /// ex-holder's restore is rejected and mutates nothing (the org is then forgotten here).
+    /// Counter packets are never re-sent: they were applied in the lost dataset together with
+    /// the counters they fed, which were lost with it; the counters restart from what is
+    /// committed after the loss.
     async fn restore(&self, state: &mut WriterState, skip: Option<&str>) {
         let orgs: Vec<(String, Committed)> = state
             .committed
@@ -339,22 +368,26 @@ impl Inner {
                     return Ok(None);
                 }
                 let verdict = self
-                    .stage_and_commit(
-                        &org,
-                        committed.epoch,
-                        &before,
-                        &committed.chunks,
-                        committed.series,
-                        0,
-                        0,
-                        &[],
-                    )
+                    .stage_and_commit(Commit {
+                        org: &org,
+                        grant: committed.grant.as_ref(),
+                        before: &before,
+                        chunks: &committed.chunks,
+                        series: committed.series,
+                        rejected: 0,
+                        budget: 0,
+                        packets: &[],
+                    })
                     .await?;
                 Ok::<_, StoreError>(Some(verdict))
             };
             match restored.await {
                 Ok(Some(Verdict::Committed { incarnation })) => {
                     state.incarnation = Some(incarnation)
+                }
+                Ok(Some(Verdict::Stale { current })) => {
+                    tracing::warn!(org = %org, attempted = committed.grant.as_ref().map_or(0, |g| g.epoch), current, "not restoring an org batch: its lease is no longer this writer's");
+                    state.committed.remove(&org);
                 }
                 Ok(_) => {}
                 Err(error) => {
@@ -379,6 +412,16 @@ impl Inner {
         self.restore(&mut state, None).await;
         true
     }
+}
+
+/// The counters-hash field of one counter delta.
+fn counter_field(delta: &Sample) -> String {
+    let labels: Vec<(&str, &str)> = delta
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    wire::counter_field(&delta.metric, &labels)
 }
 
 fn parse_verdict(reply: &[String]) -> Result<Verdict, StoreError> {
