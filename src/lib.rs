@@ -25,16 +25,21 @@ use std::net::TcpListener;
 use std::sync::Arc;
 use std::time::Duration;
 
+use actix::Recipient;
+use gse_actors::backfill::DedupLocks;
 use gse_actors::backfill::{
     consumer::ConsumerShared, consumer_pool_spec, BackfillDispatcher, ConsumerSettings,
     DispatcherSettings, JobQueue,
 };
 use gse_actors::health::{ComponentStatus, HealthActor, HealthObserver, HealthReporter, Role};
 use gse_actors::messages::EnqueueMissing;
+use gse_actors::messages::RoleChanged;
 use gse_actors::observe::{
     LogObserver, MemCollector, MemRecorder, MetricsObserver, Multi, Observer,
 };
 use gse_actors::ports::MetricStore;
+use gse_actors::roles::manager::{RoleManager, RoleMode, RoleSettings, ScraperHost, StaleWrite};
+use gse_actors::roles::{LeaderElector, StaleWriteHook};
 use gse_actors::scrape::events::SeamObserver;
 use gse_actors::scrape::memory_state::MemoryStateStore;
 use gse_actors::scrape::pending::PendingBackfill;
@@ -42,12 +47,14 @@ use gse_actors::scrape::port::{Clock, ScrapeStateStore, SystemClock};
 use gse_actors::service_health::ServiceHealthRegistry;
 use gse_actors::store::{error_chain, ExpositionCell, StoreActor};
 use gse_actors::supervisor::{
-    self, Backoff, ChildSpec, Intensity, Strategy, SupervisorExit, SupervisorSpec,
+    self, ActorSlot, Backoff, ChildSpec, Intensity, Strategy, SupervisorExit, SupervisorSlot,
+    SupervisorSpec,
 };
 use gse_actors::tick::TickRunner;
 
-use crate::config::{Config, RedisMode, StaticRole, StoreConfig};
+use crate::config::{Config, ElectionMode, RedisMode, StaticRole, StoreConfig};
 use crate::http::{HttpLimits, HttpState, LandingInfo};
+use crate::queue::dedup_redis::RedisDedup;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::names::QueueNames;
 use crate::queue::rabbit::RabbitQueue;
@@ -102,6 +109,10 @@ pub enum RunError {
     SupervisorGaveUp(String),
     #[error("setting up the GitHub clients")]
     Github(#[source] github::setup::SetupError),
+    #[error("setting up the Redis backfill dedup table")]
+    Dedup(#[source] queue::dedup_redis::DedupSetupError),
+    #[error("setting up the Redis lease elector")]
+    Elector(#[source] election::ElectorSetupError),
 }
 
 /// Dependencies `run` can be given instead of the production defaults (tests inject a clock
@@ -130,12 +141,20 @@ impl Default for RunOptions {
 pub fn build_store(
     config: &StoreConfig,
 ) -> Result<(SharedMetricStore, SharedStateStore), RedisSetupError> {
-    let Some(url) = &config.redis_url else {
+    let (Some(url), Some(settings)) = (&config.redis_url, redis_settings(config)) else {
         return Ok((
             Arc::new(MemoryStore::new()),
             Arc::new(MemoryStateStore::new()),
         ));
     };
+    tracing::info!(url = %url, mode = %config.redis_mode, namespace = %config.namespace, "using the Redis metric store");
+    let redis = RedisStore::new(settings)?;
+    Ok((Arc::new(redis.clone()), Arc::new(redis)))
+}
+
+/// The Redis connection settings `store.*` asks for; `None` when no Redis is configured.
+pub fn redis_settings(config: &StoreConfig) -> Option<RedisSettings> {
+    let url = config.redis_url.as_ref()?;
     let mut settings = RedisSettings::new(
         secrecy::SecretString::from(url.expose_secret().to_string()),
         config.namespace.clone(),
@@ -148,9 +167,119 @@ pub fn build_store(
             master_set: config.redis_master_set.clone().unwrap_or_default(),
         };
     }
-    tracing::info!(url = %url, mode = %config.redis_mode, namespace = %config.namespace, "using the Redis metric store");
-    let redis = RedisStore::new(settings)?;
-    Ok((Arc::new(redis.clone()), Arc::new(redis)))
+    Some(settings)
+}
+
+/// How this replica gets its role (SPEC §8):
+/// - no Redis: the static role (a static follower without Redis is refused by validation);
+/// - Redis, election disabled: a static follower never scrapes; a static leader takes the
+///   global lease like an elected one, so a second static leader on the namespace is refused
+///   loudly instead of double-writing;
+/// - election enabled: one global lease (`single`) or one lease per org (`per_org`).
+pub fn role_mode(config: &Config) -> RoleMode {
+    let l = &config.leader_election;
+    let shared = config.store.redis_url.is_some();
+    match (l.enabled, l.mode, l.static_role, shared) {
+        (true, ElectionMode::PerOrg, _, _) => RoleMode::PerOrg,
+        (true, ElectionMode::Single, _, _) => RoleMode::Single,
+        (false, _, StaticRole::Follower, _) => RoleMode::StaticFollower,
+        (false, _, StaticRole::Leader, true) => RoleMode::Single,
+        (false, _, StaticRole::Leader, false) => RoleMode::StaticLeader,
+    }
+}
+
+/// The Redis lease elector when the role comes from leases.
+fn build_elector(
+    config: &Config,
+    mode: RoleMode,
+) -> Result<Option<Arc<dyn LeaderElector>>, election::ElectorSetupError> {
+    if !matches!(mode, RoleMode::Single | RoleMode::PerOrg) {
+        return Ok(None);
+    }
+    let Some(settings) = redis_settings(&config.store) else {
+        return Ok(None);
+    };
+    let l = &config.leader_election;
+    let orgs: Vec<String> = config.github.orgs.iter().map(|o| o.org.clone()).collect();
+    let mut elector_settings = election::ElectorSettings::new(
+        settings.url.clone(),
+        settings.namespace.clone(),
+        l.lease_name.clone(),
+        l.identity.clone(),
+    );
+    elector_settings.topology = settings.topology.clone();
+    elector_settings.lease_duration = l.lease_duration;
+    elector_settings.retry_period = l.retry_period;
+    elector_settings.orgs_fingerprint = gse_actors::roles::assign::fingerprint(&orgs);
+    let elector = election::RedisElector::new(elector_settings)?;
+    tracing::info!(identity = %l.identity, lease = %l.lease_name, mode = ?mode, "leader election on Redis leases");
+    Ok(Some(Arc::new(elector)))
+}
+
+/// The `leadership` supervisor: the `orgs` supervisor (scrapers, started empty) and the
+/// RoleManager that fills it, one_for_all.
+#[allow(clippy::too_many_arguments)]
+fn leadership_spec(
+    config: &Config,
+    mode: RoleMode,
+    elector: Option<Arc<dyn LeaderElector>>,
+    scrapers: Arc<scraping::OrgScrapers>,
+    roles_slot: ActorSlot<RoleManager>,
+    health_slot: ActorSlot<HealthActor>,
+    reporter: HealthReporter,
+    recorder: Arc<MemRecorder>,
+) -> ChildSpec {
+    let l = &config.leader_election;
+    let settings = RoleSettings {
+        mode,
+        orgs: config.github.orgs.iter().map(|o| o.org.clone()).collect(),
+        lease_duration: l.lease_duration,
+        renew_deadline: l.renew_deadline,
+        retry_period: l.retry_period,
+        rebalance_delay: l.rebalance_delay,
+        max_orgs_per_replica: l.max_orgs_per_replica as usize,
+        static_leader_on_lease: !l.enabled && l.static_role == StaticRole::Leader,
+    };
+    let orgs_slot = SupervisorSlot::new();
+    let host: Arc<dyn ScraperHost> = Arc::new(scraping::SupervisedScrapers {
+        scrapers,
+        orgs: orgs_slot.clone(),
+    });
+    let announce: Arc<dyn Fn() -> Vec<Recipient<RoleChanged>> + Send + Sync> =
+        Arc::new(move || {
+            health_slot
+                .get()
+                .map(|a| a.recipient())
+                .into_iter()
+                .collect()
+        });
+    // Stopping scrapers and releasing leases must fit in the RoleManager's stop.
+    let stop_timeout = l.retry_period.max(Duration::from_secs(5));
+    ChildSpec::supervisor("leadership", move || {
+        let orgs_spec = scraping::orgs_supervisor_in(&orgs_slot);
+        let (settings, elector, host, reporter, announce, recorder) = (
+            settings.clone(),
+            elector.clone(),
+            host.clone(),
+            reporter.clone(),
+            announce.clone(),
+            recorder.clone(),
+        );
+        let roles_spec = ChildSpec::actor_in(&roles_slot, "roles", move |_| {
+            RoleManager::new(
+                settings.clone(),
+                elector.clone(),
+                host.clone(),
+                reporter.clone(),
+                announce.clone(),
+                recorder.clone(),
+            )
+        })
+        .shutdown_timeout(stop_timeout);
+        SupervisorSpec::new("leadership", Strategy::OneForAll)
+            .child(orgs_spec)
+            .child(roles_spec)
+    })
 }
 
 /// Runs the exporter until `shutdown` resolves, then stops it gracefully within
@@ -172,16 +301,32 @@ pub async fn run_with(
     shutdown: impl Future<Output = ()>,
     options: RunOptions,
 ) -> Result<(), RunError> {
-    let role = match config.leader_election.static_role {
-        StaticRole::Leader => Role::Leader,
-        StaticRole::Follower => Role::Follower,
+    let role_mode = role_mode(&config);
+    let role = if role_mode == RoleMode::StaticLeader {
+        Role::Leader
+    } else {
+        Role::Follower
+    };
+    let elector = build_elector(&config, role_mode).map_err(RunError::Elector)?;
+    // Where a writer whose write was rejected as stale sends the news: the RoleManager.
+    let roles_slot = ActorSlot::<RoleManager>::new();
+    let on_stale: StaleWriteHook = {
+        let slot = roles_slot.clone();
+        Arc::new(move |grant| {
+            if let Some(roles) = slot.get() {
+                roles.do_send(StaleWrite(grant));
+            }
+        })
     };
     let services = ServiceHealthRegistry::new();
     let recorder = Arc::new(MemRecorder::new());
     let exposition = Arc::new(ExpositionCell::new());
     let (metric_store, configured_state) = build_store(&config.store).map_err(RunError::Store)?;
-    let github_client =
-        github::http_client(config.github.request_timeout).map_err(RunError::GithubClient)?;
+    let github_client = github::http_client(
+        config.github.request_timeout,
+        &config.leader_election.identity,
+    )
+    .map_err(RunError::GithubClient)?;
     let (job_queue, rabbit) = build_queue(&config);
     let mut ready_components = vec![gse_actors::store::COMPONENT];
     if rabbit.is_some() && config.backfill.enabled {
@@ -198,8 +343,13 @@ pub async fn run_with(
     };
     let reporter = HealthReporter::from_slot(health_slot.clone());
     let (store_spec, store_slot) = {
-        let (metric_store, exposition, reporter) =
-            (metric_store.clone(), exposition.clone(), reporter.clone());
+        let (metric_store, exposition, reporter, on_stale, recorder) = (
+            metric_store.clone(),
+            exposition.clone(),
+            reporter.clone(),
+            on_stale.clone(),
+            recorder.clone(),
+        );
         let refresh = config.store.metric_refresh_interval;
         ChildSpec::actor("store", move |_| {
             StoreActor::new(
@@ -208,6 +358,8 @@ pub async fn run_with(
                 reporter.clone(),
                 refresh,
             )
+            .with_stale_hook(on_stale.clone())
+            .with_recorder(recorder.clone())
         })
     };
     let github_probe = {
@@ -250,11 +402,19 @@ pub async fn run_with(
         if let Some(rabbit) = &rabbit {
             root_spec = root_spec.child(rabbit.connection_child(Some(reporter.clone())));
         }
+        // Dedup locks shared by every replica when Redis is configured (two replicas never
+        // enqueue the same window), else in this process.
+        let shared_dedup: Option<Arc<dyn DedupLocks>> = match redis_settings(&config.store) {
+            Some(settings) => Some(Arc::new(
+                RedisDedup::new(&settings).map_err(RunError::Dedup)?,
+            )),
+            None => None,
+        };
         let (dispatcher_spec, dispatcher_slot) = {
             let (queue, recorder, b) =
                 (job_queue.clone(), recorder.clone(), config.backfill.clone());
             ChildSpec::actor("backfill_dispatcher", move |_| {
-                BackfillDispatcher::new(
+                let dispatcher = BackfillDispatcher::new(
                     DispatcherSettings::new(
                         b.coalesce_window,
                         b.dedup_ttl,
@@ -263,7 +423,11 @@ pub async fn run_with(
                     ),
                     queue.clone(),
                     recorder.clone(),
-                )
+                );
+                match &shared_dedup {
+                    Some(dedup) => dispatcher.with_dedup(dedup.clone()),
+                    None => dispatcher,
+                }
             })
         };
         root_spec = root_spec.child(dispatcher_spec);
@@ -277,32 +441,28 @@ pub async fn run_with(
         Arc::new(move || pending_slot.get().map(|a| a.recipient()))
     };
 
-    // Only the leader scrapes. (The static role is fixed for the process's life; with leader
-    // election the RoleManager will start and stop this subtree.)
+    // Scrapers: the RoleManager starts one per org this replica owns, under the grant of the
+    // lease that makes it the owner, in the `orgs` supervisor; both live in the `leadership`
+    // supervisor (one_for_all: a new RoleManager never finds scrapers it did not start).
     let state_store = options.state_store.unwrap_or(configured_state);
-    let (orgs_spec, scraper_slots) = if role == Role::Leader {
-        let deps = ScrapeDeps {
-            clock: options.clock,
-            state_store: state_store.clone(),
-            store: {
-                let slot = store_slot.clone();
-                Arc::new(move || slot.get().map(|a| a.recipient()))
-            },
-            backfill: backfill_lookup,
-            observer: Arc::new(SeamObserver(observer.clone())),
-            grant: None,
-        };
-        let (spec, slots) = scraping::org_supervisor(&config, &deps).map_err(RunError::Github)?;
-        (Some(spec), slots)
-    } else {
-        (None, Arc::default())
+    let deps = ScrapeDeps {
+        clock: options.clock,
+        state_store: state_store.clone(),
+        store: {
+            let slot = store_slot.clone();
+            Arc::new(move || slot.get().map(|a| a.recipient()))
+        },
+        backfill: backfill_lookup,
+        observer: Arc::new(SeamObserver(observer.clone())),
+        on_stale: Some(on_stale.clone()),
     };
+    let scrapers = Arc::new(scraping::OrgScrapers::new(&config, deps).map_err(RunError::Github)?);
 
     // Consumers run on every replica, leader included.
     if config.backfill.enabled {
         let worker = backfill_worker::CatchUpWorker {
             state: state_store,
-            scrapers: scraper_slots,
+            scrapers: scrapers.slots(),
         };
         root_spec = root_spec.child(consumer_pool_spec(ConsumerShared::new(
             job_queue.clone(),
@@ -317,9 +477,16 @@ pub async fn run_with(
         )));
     }
     root_spec = root_spec.child(github_probe);
-    if let Some(orgs) = orgs_spec {
-        root_spec = root_spec.child(orgs);
-    }
+    root_spec = root_spec.child(leadership_spec(
+        &config,
+        role_mode,
+        elector,
+        scrapers,
+        roles_slot,
+        health_slot.clone(),
+        reporter.clone(),
+        recorder.clone(),
+    ));
     let root = supervisor::start(root_spec);
 
     let health_lookup: http::HealthLookup = {

@@ -1,9 +1,14 @@
-//! Wiring of the scrapers: the `orgs` supervisor (one_for_one) with one ScrapeActor per
-//! configured org, fed by the GitHub ports of [`crate::github::setup`] (built once, so token
-//! caches and rate governors survive actor restarts), writing to the StoreActor and reporting
-//! missed windows to the backfill sink. Started only while this replica leads.
+//! Wiring of the scrapers: the `orgs` supervisor (one_for_one), started empty, to which the
+//! RoleManager adds one ScrapeActor per org this replica owns ([`SupervisedScrapers`]) and
+//! removes it when the tenure ends. Scrapers are fed by the GitHub ports of
+//! [`crate::github::setup`] (built once, so token caches and rate governors survive restarts
+//! and changes of owner), write to the StoreActor under their grant and report missed windows
+//! to the backfill sink.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
+
+use futures::future::{FutureExt, LocalBoxFuture};
 
 use actix::Recipient;
 use gse_actors::messages::{EnqueueMissing, UpsertBatch};
@@ -15,7 +20,11 @@ use gse_actors::scrape::health::GithubHealth;
 use gse_actors::scrape::loc::LocSettings;
 use gse_actors::scrape::port::{Clock, ScrapeStateStore};
 
-use gse_actors::supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorSpec};
+use gse_actors::roles::fenced_state::FencedState;
+use gse_actors::roles::manager::ScraperHost;
+use gse_actors::roles::{Grant, StaleWriteHook};
+use gse_actors::scrape::port::GithubApi;
+use gse_actors::supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorSlot, SupervisorSpec};
 
 use crate::backfill_worker::ScraperSlots;
 
@@ -33,7 +42,8 @@ pub struct ScrapeDeps {
     pub store: RecipientLookup<UpsertBatch>,
     pub backfill: RecipientLookup<EnqueueMissing>,
     pub observer: Arc<dyn ScrapeObserver>,
-    pub grant: Option<gse_actors::roles::Grant>,
+    /// Tells the RoleManager that the store rejected a write under a grant.
+    pub on_stale: Option<StaleWriteHook>,
 }
 
 /// The cycle settings of one org.
@@ -59,76 +69,157 @@ pub fn cycle_settings(config: &Config, org: &OrgConfig) -> CycleSettings {
     }
 }
 
-/// The `orgs` supervisor: one_for_one over one ScrapeActor per org. Each child's factory
-/// builds a fresh actor (fresh state; the saved cycle is restored from the state store) that
-/// reuses the org's GitHub API (token cache, governor, ETags).
-/// Also returns the org → ScrapeActor slots (stable across restarts), which the backfill worker
-/// uses to ask an org for a cycle.
-pub fn org_supervisor(
-    config: &Config,
-    deps: &ScrapeDeps,
-) -> Result<(ChildSpec, ScraperSlots), SetupError> {
-    let g = &config.github;
-    let health = (
-        g.unhealthy_failure_threshold,
-        g.unhealthy_cooldown.as_secs_f64(),
-        g.recover_success_threshold,
-    );
-    let orgs: Vec<_> = org_apis(config)?
-        .into_iter()
-        .map(|(org, api)| {
-            let ledger = Arc::new(std::sync::Mutex::new(CounterLedger::default()));
-            let slot = ActorSlot::<ScrapeActor>::new();
-            (
-                Arc::new(cycle_settings(config, &org)),
-                org,
-                api,
-                ledger,
-                slot,
-            )
+/// Everything needed to start the scraper of any configured org, built once (so token caches,
+/// rate governors, ETags and counter ledgers survive actor restarts and changes of owner).
+pub struct OrgScrapers {
+    orgs: BTreeMap<String, OrgEntry>,
+    deps: ScrapeDeps,
+    health: (u32, f64, u32),
+}
+
+struct OrgEntry {
+    settings: Arc<CycleSettings>,
+    org: OrgConfig,
+    api: Arc<dyn GithubApi>,
+    ledger: Arc<std::sync::Mutex<CounterLedger>>,
+    slot: ActorSlot<ScrapeActor>,
+}
+
+/// The supervisor child name of an org's scraper.
+pub fn child_name(org: &str) -> String {
+    format!("scrape.{org}")
+}
+
+impl OrgScrapers {
+    pub fn new(config: &Config, deps: ScrapeDeps) -> Result<OrgScrapers, SetupError> {
+        let g = &config.github;
+        let orgs = org_apis(config)?
+            .into_iter()
+            .map(|(org, api)| {
+                let entry = OrgEntry {
+                    settings: Arc::new(cycle_settings(config, &org)),
+                    api,
+                    ledger: Arc::new(std::sync::Mutex::new(CounterLedger::default())),
+                    slot: ActorSlot::<ScrapeActor>::new(),
+                    org: org.clone(),
+                };
+                (org.org, entry)
+            })
+            .collect();
+        Ok(OrgScrapers {
+            orgs,
+            deps,
+            health: (
+                g.unhealthy_failure_threshold,
+                g.unhealthy_cooldown.as_secs_f64(),
+                g.recover_success_threshold,
+            ),
         })
-        .collect();
-    let slots: ScraperSlots = Arc::new(
-        orgs.iter()
-            .map(|(_, org, _, _, slot)| (org.org.clone(), slot.clone()))
-            .collect(),
-    );
-    let deps = deps.clone();
-    let spec = ChildSpec::supervisor("orgs", move || {
-        let mut spec = SupervisorSpec::new("orgs", Strategy::OneForOne);
-        for (settings, org, api, ledger, slot) in &orgs {
-            let (settings, org, api, ledger, deps) = (
-                settings.clone(),
-                org.clone(),
-                api.clone(),
-                ledger.clone(),
-                deps.clone(),
-            );
-            let child = ChildSpec::actor_in(slot, format!("scrape.{}", org.org), move |_| {
-                // rest_for_one in the root starts the store and the backfill sink before
-                // `orgs`, so both are present; if not, this start fails and is retried.
+    }
+
+    /// The org → ScrapeActor slots (stable across restarts and changes of owner), which the
+    /// backfill worker uses to ask a local scraper for a cycle.
+    pub fn slots(&self) -> ScraperSlots {
+        Arc::new(
+            self.orgs
+                .iter()
+                .map(|(org, entry)| (org.clone(), entry.slot.clone()))
+                .collect(),
+        )
+    }
+
+    /// The child spec of `org`'s scraper under `grant`: every batch and every scrape-state
+    /// write it makes carries the grant. `None` for an org that is not configured.
+    pub fn child_spec(&self, org: &str, grant: Option<Grant>) -> Option<ChildSpec> {
+        let entry = self.orgs.get(org)?;
+        let (settings, org_config, api, ledger, deps, health) = (
+            entry.settings.clone(),
+            entry.org.clone(),
+            entry.api.clone(),
+            entry.ledger.clone(),
+            self.deps.clone(),
+            self.health,
+        );
+        let state: Arc<dyn ScrapeStateStore> = Arc::new(FencedState::new(
+            deps.state_store.clone(),
+            grant.clone(),
+            deps.on_stale.clone(),
+        ));
+        Some(ChildSpec::actor_in(
+            &entry.slot,
+            child_name(org),
+            move |_| {
+                // rest_for_one in the root starts the store and the backfill sink before the
+                // scrapers' supervisor, so both are present; if not, this start fails and is
+                // retried.
                 let store = (deps.store)().expect("the store actor runs before the scrapers");
                 let backfill =
                     (deps.backfill)().expect("the backfill sink runs before the scrapers");
                 ScrapeActor::new(ScrapeActorArgs {
                     settings: settings.clone(),
-                    org: org.org.clone(),
-                    interval: org.scrape_interval,
+                    org: org_config.org.clone(),
+                    interval: org_config.scrape_interval,
                     jitter: 0.05,
-                    grant: deps.grant.clone(),
+                    grant: grant.clone(),
                     health: GithubHealth::new(health.0, health.1, health.2),
                     api: api.clone(),
-                    state_store: deps.state_store.clone(),
+                    state_store: state.clone(),
                     clock: deps.clock.clone(),
                     store,
                     backfill,
                     observer: deps.observer.clone(),
                     counters: ledger.clone(),
                 })
-            });
-            spec = spec.child(child);
+            },
+        ))
+    }
+}
+
+/// The `orgs` supervisor (one_for_one), started empty: the RoleManager adds and removes one
+/// scraper per org it owns through [`SupervisedScrapers`]. `slot` holds the control of its
+/// current incarnation.
+pub fn orgs_supervisor_in(slot: &SupervisorSlot) -> ChildSpec {
+    ChildSpec::supervisor_in(slot, "orgs", || {
+        SupervisorSpec::new("orgs", Strategy::OneForOne)
+    })
+}
+
+/// The [`ScraperHost`] of production: scrapers are dynamic children of the `orgs` supervisor.
+pub struct SupervisedScrapers {
+    pub scrapers: Arc<OrgScrapers>,
+    pub orgs: SupervisorSlot,
+}
+
+impl ScraperHost for SupervisedScrapers {
+    fn start(
+        &self,
+        org: &str,
+        grant: Option<Grant>,
+    ) -> LocalBoxFuture<'static, Result<(), String>> {
+        let spec = self.scrapers.child_spec(org, grant);
+        let control = self.orgs.get();
+        let org = org.to_string();
+        async move {
+            let spec = spec.ok_or_else(|| format!("org {org} is not configured"))?;
+            let control = control.ok_or("the orgs supervisor is not running")?;
+            control
+                .start_child(spec)
+                .await
+                .map_err(|error| format!("starting the scraper of {org}: {error}"))
         }
-        spec
-    });
-    Ok((spec, slots))
+        .boxed_local()
+    }
+
+    fn stop(&self, org: &str) -> LocalBoxFuture<'static, ()> {
+        let control = self.orgs.get();
+        let name = child_name(org);
+        async move {
+            if let Some(control) = control {
+                if let Err(error) = control.terminate_child(&name).await {
+                    tracing::debug!(child = %name, error = %error, "stopping a scraper: its supervisor is gone");
+                }
+            }
+        }
+        .boxed_local()
+    }
 }

@@ -36,6 +36,8 @@ use arc_swap::ArcSwap;
 use crate::exposition::RenderedExposition;
 use crate::health::{ComponentStatus, HealthReporter};
 use crate::messages::{RefreshSnapshot, UpsertBatch};
+use crate::observe::taxonomy::REPLICA_STORE_WRITES;
+use crate::observe::Recorder;
 use crate::ports::{CounterDeltas, MetricStore, OrgBatch, StoreError};
 use crate::roles::StaleWriteHook;
 
@@ -101,6 +103,8 @@ pub struct StoreActor {
     failing: BTreeSet<String>,
     /// Told about every stale-epoch rejection.
     stale_hook: Option<StaleWriteHook>,
+    /// Counts this process's write outcomes (`gh_exporter_replica_store_writes_total`).
+    recorder: Option<Arc<dyn Recorder>>,
     last_status: Option<ComponentStatus>,
     /// Delay of the next recovery attempt while the store fails; `None` while healthy.
     backoff: Option<Duration>,
@@ -135,6 +139,7 @@ impl StoreActor {
             in_flight: BTreeSet::new(),
             failing: BTreeSet::new(),
             stale_hook: None,
+            recorder: None,
             last_status: None,
             backoff: None,
             recovery_scheduled: false,
@@ -202,6 +207,19 @@ impl StoreActor {
         }
     }
 
+    /// Counts every write outcome of this process in
+    /// `gh_exporter_replica_store_writes_total{result}` (success, stale, budget, error).
+    pub fn with_recorder(mut self, recorder: Arc<dyn Recorder>) -> StoreActor {
+        self.recorder = Some(recorder);
+        self
+    }
+
+    fn count_write(&self, result: &'static str) {
+        if let Some(recorder) = &self.recorder {
+            recorder.count(&REPLICA_STORE_WRITES, &[("result", result)], 1);
+        }
+    }
+
     /// Writes `batch`; the caller has checked that its org has no write in flight.
     fn write(&mut self, batch: OrgBatch, ctx: &mut Context<Self>) {
         let org = batch.org.clone();
@@ -210,6 +228,12 @@ impl StoreActor {
         let fut = self.store.write_org_batch(batch);
         ctx.spawn(fut.into_actor(self).map(move |result, act, ctx| {
             act.in_flight.remove(&org);
+            act.count_write(match &result {
+                Ok(()) => "success",
+                Err(StoreError::BudgetExceeded { .. }) => "budget",
+                Err(StoreError::StaleEpoch { .. }) => "stale",
+                Err(_) => "error",
+            });
             match result {
                 Ok(()) => {
                     act.failing.remove(&org);

@@ -36,11 +36,24 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Builds the HTTP client every GitHub call uses.
-pub fn http_client(request_timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+/// Builds the HTTP client every GitHub call uses. The `User-Agent` names the replica
+/// (`github-stats-exporter/<version> (<identity>)`), so GitHub's audit log and a proxy can tell
+/// replicas apart.
+pub fn http_client(
+    request_timeout: Duration,
+    identity: &str,
+) -> Result<reqwest::Client, reqwest::Error> {
     install_crypto_provider();
+    let printable: String = identity
+        .chars()
+        .filter(|c| c.is_ascii_graphic() || *c == ' ')
+        .take(64)
+        .collect();
     reqwest::Client::builder()
-        .user_agent(concat!("github-stats-exporter/", env!("CARGO_PKG_VERSION")))
+        .user_agent(format!(
+            "github-stats-exporter/{} ({printable})",
+            env!("CARGO_PKG_VERSION")
+        ))
         .timeout(request_timeout)
         .connect_timeout(request_timeout.min(Duration::from_secs(10)))
         .build()

@@ -54,7 +54,11 @@ pub type OrgPort = (OrgConfig, Arc<dyn GithubApi>);
 
 /// One `GithubApi` per org, in configuration order.
 pub fn org_apis(config: &Config) -> Result<Vec<OrgPort>, SetupError> {
-    let http = super::http_client(config.github.request_timeout).map_err(SetupError::Http)?;
+    let http = super::http_client(
+        config.github.request_timeout,
+        &config.leader_election.identity,
+    )
+    .map_err(SetupError::Http)?;
     let mut shared: HashMap<String, (Arc<Credential>, Arc<Governor>)> = HashMap::new();
     let mut out = Vec::new();
     let g = &config.github;

@@ -235,6 +235,7 @@ pub fn health_json(report: &HealthReport) -> serde_json::Value {
     json!({
         "role": report.role.as_str(),
         "epoch": report.epoch,
+        "owned_orgs": report.owned_orgs,
         "mode": report.mode.as_str(),
         "ready": report.ready,
         "components": components,
@@ -245,14 +246,22 @@ pub fn health_json(report: &HealthReport) -> serde_json::Value {
 async fn landing(state: web::Data<HttpState>) -> HttpResponse {
     let report = ask_health(&state).await;
     let info = &state.landing;
-    let (role, mode) = report
+    let (role, mode, epoch) = report
         .as_deref()
-        .map(|r| (r.role.as_str(), r.mode.as_str()))
-        .unwrap_or(("unknown", "unknown"));
+        .map(|r| (r.role.as_str(), r.mode.as_str(), r.epoch))
+        .unwrap_or(("unknown", "unknown", 0));
+    let owned: &[String] = report.as_deref().map_or(&[], |r| r.owned_orgs.as_slice());
     let orgs: String = info
         .orgs
         .iter()
-        .map(|o| format!("<li>{}</li>", html_escape(o)))
+        .map(|o| {
+            let mark = if owned.contains(o) {
+                " &middot; <b>scraped by this replica</b>"
+            } else {
+                ""
+            };
+            format!("<li>{}{mark}</li>", html_escape(o))
+        })
         .collect();
     let services: String = report
         .as_deref()
@@ -272,7 +281,7 @@ async fn landing(state: web::Data<HttpState>) -> HttpResponse {
     let body = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>github-stats-exporter</title></head><body>\
          <h1>github-stats-exporter {version}</h1>\
-         <p>Role: <b>{role}</b> &middot; mode: <b>{mode}</b> &middot; store: {store} &middot; queue: {queue} &middot; series served: {series}</p>\
+         <p>Role: <b>{role}</b> (epoch {epoch}, {owned_count} orgs owned) &middot; mode: <b>{mode}</b> &middot; store: {store} &middot; queue: {queue} &middot; series served: {series}</p>\
          <h2>Organizations</h2><ul>{orgs}</ul>\
          <h2>Periodic services</h2><ul>{services}</ul>\
          <h2>Endpoints</h2><ul>\
@@ -285,6 +294,7 @@ async fn landing(state: web::Data<HttpState>) -> HttpResponse {
         store = info.store_backend,
         queue = info.queue_backend,
         series = exposition.series,
+        owned_count = owned.len(),
     );
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")

@@ -30,7 +30,7 @@ use actix::{
     Actor, ActorContext, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient,
     Running, SpawnHandle, StreamHandler, WrapFuture,
 };
-use futures::future::BoxFuture;
+use futures::future::LocalBoxFuture;
 use rand::Rng;
 use tokio::time::Instant;
 
@@ -48,12 +48,14 @@ use crate::store::error_chain;
 /// Health component of the election.
 pub const COMPONENT: &str = "leader_election";
 
-/// Starts and stops the scraper of one org (the `orgs` supervisor in production).
+/// Starts and stops the scraper of one org (the `orgs` supervisor in production). The futures
+/// run on the RoleManager's arbiter (child specs are not `Send`).
 pub trait ScraperHost: Send + Sync + 'static {
     /// Starts the org's scraper under `grant` (`None`: unfenced, static leader).
-    fn start(&self, org: &str, grant: Option<Grant>) -> BoxFuture<'static, Result<(), String>>;
+    fn start(&self, org: &str, grant: Option<Grant>)
+        -> LocalBoxFuture<'static, Result<(), String>>;
     /// Stops the org's scraper; resolves once it has stopped (or was not running).
-    fn stop(&self, org: &str) -> BoxFuture<'static, ()>;
+    fn stop(&self, org: &str) -> LocalBoxFuture<'static, ()>;
 }
 
 /// How this replica gets its role.

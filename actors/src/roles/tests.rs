@@ -244,14 +244,18 @@ struct Host {
 }
 
 impl ScraperHost for Host {
-    fn start(&self, org: &str, grant: Option<Grant>) -> BoxFuture<'static, Result<(), String>> {
+    fn start(
+        &self,
+        org: &str,
+        grant: Option<Grant>,
+    ) -> futures::future::LocalBoxFuture<'static, Result<(), String>> {
         let epoch = grant.map_or(0, |g| g.epoch);
         self.tape
             .push(format!("{}: start {org} @{epoch}", self.identity));
         self.running.lock().unwrap().insert(org.into(), epoch);
-        futures::future::ready(Ok(())).boxed()
+        futures::future::ready(Ok(())).boxed_local()
     }
-    fn stop(&self, org: &str) -> BoxFuture<'static, ()> {
+    fn stop(&self, org: &str) -> futures::future::LocalBoxFuture<'static, ()> {
         let (tape, running, line, org) = (
             self.tape.clone(),
             self.running.clone(),
@@ -264,7 +268,7 @@ impl ScraperHost for Host {
             running.lock().unwrap().remove(&org);
             tape.push(line);
         }
-        .boxed()
+        .boxed_local()
     }
 }
 
