@@ -137,17 +137,32 @@ fn sigterm_hands_over_within_a_second() {
 /// on Redis time, local validity on the monotonic clock.
 #[test]
 fn skewed_clock_never_makes_two_leaders() {
-    if std::process::Command::new("faketime")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        panic!("faketime is missing (Debian package `faketime`; .ci/run installs it)");
-    }
+    // libfaketime preloaded directly (the `faketime` wrapper forks, and a SIGKILL of the
+    // wrapper would leave the exporter running).
+    let library = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+        "/usr/lib/faketime/libfaketimeMT.so.1",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .expect("libfaketime is missing (Debian package `faketime`; .ci/run installs it)");
     let cluster = Cluster::new("election-skew", 1, &[]);
     let mut a = cluster.start("a", &[], &[]);
     wait_until(Duration::from_secs(20), "a leads", || a.is_leader());
-    let skewed = cluster.start("skewed", &[], &["faketime", "-f", "+1h"]);
+    let skewed = cluster.start(
+        "skewed",
+        &[("LD_PRELOAD", library), ("FAKETIME", "+1h")],
+        &[],
+    );
+    // The preload took: the skewed replica's own clock (its process start time) is an hour
+    // ahead.
+    let start_time = |r: &election_support::Replica| r.replica_value("process_start_time_seconds");
+    let ahead = start_time(&skewed) - start_time(&a);
+    assert!(
+        (3000.0..4000.0).contains(&ahead),
+        "the skewed clock is {ahead} s ahead"
+    );
     let check = Instant::now();
     while check.elapsed() < Duration::from_secs(10) {
         assert!(a.is_leader() && !skewed.is_leader(), "two leaders or none");

@@ -481,6 +481,7 @@ async fn membership_lists_live_members_and_drops_stale_ones() {
             y.heartbeat().await.ok()
                 == Some(Membership {
                     members: vec!["y".into()],
+                    next_expiry: None,
                 })
         }
     })
@@ -491,8 +492,11 @@ async fn membership_lists_live_members_and_drops_stale_ones() {
         .await
         .unwrap();
     assert_eq!(info, vec!["y"]);
-    // x comes back.
-    assert_eq!(x.heartbeat().await.unwrap().members, vec!["x", "y"]);
+    // x comes back; it learns when y would drop out (y just beat: almost a whole lease).
+    let back = x.heartbeat().await.unwrap();
+    assert_eq!(back.members, vec!["x", "y"]);
+    let expiry = back.next_expiry.expect("y is another member");
+    assert!(expiry <= lease && expiry > Duration::ZERO, "{expiry:?}");
 }
 
 /// Against a server that accepts connections but never answers, every call fails with

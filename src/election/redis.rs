@@ -440,7 +440,7 @@ impl Inner {
             })
             .await?;
         match parse_heartbeat(reply).map_err(|error| backend_error(OP, error))? {
-            Some(members) => Ok(Membership { members }),
+            Some(membership) => Ok(membership),
             None => Err(ElectionError::DuplicateIdentity {
                 identity: self.identity.clone(),
             }),
@@ -514,17 +514,25 @@ fn parse_acquire(key: &str, reply: Value) -> Result<Acquire, UnexpectedReply> {
 }
 
 /// `{'duplicate'}` (None) or `{'ok', {identity, …}}` (the members, sorted).
-fn parse_heartbeat(reply: Value) -> Result<Option<Vec<String>>, UnexpectedReply> {
+fn parse_heartbeat(reply: Value) -> Result<Option<Membership>, UnexpectedReply> {
     let items = array(reply)?;
     match items.as_slice() {
         [status] if text(status).as_deref() == Some("duplicate") => Ok(None),
-        [status, members] if text(status).as_deref() == Some("ok") => {
+        [status, members, expiry] if text(status).as_deref() == Some("ok") => {
             let mut members = array(members.clone())?
                 .iter()
                 .map(|m| text(m).ok_or_else(|| UnexpectedReply(format!("member {m:?}"))))
                 .collect::<Result<Vec<String>, _>>()?;
             members.sort_unstable();
-            Ok(Some(members))
+            let next_expiry = match expiry {
+                Value::Int(ms) if *ms >= 0 => Some(Duration::from_millis(*ms as u64)),
+                Value::Int(_) => None,
+                other => return Err(UnexpectedReply(format!("expiry {other:?}"))),
+            };
+            Ok(Some(Membership {
+                members,
+                next_expiry,
+            }))
         }
         _ => Err(UnexpectedReply(format!("heartbeat returned {items:?}"))),
     }
@@ -783,7 +791,14 @@ mod tests {
         let bad_member = Value::Array(vec![
             Value::BulkString(b"ok".to_vec()),
             Value::Array(vec![Value::Int(3)]),
+            Value::Int(-1),
         ]);
         assert!(parse_heartbeat(bad_member).is_err());
+        let bad_expiry = Value::Array(vec![
+            Value::BulkString(b"ok".to_vec()),
+            Value::Array(vec![Value::BulkString(b"a".to_vec())]),
+            Value::BulkString(b"soon".to_vec()),
+        ]);
+        assert!(parse_heartbeat(bad_expiry).is_err());
     }
 }

@@ -291,18 +291,13 @@ impl RoleManager {
             .iter()
             .map(|(s, t)| (s.clone(), t.grant.clone()))
             .collect();
-        let mut wanted: Vec<LeaseScope> = Vec::new();
-        if !self.held.contains_key(&LeaseScope::Global) {
-            wanted.push(LeaseScope::Global);
-        }
-        if self.settings.mode == RoleMode::PerOrg {
-            for org in self.assigned() {
-                let scope = LeaseScope::Org(org);
-                if !self.held.contains_key(&scope) {
-                    wanted.push(scope);
-                }
-            }
-        }
+        let global_wanted = !self.held.contains_key(&LeaseScope::Global);
+        let per_org = self.settings.mode == RoleMode::PerOrg;
+        let held_scopes: BTreeSet<LeaseScope> = self.held.keys().cloned().collect();
+        let (orgs, cap) = (
+            self.settings.orgs.clone(),
+            self.settings.max_orgs_per_replica,
+        );
         let recorder = self.recorder.clone();
         let count = move |operation: &str| {
             recorder.count(&LEASE_OPERATIONS, &[("operation", operation)], 1)
@@ -310,6 +305,21 @@ impl RoleManager {
         let fut = async move {
             count("heartbeat");
             let membership = Some(elector.heartbeat().await);
+            // The orgs to try: those the assignment over the members just seen gives us, so
+            // a vanished member's orgs are taken in the very round that sees it gone.
+            let mut wanted: Vec<LeaseScope> = Vec::new();
+            if global_wanted {
+                wanted.push(LeaseScope::Global);
+            }
+            if let (true, Some(Ok(seen))) = (per_org, &membership) {
+                let me = elector.identity().to_string();
+                for (org, member) in assign(&orgs, &seen.members, cap) {
+                    let scope = LeaseScope::Org(org);
+                    if member == me && !held_scopes.contains(&scope) {
+                        wanted.push(scope);
+                    }
+                }
+            }
             let refused = matches!(
                 membership,
                 Some(Err(ElectionError::DuplicateIdentity { .. }))
@@ -365,6 +375,12 @@ impl RoleManager {
         let mut problems: Vec<String> = Vec::new();
         match result.membership {
             Some(Ok(membership)) => {
+                if let (RoleMode::PerOrg, Some(expiry)) =
+                    (self.settings.mode, membership.next_expiry)
+                {
+                    let at = now + expiry + Duration::from_millis(50);
+                    self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
+                }
                 if membership.members != self.members {
                     tracing::info!(members = ?membership.members, "cluster membership changed");
                     self.members = membership.members;

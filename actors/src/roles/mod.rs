@@ -130,6 +130,10 @@ impl ElectionError {
 pub struct Membership {
     /// Identities with a heartbeat within the lease duration, sorted (this replica included).
     pub members: Vec<String>,
+    /// Time until the stalest other member drops out unless it beats again (`None`: no
+    /// other member): a replica looks again right then, so a vanished member's orgs move
+    /// as soon as its leases expire.
+    pub next_expiry: Option<Duration>,
 }
 
 /// The lease backend the RoleManager drives. Every call has a deadline of at most

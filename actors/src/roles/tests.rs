@@ -186,8 +186,15 @@ impl LeaderElector for MockElector {
             table
                 .members
                 .retain(|_, at| now.duration_since(*at) < lease);
+            let next_expiry = table
+                .members
+                .iter()
+                .filter(|(id, _)| **id != self.identity)
+                .map(|(_, at)| (*at + lease).saturating_duration_since(now))
+                .min();
             Membership {
                 members: table.members.keys().cloned().collect(),
+                next_expiry,
             }
         });
         futures::future::ready(result).boxed()
@@ -253,7 +260,7 @@ impl ScraperHost for Host {
         self.tape
             .push(format!("{}: start {org} @{epoch}", self.identity));
         self.running.lock().unwrap().insert(org.into(), epoch);
-        futures::future::ready(Ok(())).boxed_local()
+        FutureExt::boxed_local(futures::future::ready(Ok(())))
     }
     fn stop(&self, org: &str) -> futures::future::LocalBoxFuture<'static, ()> {
         let (tape, running, line, org) = (
@@ -262,13 +269,12 @@ impl ScraperHost for Host {
             format!("{}: stop {org}", self.identity),
             org.to_string(),
         );
-        async move {
+        FutureExt::boxed_local(async move {
             // Stopping takes a moment (the scraper's in-flight cycle is dropped).
             tokio::time::sleep(10 * MS).await;
             running.lock().unwrap().remove(&org);
             tape.push(line);
-        }
-        .boxed_local()
+        })
     }
 }
 

@@ -4,7 +4,8 @@
 -- KEYS[2] members:info (HASH identity -> 'nonce|orgs-fingerprint')
 -- ARGV[1] identity, ARGV[2] nonce of this process, ARGV[3] orgs fingerprint,
 -- ARGV[4] lease duration (ms): a member is live while its last heartbeat is younger.
--- Returns {'duplicate'} or {'ok', {identity, ...}}.
+-- Returns {'duplicate'} or {'ok', {identity, ...}, ms until the stalest OTHER member expires
+-- (-1 when there is none)}, so the caller can look again the moment a silent member drops out.
 local identity, nonce, ttl = ARGV[1], ARGV[2], tonumber(ARGV[4])
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
@@ -32,4 +33,12 @@ redis.call('ZADD', KEYS[1], string.format('%d', now), identity)
 -- of a cluster that stopped disappear by themselves.
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[2], ARGV[4])
-return {'ok', redis.call('ZRANGE', KEYS[1], 0, -1)}
+local next_expiry = -1
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 1, 'WITHSCORES')
+for i = 1, #oldest, 2 do
+  if oldest[i] ~= identity then
+    next_expiry = math.max(0, tonumber(oldest[i + 1]) + ttl - now)
+    break
+  end
+end
+return {'ok', redis.call('ZRANGE', KEYS[1], 0, -1), next_expiry}
