@@ -9,7 +9,10 @@
 //!   and the server finished what it received;
 //! - **cut** ([`Proxy::cut_all`]): closes every open connection at once, both sides;
 //! - **refuse** ([`Proxy::set_refusing`]): new connections are accepted and closed at once (a
-//!   partition as a client sees it), until turned off.
+//!   partition as a client sees it), until turned off;
+//! - **hold** ([`Proxy::hold_after`]): arms a one-shot marker; the client→server bytes of the
+//!   connection that sends it (the marker's command included) are held back until
+//!   [`Proxy::release_held`] — a write delayed in the network, delivered late.
 //!
 //! [`Proxy::stats`] counts what it did (connections accepted and refused, markers seen, replies
 //! dropped, connections cut), so a test asserts that the fault happened before it asserts
@@ -39,6 +42,8 @@ pub struct ProxyStats {
     pub replies_dropped: u64,
     /// Connections closed by [`Proxy::cut_all`] (or by dropping the proxy).
     pub cut: u64,
+    /// Connections whose client→server bytes were held back after a hold marker.
+    pub held: u64,
 }
 
 /// A running proxy; see the module docs.
@@ -51,6 +56,10 @@ pub struct Proxy {
 struct Shared {
     upstream: SocketAddr,
     marker: Mutex<Option<Vec<u8>>>,
+    hold_marker: Mutex<Option<Vec<u8>>>,
+    /// Bumped by `release_held`: held connections forward what they kept.
+    release: watch::Sender<u64>,
+    held: AtomicU64,
     refusing: AtomicBool,
     cut: watch::Sender<u64>,
     accepted: AtomicU64,
@@ -75,6 +84,9 @@ impl Proxy {
         let shared = Arc::new(Shared {
             upstream,
             marker: Mutex::new(None),
+            hold_marker: Mutex::new(None),
+            release: watch::channel(0).0,
+            held: AtomicU64::new(0),
             refusing: AtomicBool::new(false),
             cut: watch::channel(0).0,
             accepted: AtomicU64::new(0),
@@ -108,6 +120,19 @@ impl Proxy {
         *lock(&self.shared.marker) = Some(marker.to_vec());
     }
 
+    /// Arms the one-shot hold: the next client→server bytes containing `marker` (and all that
+    /// follow on that connection) are kept back until [`Proxy::release_held`].
+    pub fn hold_after(&self, marker: &[u8]) {
+        *lock(&self.shared.hold_marker) = Some(marker.to_vec());
+    }
+
+    /// Forwards whatever held connections kept back, and lets them flow again.
+    pub fn release_held(&self) {
+        self.shared
+            .release
+            .send_modify(|generation| *generation += 1);
+    }
+
     /// Closes every open connection now (new ones are still relayed).
     pub fn cut_all(&self) {
         self.shared.cut.send_modify(|generation| *generation += 1);
@@ -126,6 +151,7 @@ impl Proxy {
             markers_seen: s.markers_seen.load(Ordering::SeqCst),
             replies_dropped: s.replies_dropped.load(Ordering::SeqCst),
             cut: s.cuts.load(Ordering::SeqCst),
+            held: s.held.load(Ordering::SeqCst),
         }
     }
 }
@@ -159,25 +185,42 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 }
 
 impl Shared {
-    /// Whether the armed marker occurs in `chunk` (or straddles `tail` and `chunk`); disarms it
-    /// when found. `tail` keeps the end of the stream for the next call.
+    /// Whether the armed drop marker occurs in `chunk` (see [`find_marker`]).
     fn marker_in(&self, tail: &mut Vec<u8>, chunk: &[u8]) -> bool {
-        let mut armed = lock(&self.marker);
-        let Some(marker) = armed.as_ref() else {
-            tail.clear();
-            return false;
-        };
-        tail.extend_from_slice(chunk);
-        let found = !marker.is_empty() && tail.windows(marker.len()).any(|w| w == &marker[..]);
-        let keep = marker.len().saturating_sub(1).min(tail.len());
-        tail.drain(..tail.len() - keep);
+        let found = find_marker(&self.marker, tail, chunk);
         if found {
-            *armed = None;
-            tail.clear();
             self.markers_seen.fetch_add(1, Ordering::SeqCst);
         }
         found
     }
+
+    /// Whether the armed hold marker occurs in `chunk` (see [`find_marker`]).
+    fn hold_in(&self, tail: &mut Vec<u8>, chunk: &[u8]) -> bool {
+        let found = find_marker(&self.hold_marker, tail, chunk);
+        if found {
+            self.held.fetch_add(1, Ordering::SeqCst);
+        }
+        found
+    }
+}
+
+/// Whether the marker armed in `slot` occurs in `chunk` (or straddles `tail` and `chunk`);
+/// disarms it when found. `tail` keeps the end of the stream for the next call.
+fn find_marker(slot: &Mutex<Option<Vec<u8>>>, tail: &mut Vec<u8>, chunk: &[u8]) -> bool {
+    let mut armed = lock(slot);
+    let Some(marker) = armed.as_ref() else {
+        tail.clear();
+        return false;
+    };
+    tail.extend_from_slice(chunk);
+    let found = !marker.is_empty() && tail.windows(marker.len()).any(|w| w == &marker[..]);
+    let keep = marker.len().saturating_sub(1).min(tail.len());
+    tail.drain(..tail.len() - keep);
+    if found {
+        *armed = None;
+        tail.clear();
+    }
+    found
 }
 
 async fn relay(client: TcpStream, shared: Arc<Shared>) {
@@ -189,9 +232,11 @@ async fn relay(client: TcpStream, shared: Arc<Shared>) {
     let (mut server_read, mut server_write) = server.into_split();
     let doomed = AtomicBool::new(false);
 
+    let mut release = shared.release.subscribe();
     let upstream = async {
         let mut buf = vec![0u8; 16 * 1024];
         let mut tail = Vec::new();
+        let mut hold_tail = Vec::new();
         loop {
             let n = match client_read.read(&mut buf).await {
                 Ok(0) | Err(_) => break,
@@ -199,6 +244,25 @@ async fn relay(client: TcpStream, shared: Arc<Shared>) {
             };
             if shared.marker_in(&mut tail, &buf[..n]) {
                 doomed.store(true, Ordering::SeqCst);
+            }
+            if shared.hold_in(&mut hold_tail, &buf[..n]) {
+                // Keep everything back (reading on, so the client sees its writes accepted)
+                // until released.
+                let mut kept = buf[..n].to_vec();
+                let mut client_gone = false;
+                loop {
+                    tokio::select! {
+                        _ = release.changed() => break,
+                        read = client_read.read(&mut buf), if !client_gone => match read {
+                            Ok(0) | Err(_) => client_gone = true,
+                            Ok(m) => kept.extend_from_slice(&buf[..m]),
+                        },
+                    }
+                }
+                if server_write.write_all(&kept).await.is_err() || client_gone {
+                    break;
+                }
+                continue;
             }
             if server_write.write_all(&buf[..n]).await.is_err() {
                 break;
