@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use election_support::{wait_until, Cluster, Replica, LEASE, RENEW, RETRY};
 use proxy_support::Proxy;
-use redis_common::SHARED_REDIS;
 use scrape_support::{compare_allowing_push_race, truth, Metrics};
 
 /// This process's write outcomes (`gh_exporter_replica_store_writes_total{result}`).
@@ -215,6 +214,5 @@ fn leader_cut_from_redis_steps_down_and_nothing_stale_lands() {
         assert!(other.is_leader() && !leader.is_leader());
         std::thread::sleep(Duration::from_millis(100));
     }
-    let _ = SHARED_REDIS;
     drop(proxy);
 }
