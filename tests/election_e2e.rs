@@ -275,3 +275,45 @@ fn per_org_spreads_rebalances_and_reowns() {
     );
     cluster.assert_no_double_scrape(since, 1.5);
 }
+
+/// Election off, two replicas both configured `static_role=leader` on one namespace: the
+/// second is refused loudly (its `/healthz` says why) and never scrapes beside the first; a
+/// static follower never scrapes at all.
+#[test]
+fn a_second_static_leader_is_refused() {
+    let cluster = Cluster::new(
+        "election-static",
+        1,
+        &[("GITHUB_STATS_LEADER_ELECTION__ENABLED", "false")],
+    );
+    let since = cluster.fake.now();
+    let first = cluster.start("first", &[], &[]);
+    wait_until(
+        Duration::from_secs(20),
+        "the first static leader leads",
+        || first.is_leader(),
+    );
+    let second = cluster.start("second", &[], &[]);
+    let follower = cluster.start(
+        "follower",
+        &[("GITHUB_STATS_LEADER_ELECTION__STATIC_ROLE", "follower")],
+        &[],
+    );
+    wait_until(Duration::from_secs(10), "the refusal is visible", || {
+        second
+            .get("/healthz")
+            .map(|r| r.text())
+            .is_some_and(|body| body.contains("static leader refused"))
+    });
+    let watch = Instant::now();
+    while watch.elapsed() < Duration::from_secs(5) {
+        assert!(first.is_leader() && !second.is_leader() && !follower.is_leader());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let askers: std::collections::BTreeSet<String> = cluster
+        .org_requests_since(since)
+        .into_iter()
+        .map(|(_, _, who)| who)
+        .collect();
+    assert_eq!(askers, ["first".to_string()].into_iter().collect());
+}
