@@ -32,6 +32,7 @@ fn main() {
         ("GITHUB_STATS_LEADER_ELECTION__RETRY_PERIOD", "2s"),
         ("GITHUB_STATS_LEADER_ELECTION__REBALANCE_DELAY", "10s"),
         ("GITHUB_STATS_GITHUB__SCRAPE_INTERVAL", "30s"),
+        ("GITHUB_STATS_SERVER__LOG_LEVEL", "warn"),
     ];
     let cluster = Cluster::new("bench-election", 1, &defaults);
     let mut next_id = 0;
