@@ -14,37 +14,8 @@ mod scrape_support;
 
 use std::time::{Duration, Instant};
 
-use election_support::{wait_until, Cluster, Replica, LEASE, RETRY};
-use scrape_support::{compare_allowing_push_race, truth, Metrics};
-
-/// Every org's served series equal the fake's truth at their window end, for a cycle that
-/// ended after `after` (fake time), read from `replica`.
-fn assert_truth_after(cluster: &Cluster, replica: &Replica, after: f64) {
-    let orgs = cluster.orgs.clone();
-    compare_allowing_push_race(
-        &orgs,
-        after,
-        |after| {
-            let mut last = Metrics::default();
-            wait_until(
-                Duration::from_secs(60),
-                "every org serves a fresh cycle",
-                || {
-                    last = Metrics::parse(
-                        &replica
-                            .get("/metrics")
-                            .map(|r| r.text())
-                            .unwrap_or_default(),
-                    );
-                    orgs.iter()
-                        .all(|o| last.window_end(o).is_some_and(|t| t >= after))
-                },
-            );
-            last
-        },
-        |org, at| truth(&cluster.fake, org, at),
-    );
-}
+use election_support::{metrics_text, wait_until, Cluster, Replica, LEASE, RETRY};
+use scrape_support::assert_served_truth_after;
 
 /// Three replicas: exactly one leader in every sample over 30 s, and it alone scrapes. Then
 /// kill -9 of the leader: a new leader within `lease_duration + 0.5 s`, whose next cycle
@@ -104,7 +75,7 @@ fn three_replicas_one_leader_then_kill9_takeover() {
     let new_leader = survivors.iter().find(|r| r.is_leader()).expect("a leader");
     let new_epoch = new_leader.role().map_or(0, |r| r.epoch);
     assert!(new_epoch > old_epoch, "epoch {old_epoch} → {new_epoch}");
-    assert_truth_after(&cluster, new_leader, killed_fake_time);
+    assert_served_truth_after(&cluster.fake, killed_fake_time, || metrics_text(new_leader));
     cluster.assert_no_double_scrape(since, 1.5);
 }
 

@@ -11,9 +11,9 @@ mod scrape_support;
 
 use std::time::{Duration, Instant};
 
-use election_support::{wait_until, Cluster, Replica, LEASE, RENEW, RETRY};
+use election_support::{metrics_text, wait_until, Cluster, Replica, LEASE, RENEW, RETRY};
 use proxy_support::Proxy;
-use scrape_support::{compare_allowing_push_race, truth, Metrics};
+use scrape_support::{assert_served_truth_after, Metrics};
 
 /// This process's write outcomes (`gh_exporter_replica_store_writes_total{result}`).
 fn writes(replica: &Replica, result: &str) -> f64 {
@@ -24,44 +24,30 @@ fn writes(replica: &Replica, result: &str) -> f64 {
 
 /// The shared count of rejected stale writes on `/metrics`.
 fn shared_stale(replica: &Replica) -> f64 {
-    Metrics::parse(
-        &replica
-            .get("/metrics")
-            .map(|r| r.text())
-            .unwrap_or_default(),
-    )
-    .get(
-        "gh_exporter_store_write_total",
-        &[("result", "stale_epoch")],
-    )
-    .unwrap_or(0.0)
+    Metrics::parse(&metrics_text(replica))
+        .get(
+            "gh_exporter_store_write_total",
+            &[("result", "stale_epoch")],
+        )
+        .unwrap_or(0.0)
 }
 
-fn assert_truth_after(cluster: &Cluster, replica: &Replica, after: f64) {
-    let orgs = cluster.orgs.clone();
-    compare_allowing_push_race(
-        &orgs,
-        after,
-        |after| {
-            let mut last = Metrics::default();
-            wait_until(
-                Duration::from_secs(60),
-                "every org serves a fresh cycle",
-                || {
-                    last = Metrics::parse(
-                        &replica
-                            .get("/metrics")
-                            .map(|r| r.text())
-                            .unwrap_or_default(),
-                    );
-                    orgs.iter()
-                        .all(|o| last.window_end(o).is_some_and(|t| t >= after))
-                },
-            );
-            last
-        },
-        |org, at| truth(&cluster.fake, org, at),
+/// A leader named `name` that reaches Redis only through `proxy` and has written at least one
+/// batch, and a second replica (`other`) on Redis directly.
+fn proxied_leader_and_other(cluster: &Cluster, proxy: &Proxy, name: &str) -> (Replica, Replica) {
+    let leader = cluster.start(
+        name,
+        &[("GITHUB_STATS_STORE__REDIS_URL", &proxy.redis_url())],
+        &[],
     );
+    wait_until(Duration::from_secs(20), "the proxied replica leads", || {
+        leader.is_leader()
+    });
+    let other = cluster.start("other", &[], &[]);
+    wait_until(Duration::from_secs(20), "the leader has written", || {
+        writes(&leader, "success") >= 1.0
+    });
+    (leader, other)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -81,18 +67,7 @@ fn paused_leader_late_write_is_rejected() {
     let rt = runtime();
     let proxy = rt.block_on(Proxy::start("127.0.0.1:6379"));
     let cluster = Cluster::new("election-sigstop", 1, &[]);
-    let leader = cluster.start(
-        "paused",
-        &[("GITHUB_STATS_STORE__REDIS_URL", &proxy.redis_url())],
-        &[],
-    );
-    wait_until(Duration::from_secs(20), "the proxied replica leads", || {
-        leader.is_leader()
-    });
-    let other = cluster.start("other", &[], &[]);
-    wait_until(Duration::from_secs(20), "the leader has written", || {
-        writes(&leader, "success") >= 1.0
-    });
+    let (leader, other) = proxied_leader_and_other(&cluster, &proxy, "paused");
 
     // Hold the leader's next commit in the network, then pause the leader with it in flight.
     let commit = redis::Script::new(include_str!("../src/store/redis/scripts/commit.lua"));
@@ -133,7 +108,7 @@ fn paused_leader_late_write_is_rejected() {
         "no write of the paused leader landed after its lease"
     );
     assert!(other.is_leader() && !leader.is_leader());
-    assert_truth_after(&cluster, &other, takeover);
+    assert_served_truth_after(&cluster.fake, takeover, || metrics_text(&other));
     drop(proxy);
 }
 
@@ -149,18 +124,7 @@ fn leader_cut_from_redis_steps_down_and_nothing_stale_lands() {
         1,
         &[("GITHUB_STATS_GITHUB__SCRAPE_INTERVAL", "1s")],
     );
-    let leader = cluster.start(
-        "cut",
-        &[("GITHUB_STATS_STORE__REDIS_URL", &proxy.redis_url())],
-        &[],
-    );
-    wait_until(Duration::from_secs(20), "the proxied replica leads", || {
-        leader.is_leader()
-    });
-    let other = cluster.start("other", &[], &[]);
-    wait_until(Duration::from_secs(20), "the leader has written", || {
-        writes(&leader, "success") >= 1.0
-    });
+    let (leader, other) = proxied_leader_and_other(&cluster, &proxy, "cut");
 
     proxy.set_refusing(true);
     proxy.cut_all();

@@ -290,6 +290,14 @@ impl Drop for Cluster {
     }
 }
 
+/// The replica's `/metrics` in Prometheus text ("" while it does not answer).
+pub fn metrics_text(replica: &Replica) -> String {
+    replica
+        .get("/metrics")
+        .map(|r| r.text())
+        .unwrap_or_default()
+}
+
 /// The identity in `github-stats-exporter/<version> (<identity>)`.
 pub fn identity_of(user_agent: &str) -> String {
     user_agent

@@ -438,6 +438,39 @@ pub fn assert_matches_truth(exporter: &Exporter, fake: &FakeGithub, after: f64) 
     )
 }
 
+/// Like [`assert_matches_truth`] for any source of `/metrics` text (e.g. a replica process):
+/// waits until every org serves a cycle ending at or after `after`, then compares it with the
+/// truth (push races allowed, see [`compare_allowing_push_race`]).
+pub fn assert_served_truth_after(
+    fake: &FakeGithub,
+    after: f64,
+    mut fetch_metrics: impl FnMut() -> String,
+) -> Metrics {
+    let orgs = fake.org_names();
+    compare_allowing_push_race(
+        &orgs,
+        after,
+        |after| {
+            let until = Instant::now() + Duration::from_secs(60);
+            loop {
+                let m = Metrics::parse(&fetch_metrics());
+                if orgs
+                    .iter()
+                    .all(|o| m.window_end(o).is_some_and(|t| t >= after))
+                {
+                    return m;
+                }
+                assert!(
+                    Instant::now() < until,
+                    "timed out waiting for a fresh cycle of every org"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        },
+        |org, at| truth(fake, org, at),
+    )
+}
+
 /// A fake of `orgs` orgs with `repos` repos each on the real clock.
 pub fn fake(
     orgs: usize,
