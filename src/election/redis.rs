@@ -14,12 +14,12 @@ use gse_actors::roles::{
     Acquire, ElectionError, Grant, LeaderElector, LeaseEvent, LeaseScope, Membership,
 };
 use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
-use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
-use redis::{Client, IntoConnectionInfo, RedisError, Script, Value};
+use redis::sentinel::SentinelClient;
+use redis::{Client, RedisError, Script, Value};
 use secrecy::{ExposeSecret, SecretString};
 use tokio_util::sync::CancellationToken;
 
-use crate::store::redis::connection::Connector;
+use crate::store::redis::connection::{sentinel_client, Connector};
 use crate::store::redis::{RedisSettings, RedisTopology};
 
 const BACKEND: &str = "redis";
@@ -611,19 +611,7 @@ impl PubSubSource {
                 sentinels,
                 master_set,
             } => {
-                let node = url.expose_secret().into_connection_info()?;
-                let info = SentinelNodeConnectionInfo::default()
-                    .set_redis_connection_info(node.redis_settings().clone());
-                let addrs: Vec<String> = sentinels
-                    .iter()
-                    .map(|addr| format!("redis://{addr}"))
-                    .collect();
-                let client = SentinelClient::build(
-                    addrs,
-                    master_set.clone(),
-                    Some(info),
-                    SentinelServerType::Master,
-                )?;
+                let client = sentinel_client(url, sentinels, master_set)?;
                 Ok(PubSubSource::Sentinel(tokio::sync::Mutex::new(client)))
             }
         }

@@ -12,7 +12,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::sentinel::{SentinelClient, SentinelNodeConnectionInfo, SentinelServerType};
 use redis::{Client, IntoConnectionInfo, RedisError};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::settings::{RedisSettings, RedisTopology};
 
@@ -56,19 +56,7 @@ impl Connector {
                 sentinels,
                 master_set,
             } => {
-                let node = settings.url.expose_secret().into_connection_info()?;
-                let info = SentinelNodeConnectionInfo::default()
-                    .set_redis_connection_info(node.redis_settings().clone());
-                let addrs: Vec<String> = sentinels
-                    .iter()
-                    .map(|addr| format!("redis://{addr}"))
-                    .collect();
-                let client = SentinelClient::build(
-                    addrs,
-                    master_set.clone(),
-                    Some(info),
-                    SentinelServerType::Master,
-                )?;
+                let client = sentinel_client(&settings.url, sentinels, master_set)?;
                 Kind::Sentinel(Box::new(SentinelState {
                     client: tokio::sync::Mutex::new(client),
                     current: Mutex::new(None),
@@ -117,4 +105,26 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A Sentinel client that finds the master of `master_set`, connecting to it with the
+/// credentials and database of `url` (shared by the store and the lease elector).
+pub fn sentinel_client(
+    url: &SecretString,
+    sentinels: &[String],
+    master_set: &str,
+) -> Result<SentinelClient, RedisError> {
+    let node = url.expose_secret().into_connection_info()?;
+    let info = SentinelNodeConnectionInfo::default()
+        .set_redis_connection_info(node.redis_settings().clone());
+    let addrs: Vec<String> = sentinels
+        .iter()
+        .map(|addr| format!("redis://{addr}"))
+        .collect();
+    SentinelClient::build(
+        addrs,
+        master_set.to_string(),
+        Some(info),
+        SentinelServerType::Master,
+    )
 }
