@@ -38,7 +38,7 @@ fn main() {
     let mut next_id = 0;
     let mut start = |cluster: &Cluster| {
         next_id += 1;
-        cluster.start(&format!("bench{next_id}"), &[], &[])
+        cluster.start(&format!("bench{next_id}"), &[])
     };
     let mut replicas: Vec<Replica> = (0..3).map(|_| start(&cluster)).collect();
     wait_until(Duration::from_secs(60), "a first leader", || {

@@ -25,7 +25,7 @@ fn three_replicas_one_leader_then_kill9_takeover() {
     let cluster = Cluster::new("election-kill9", 2, &[]);
     let mut replicas: Vec<Replica> = ["r1", "r2", "r3"]
         .iter()
-        .map(|id| cluster.start(id, &[], &[]))
+        .map(|id| cluster.start(id, &[]))
         .collect();
     wait_until(Duration::from_secs(20), "a leader is elected", || {
         replicas.iter().filter(|r| r.is_leader()).count() == 1
@@ -84,9 +84,9 @@ fn three_replicas_one_leader_then_kill9_takeover() {
 #[test]
 fn sigterm_hands_over_within_a_second() {
     let cluster = Cluster::new("election-sigterm", 1, &[]);
-    let mut a = cluster.start("a", &[], &[]);
+    let mut a = cluster.start("a", &[]);
     wait_until(Duration::from_secs(20), "a leads", || a.is_leader());
-    let b = cluster.start("b", &[], &[]);
+    let b = cluster.start("b", &[]);
     // b is a live candidate (it has seen the lease held) before the handover.
     wait_until(Duration::from_secs(10), "b is a member", || {
         b.replica_value("gh_exporter_cluster_members") >= 2.0
@@ -119,13 +119,9 @@ fn skewed_clock_never_makes_two_leaders() {
     .find(|p| std::path::Path::new(p).exists())
     .expect("libfaketime is missing (Debian package `faketime`; .ci/run installs it)");
     let cluster = Cluster::new("election-skew", 1, &[]);
-    let mut a = cluster.start("a", &[], &[]);
+    let mut a = cluster.start("a", &[]);
     wait_until(Duration::from_secs(20), "a leads", || a.is_leader());
-    let skewed = cluster.start(
-        "skewed",
-        &[("LD_PRELOAD", library), ("FAKETIME", "+1h")],
-        &[],
-    );
+    let skewed = cluster.start("skewed", &[("LD_PRELOAD", library), ("FAKETIME", "+1h")]);
     // The preload took: the skewed replica's own clock (its process start time) is an hour
     // ahead.
     let start_time = |r: &election_support::Replica| r.replica_value("process_start_time_seconds");
@@ -165,7 +161,7 @@ fn per_org_spreads_rebalances_and_reowns() {
     let since = cluster.fake.now();
     let mut replicas: Vec<Replica> = ["p1", "p2", "p3"]
         .iter()
-        .map(|id| cluster.start(id, &[], &[]))
+        .map(|id| cluster.start(id, &[]))
         .collect();
     let counts = |rs: &[Replica]| -> Vec<usize> {
         rs.iter()
@@ -181,7 +177,7 @@ fn per_org_spreads_rebalances_and_reowns() {
         1,
         "one replica holds the global lease"
     );
-    replicas.push(cluster.start("p4", &[], &[]));
+    replicas.push(cluster.start("p4", &[]));
     wait_until(Duration::from_secs(10), "p4 is a member everywhere", || {
         replicas
             .iter()
@@ -258,17 +254,16 @@ fn a_second_static_leader_is_refused() {
         &[("GITHUB_STATS_LEADER_ELECTION__ENABLED", "false")],
     );
     let since = cluster.fake.now();
-    let first = cluster.start("first", &[], &[]);
+    let first = cluster.start("first", &[]);
     wait_until(
         Duration::from_secs(20),
         "the first static leader leads",
         || first.is_leader(),
     );
-    let second = cluster.start("second", &[], &[]);
+    let second = cluster.start("second", &[]);
     let follower = cluster.start(
         "follower",
         &[("GITHUB_STATS_LEADER_ELECTION__STATIC_ROLE", "follower")],
-        &[],
     );
     wait_until(Duration::from_secs(10), "the refusal is visible", || {
         second

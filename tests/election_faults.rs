@@ -38,12 +38,11 @@ fn proxied_leader_and_other(cluster: &Cluster, proxy: &Proxy, name: &str) -> (Re
     let leader = cluster.start(
         name,
         &[("GITHUB_STATS_STORE__REDIS_URL", &proxy.redis_url())],
-        &[],
     );
     wait_until(Duration::from_secs(20), "the proxied replica leads", || {
         leader.is_leader()
     });
-    let other = cluster.start("other", &[], &[]);
+    let other = cluster.start("other", &[]);
     wait_until(Duration::from_secs(20), "the leader has written", || {
         writes(&leader, "success") >= 1.0
     });

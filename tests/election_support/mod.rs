@@ -199,18 +199,11 @@ impl Cluster {
         }
     }
 
-    /// Starts a replica named `identity` (also its `User-Agent`), optionally under a wrapper
-    /// command (e.g. `faketime`), and waits until it answers.
-    pub fn start(&self, identity: &str, extra: &[(&str, &str)], wrapper: &[&str]) -> Replica {
+    /// Starts a replica named `identity` (also its `User-Agent`) with `extra` environment and
+    /// waits until it answers.
+    pub fn start(&self, identity: &str, extra: &[(&str, &str)]) -> Replica {
         let addr = free_addr();
-        let mut command = match wrapper.split_first() {
-            Some((program, args)) => {
-                let mut c = Command::new(program);
-                c.args(args).arg(crate::common::exporter_bin());
-                c
-            }
-            None => Command::new(crate::common::exporter_bin()),
-        };
+        let mut command = Command::new(crate::common::exporter_bin());
         for (key, _) in std::env::vars() {
             if key.starts_with("GITHUB_STATS_") {
                 command.env_remove(key);

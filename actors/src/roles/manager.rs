@@ -109,7 +109,7 @@ struct Tenure {
 
 /// What a round of elector calls found.
 struct RoundResult {
-    membership: Option<Result<Membership, ElectionError>>,
+    membership: Result<Membership, ElectionError>,
     /// Per renewed grant: (scope, grant, still ours?) with the send time, or the error.
     renewed: Result<Vec<(LeaseScope, Grant, bool)>, ElectionError>,
     renew_sent: Instant,
@@ -304,14 +304,14 @@ impl RoleManager {
         };
         let fut = async move {
             count("heartbeat");
-            let membership = Some(elector.heartbeat().await);
+            let membership = elector.heartbeat().await;
             // The orgs to try: those the assignment over the members just seen gives us, so
             // a vanished member's orgs are taken in the very round that sees it gone.
             let mut wanted: Vec<LeaseScope> = Vec::new();
             if global_wanted {
                 wanted.push(LeaseScope::Global);
             }
-            if let (true, Some(Ok(seen))) = (per_org, &membership) {
+            if let (true, Ok(seen)) = (per_org, &membership) {
                 let me = elector.identity().to_string();
                 for (org, member) in assign(&orgs, &seen.members, cap) {
                     let scope = LeaseScope::Org(org);
@@ -320,10 +320,7 @@ impl RoleManager {
                     }
                 }
             }
-            let refused = matches!(
-                membership,
-                Some(Err(ElectionError::DuplicateIdentity { .. }))
-            );
+            let refused = matches!(membership, Err(ElectionError::DuplicateIdentity { .. }));
             let renew_sent = Instant::now();
             let renewed = if renew.is_empty() {
                 Ok(Vec::new())
@@ -374,7 +371,7 @@ impl RoleManager {
         let now = Instant::now();
         let mut problems: Vec<String> = Vec::new();
         match result.membership {
-            Some(Ok(membership)) => {
+            Ok(membership) => {
                 if let (RoleMode::PerOrg, Some(expiry)) =
                     (self.settings.mode, membership.next_expiry)
                 {
@@ -392,7 +389,7 @@ impl RoleManager {
                     tracing::info!(identity = %identity, "the identity is no longer used by another process; taking part in the election");
                 }
             }
-            Some(Err(ElectionError::DuplicateIdentity { identity })) => {
+            Err(ElectionError::DuplicateIdentity { identity }) => {
                 if self.refused.is_none() {
                     tracing::error!(identity = %identity, "another live process announces this replica's identity; this replica takes no lease until it is gone (set a unique leader_election.identity)");
                 }
@@ -401,7 +398,7 @@ impl RoleManager {
                 ));
                 self.refused = Some(identity);
             }
-            Some(Err(error)) => {
+            Err(error) => {
                 self.recorder
                     .count(&LEASE_RENEW_FAILURES, &[("reason", error.reason())], 1);
                 problems.push(format!(
@@ -409,7 +406,6 @@ impl RoleManager {
                     error_chain(&error)
                 ));
             }
-            None => {}
         }
 
         let mut lost: Vec<LeaseScope> = Vec::new();
@@ -677,14 +673,13 @@ impl RoleManager {
         }
     }
 
+    /// The role gauges this actor owns (`gh_exporter_is_leader` comes from the HealthActor's
+    /// role, see `/metrics/replica`).
     fn publish_status(&self) {
-        let role = self.role();
         let epoch = self
             .held
             .get(&LeaseScope::Global)
             .map_or(0, |t| t.grant.epoch);
-        // gh_exporter_is_leader comes from the HealthActor's role (see `/metrics/replica`).
-        let _ = role;
         self.recorder.gauge(&LEADER_EPOCH, &[], epoch as f64);
         if self.settings.mode == RoleMode::PerOrg {
             for org in &self.settings.orgs {
@@ -833,9 +828,6 @@ impl Handler<StaleWrite> for RoleManager {
 impl StreamHandler<LeaseEvent> for RoleManager {
     fn handle(&mut self, event: LeaseEvent, ctx: &mut Context<Self>) {
         tracing::debug!(event = ?event, "lease event; retrying at once");
-        if let LeaseEvent::Left { .. } = event {
-            // The membership changes: let the heartbeat see it now.
-        }
         self.start_round(ctx);
     }
 
