@@ -3,7 +3,8 @@
 //! of repositories changes. Reports GitHub requests per repository per cycle, cold (first
 //! cycle, empty state) and warm (later cycles), the primary (REST) budget consumed, the
 //! GraphQL points consumed, the cold cycle's requests by endpoint, and each cycle's wall time
-//! (with the default `rate_limit.requests_per_minute` pacing and 202 poll delays).
+//! (with the default `rate_limit.requests_per_minute` pacing), including the LOC rounds that
+//! follow each cycle until GitHub has answered every repository's contributor stats.
 //!
 //! Run: `cargo bench --bench scrape_economy` (add `-- --cycles N --repos N --users N
 //! --interval-secs N --stats-compute-calls N` to vary). Secondary burst limits of the fake are
@@ -16,6 +17,7 @@ use github_stats_exporter::config;
 use github_stats_exporter::github::setup::org_apis;
 use github_stats_exporter::scraping::cycle_settings;
 use gse_actors::scrape::cycle::run_cycle;
+use gse_actors::scrape::loc_round::run_loc_round;
 use gse_actors::scrape::memory_state::MemoryStateStore;
 use gse_actors::scrape::port::ScrapeStateStore;
 
@@ -73,8 +75,17 @@ fn main() {
 
     println!("org {org}: {repos} repositories, {users} users, interval {interval} s, stats 202 answers per repo: {stats_calls}");
     println!(
-        "{:>5} {:>9} {:>9} {:>8} {:>9} {:>8} {:>10} {:>12} {:>9}",
-        "cycle", "requests", "budget", "gql pts", "304s", "req/repo", "changed", "exact", "seconds"
+        "{:>5} {:>9} {:>9} {:>8} {:>9} {:>8} {:>10} {:>12} {:>9} {:>6}",
+        "cycle",
+        "requests",
+        "budget",
+        "gql pts",
+        "304s",
+        "req/repo",
+        "changed",
+        "exact",
+        "seconds",
+        "loc rounds"
     );
     let mut warm = (0u64, 0u64, 0u64);
     let points = |r: &fake_github::counters::RequestCounts| {
@@ -91,13 +102,35 @@ fn main() {
         let now = fake.now();
         let before = fake.requests();
         let started = std::time::Instant::now();
-        let outcome = system.block_on(run_cycle(
+        let mut outcome = system.block_on(run_cycle(
             org.clone(),
             now,
             api.clone(),
             state.clone(),
             settings.clone(),
         ));
+        // LOC rounds as the ScrapeActor runs them: after the cycle, then again while GitHub
+        // still computes (the fake counts calls, so no delay is needed here).
+        let mut rounds = 0;
+        if outcome.loc_due > 0 {
+            loop {
+                rounds += 1;
+                let round = system.block_on(run_loc_round(
+                    org.clone(),
+                    now,
+                    api.clone(),
+                    state.clone(),
+                    settings.clone(),
+                ));
+                outcome.missing.extend(round.missing);
+                if let Some((_, samples)) = round.served {
+                    outcome.samples = samples;
+                }
+                if round.waiting == 0 || rounds >= 20 {
+                    break;
+                }
+            }
+        }
         let took = started.elapsed().as_secs_f64();
         let after = fake.requests();
         let requests = after.total - before.total;
@@ -163,7 +196,7 @@ fn main() {
                 });
         previous_truth = Some(expected);
         println!(
-            "{cycle:>5} {requests:>9} {budget:>9} {graphql_points:>8} {not_modified:>9} {:>8.3} {:>9.1}% {:>12} {took:>9.1}",
+            "{cycle:>5} {requests:>9} {budget:>9} {graphql_points:>8} {not_modified:>9} {:>8.3} {:>9.1}% {:>12} {took:>9.1} {rounds:>6}",
             requests as f64 / repos as f64,
             100.0 * changed as f64 / repos as f64,
             if exact { "yes" } else { "NO" }

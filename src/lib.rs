@@ -40,10 +40,11 @@ use gse_actors::observe::{
 use gse_actors::ports::MetricStore;
 use gse_actors::roles::manager::{RoleManager, RoleMode, RoleSettings, ScraperHost, StaleWrite};
 use gse_actors::roles::{LeaderElector, StaleWriteHook};
-use gse_actors::scrape::events::SeamObserver;
+use gse_actors::scrape::events::{ScrapeObservers, SeamObserver};
 use gse_actors::scrape::memory_state::MemoryStateStore;
 use gse_actors::scrape::pending::PendingBackfill;
 use gse_actors::scrape::port::{Clock, ScrapeStateStore, SystemClock};
+use gse_actors::scrape::progress::ScrapeProgress;
 use gse_actors::service_health::ServiceHealthRegistry;
 use gse_actors::store::{error_chain, ExpositionCell, StoreActor};
 use gse_actors::supervisor::{
@@ -335,10 +336,13 @@ pub async fn run_with(
 
     // Root tree, started in this order and stopped in reverse. rest_for_one: a restarted
     // HealthActor restarts everything after it, so every component reports afresh.
+    let scrape_progress = ScrapeProgress::new();
     let (health_spec, health_slot) = {
         let services = services.clone();
+        let scrape_progress = scrape_progress.clone();
         ChildSpec::actor("health", move |_| {
             HealthActor::new(role, &ready_components, services.clone())
+                .with_scrape_progress(scrape_progress.clone())
         })
     };
     let reporter = HealthReporter::from_slot(health_slot.clone());
@@ -453,7 +457,10 @@ pub async fn run_with(
             Arc::new(move || slot.get().map(|a| a.recipient()))
         },
         backfill: backfill_lookup,
-        observer: Arc::new(SeamObserver(observer.clone())),
+        observer: Arc::new(ScrapeObservers(vec![
+            Arc::new(SeamObserver(observer.clone())),
+            Arc::new(scrape_progress),
+        ])),
         on_stale: Some(on_stale.clone()),
     };
     let scrapers = Arc::new(scraping::OrgScrapers::new(&config, deps).map_err(RunError::Github)?);

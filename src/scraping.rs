@@ -65,6 +65,8 @@ pub fn cycle_settings(config: &Config, org: &OrgConfig) -> CycleSettings {
             cooldown_secs: l.large_repo_cooldown.as_secs_f64(),
             max_commits_per_repo_per_week: l.fallback_max_commits_per_repo_per_week,
             max_detail_calls_per_org_per_hour: l.fallback_max_commit_detail_calls_per_org_per_hour,
+            stats_retry_base: config.retry.initial_backoff,
+            stats_retry_doublings: l.stats_poll_attempts,
         },
     }
 }

@@ -13,6 +13,7 @@ use actix::{Actor, Context, Handler, Recipient};
 
 use crate::messages::{GetHealth, ReportComponent, RoleChanged};
 use crate::observe::{ExitReason, Observer, SupervisionEvent};
+use crate::scrape::progress::{OrgProgress, ScrapeProgress};
 use crate::service_health::{ServiceHealthRegistry, ServiceHealthSnapshot};
 use crate::supervisor::ActorSlot;
 
@@ -95,6 +96,8 @@ pub struct HealthReport {
     pub components: BTreeMap<String, ComponentView>,
     /// Periodic services (tick runners) with their last outcomes.
     pub services: Vec<ServiceHealthSnapshot>,
+    /// Each org's scraping as this replica last saw it (orgs it scraped at some point).
+    pub scrapes: BTreeMap<String, OrgProgress>,
 }
 
 impl HealthReport {
@@ -115,6 +118,7 @@ pub struct HealthActor {
     owned_orgs: Vec<String>,
     components: BTreeMap<String, ComponentView>,
     services: ServiceHealthRegistry,
+    scrapes: ScrapeProgress,
     cached: Option<Arc<HealthReport>>,
 }
 
@@ -140,8 +144,15 @@ impl HealthActor {
             owned_orgs: Vec::new(),
             components,
             services,
+            scrapes: ScrapeProgress::new(),
             cached: None,
         }
+    }
+
+    /// Reports the scraping progress `scrapes` holds (shared with the ScrapeActors).
+    pub fn with_scrape_progress(mut self, scrapes: ScrapeProgress) -> HealthActor {
+        self.scrapes = scrapes;
+        self
     }
 
     fn report(&self) -> HealthReport {
@@ -166,6 +177,7 @@ impl HealthActor {
             ready,
             components: self.components.clone(),
             services: self.services.snapshot(),
+            scrapes: self.scrapes.snapshot(),
         }
     }
 }
@@ -233,7 +245,8 @@ impl Handler<GetHealth> for HealthActor {
     type Result = Arc<HealthReport>;
 
     fn handle(&mut self, _: GetHealth, _: &mut Context<Self>) -> Arc<HealthReport> {
-        // Service health changes outside this actor, so only component state is cached.
+        // Service health and scrape progress change outside this actor: only component state is
+        // cached.
         let mut report = match &self.cached {
             Some(cached) => HealthReport::clone(cached),
             None => {
@@ -243,6 +256,7 @@ impl Handler<GetHealth> for HealthActor {
             }
         };
         report.services = self.services.snapshot();
+        report.scrapes = self.scrapes.snapshot();
         Arc::new(report)
     }
 }

@@ -89,16 +89,10 @@ impl GraphqlEndpoint {
 pub struct OrgApi {
     client: Arc<Client>,
     graphql: Option<Arc<GraphqlEndpoint>>,
-    stats_poll_attempts: u32,
-    stats_poll_delay: Duration,
 }
 
 impl OrgApi {
-    pub fn new(
-        client: Arc<Client>,
-        stats_poll_attempts: u32,
-        stats_poll_delay: Duration,
-    ) -> OrgApi {
+    pub fn new(client: Arc<Client>) -> OrgApi {
         let graphql = graphql::graphql_url(&client.base).ok().map(|url| {
             Arc::new(GraphqlEndpoint {
                 url,
@@ -106,12 +100,7 @@ impl OrgApi {
                 suspended_until: std::sync::Mutex::new(None),
             })
         });
-        OrgApi {
-            client,
-            graphql,
-            stats_poll_attempts,
-            stats_poll_delay,
-        }
+        OrgApi { client, graphql }
     }
 
     /// GraphQL is tried when it is served and its points budget is not paused: a spent GraphQL
@@ -558,43 +547,38 @@ impl OrgApi {
         const EP: &str = "/repos/{owner}/{repo}/stats/contributors";
         let c = &self.client;
         let url = c.url(&format!("repos/{}/{repo}/stats/contributors", c.org), &[])?;
-        for attempt in 1..=self.stats_poll_attempts.max(1) {
-            match c
-                .get::<Vec<wire::Contributor>>(EP, url.clone(), "core", true)
-                .await?
-            {
-                Answer::Page(page) => {
-                    let rows = page
-                        .value
-                        .into_iter()
-                        .filter_map(|row| {
-                            let author = row.author?;
-                            Some(ContributorStats {
-                                is_bot: author.is_bot(),
-                                login: author.login,
-                                weeks: row
-                                    .weeks
-                                    .iter()
-                                    .map(|w| WeekStats {
-                                        start: w.w,
-                                        additions: w.a,
-                                        deletions: w.d,
-                                        commits: w.c,
-                                    })
-                                    .collect(),
-                            })
+        match c
+            .get::<Vec<wire::Contributor>>(EP, url, "core", true)
+            .await?
+        {
+            Answer::Page(page) => {
+                let rows = page
+                    .value
+                    .into_iter()
+                    .filter_map(|row| {
+                        let author = row.author?;
+                        Some(ContributorStats {
+                            is_bot: author.is_bot(),
+                            login: author.login,
+                            weeks: row
+                                .weeks
+                                .iter()
+                                .map(|w| WeekStats {
+                                    start: w.w,
+                                    additions: w.a,
+                                    deletions: w.d,
+                                    commits: w.c,
+                                })
+                                .collect(),
                         })
-                        .collect();
-                    return Ok(StatsOutcome::Ready(rows));
-                }
-                Answer::NoContent => return Ok(StatsOutcome::Empty),
-                Answer::Accepted if attempt < self.stats_poll_attempts => {
-                    tokio::time::sleep(self.stats_poll_delay.saturating_mul(attempt)).await;
-                }
-                Answer::Accepted => {}
+                    })
+                    .collect();
+                Ok(StatsOutcome::Ready(rows))
             }
+            Answer::NoContent => Ok(StatsOutcome::Empty),
+            // Computing: the scraper's next LOC round asks again; nothing waits here.
+            Answer::Accepted => Ok(StatsOutcome::Computing),
         }
-        Ok(StatsOutcome::Computing)
     }
 
     async fn detail(self, repo: String, sha: String) -> Result<CommitDetail, ApiError> {

@@ -114,11 +114,7 @@ pub fn org_apis(config: &Config) -> Result<Vec<OrgPort>, SetupError> {
             governor,
             retry_settings(config),
         );
-        let api = OrgApi::new(
-            Arc::new(client),
-            config.loc.stats_poll_attempts,
-            config.retry.initial_backoff,
-        );
+        let api = OrgApi::new(Arc::new(client));
         out.push((org.clone(), Arc::new(api) as Arc<dyn GithubApi>));
     }
     Ok(out)

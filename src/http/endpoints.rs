@@ -203,7 +203,8 @@ async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
     }
 }
 
-/// The `/healthz` JSON: `{role, epoch, mode, ready, components{name: {ok, status, …}}, services{…}}`.
+/// The `/healthz` JSON: `{role, epoch, mode, ready, components{name: {ok, status, …}}, services{…},
+/// scrapes{org: {last_result, …, loc_stats_waiting_repositories}}}`.
 pub fn health_json(report: &HealthReport) -> serde_json::Value {
     let components: serde_json::Map<String, serde_json::Value> = report
         .components
@@ -232,6 +233,22 @@ pub fn health_json(report: &HealthReport) -> serde_json::Value {
         .iter()
         .map(|s| (s.name.clone(), crate::health_view::service_json(s)))
         .collect();
+    let scrapes: serde_json::Map<String, serde_json::Value> = report
+        .scrapes
+        .iter()
+        .map(|(org, p)| {
+            let value = json!({
+                "last_result": p.last_result,
+                "last_cycle_seconds": p.last_duration_secs,
+                "last_window_end": p.last_window_end,
+                "last_success": p.last_success,
+                "last_error": p.last_error,
+                "loc_stats_waiting_repositories": p.loc_stats_waiting,
+                "loc_rounds": p.loc_rounds,
+            });
+            (org.clone(), value)
+        })
+        .collect();
     json!({
         "role": report.role.as_str(),
         "epoch": report.epoch,
@@ -240,6 +257,7 @@ pub fn health_json(report: &HealthReport) -> serde_json::Value {
         "ready": report.ready,
         "components": components,
         "services": services,
+        "scrapes": scrapes,
     })
 }
 

@@ -40,6 +40,12 @@ pub const LOC_FALLBACK_INCOMPLETE: FamilySpec = FamilySpec {
     kind: MetricKind::Gauge,
     labels: &["org", "repo"],
 };
+pub const LOC_STATS_WAITING: FamilySpec = FamilySpec {
+    name: "gh_exporter_loc_stats_waiting_repositories",
+    help: "Repositories whose stats/contributors GitHub is still computing (202); their LOC series keep their last values (or are absent) until it answers.",
+    kind: MetricKind::Gauge,
+    labels: &["org"],
+};
 pub const GITHUB_HEALTH: FamilySpec = FamilySpec {
     name: "gh_exporter_github_org_healthy",
     help: "1 while the org's GitHub health is healthy, 0 in cooldown or recovery.",
@@ -47,12 +53,13 @@ pub const GITHUB_HEALTH: FamilySpec = FamilySpec {
     labels: &["org"],
 };
 
-pub const FAMILIES: [FamilySpec; 7] = [
+pub const FAMILIES: [FamilySpec; 8] = [
     SCRAPE_RUNS,
     SCRAPE_DURATION,
     LAST_SUCCESS,
     WINDOW_END,
     LOC_SOURCE_MODE,
     LOC_FALLBACK_INCOMPLETE,
+    LOC_STATS_WAITING,
     GITHUB_HEALTH,
 ];

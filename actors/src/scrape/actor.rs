@@ -8,6 +8,12 @@
 //! served cycle plus the org's operational series. A failed cycle keeps serving the previous
 //! cycle's series (and its `window_end`), so served values always equal the truth at the
 //! reported instant. Missing windows go out as [`EnqueueMissing`].
+//!
+//! Lines of code never delay activity: after a cycle has published, a LOC round
+//! ([`run_loc_round`]) asks `stats/contributors` for every repository that needs it, and
+//! publishes again (same `window_end`) when an answer changed what is served. While GitHub is
+//! still computing (202), rounds repeat after a short, growing delay. Cycles and rounds of an
+//! org never overlap; a tick that arrives during a round starts its cycle right after it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -21,6 +27,7 @@ use rand::Rng;
 use super::cycle::{restore_served, run_cycle, CycleOutcome, CycleResult, CycleSettings};
 use super::events::{CycleReport, ScrapeObserver};
 use super::health::{GithubHealth, HealthState};
+use super::loc_round::{run_loc_round, LocRoundOutcome};
 use super::port::{Clock, GithubApi, ScrapeStateStore};
 use super::window::WINDOW_SECS;
 use crate::messages::{EnqueueMissing, ScrapeNow, UpsertBatch};
@@ -58,7 +65,20 @@ pub struct ScrapeActor {
     served: Option<(f64, Vec<Sample>)>,
     /// The saved state was looked at: what it held (if anything) is in `served`.
     restored: bool,
+    /// A LOC round is in flight.
+    loc_running: bool,
+    /// A tick arrived during a LOC round: start the cycle when the round ends.
+    cycle_wanted: bool,
+    /// Consecutive LOC rounds that left repositories computing (for the retry delay).
+    loc_retry_round: u32,
+    /// Repositories still computing after the last LOC round.
+    loc_waiting: usize,
 }
+
+/// Internal timer: run a LOC round for repositories still computing.
+#[derive(Debug, Clone, Copy, Message)]
+#[rtype(result = "()")]
+struct LocRetry;
 
 /// Internal timer tick: schedules the next tick, then behaves like [`ScrapeNow`].
 #[derive(Debug, Clone, Copy, Message)]
@@ -74,6 +94,10 @@ impl ScrapeActor {
             last_duration: None,
             served: None,
             restored: false,
+            loc_running: false,
+            cycle_wanted: false,
+            loc_retry_round: 0,
+            loc_waiting: 0,
         }
     }
 
@@ -89,12 +113,17 @@ impl ScrapeActor {
     }
 
     fn start_cycle(&mut self, ctx: &mut Context<Self>) {
-        if self.running {
+        if self.loc_running && !self.running {
+            // A LOC round asks once per repository and never waits on a 202: the cycle
+            // starts as soon as it ends.
+            self.cycle_wanted = true;
+        }
+        if self.running || self.loc_running {
             // Refresh the operational series (rate budget, request counters) so a long
             // rate-limit pause is visible while the cycle waits.
             // Not before a cycle was served: an ops-only batch would replace the org's series
             // that the store still holds (e.g. after a restart of this actor).
-            tracing::debug!(org = %self.args.org, "cycle still running; tick dropped");
+            tracing::debug!(org = %self.args.org, "cycle or LOC round still running; tick deferred");
             if self.served.is_some() || self.restored {
                 self.publish();
             }
@@ -115,10 +144,79 @@ impl ScrapeActor {
             self.args.state_store.clone(),
             self.args.settings.clone(),
         );
-        ctx.spawn(fut.into_actor(self).map(move |outcome, act, _ctx| {
+        ctx.spawn(fut.into_actor(self).map(move |outcome, act, ctx| {
             act.running = false;
+            let loc_due = outcome.loc_due;
+            let failed = outcome.result == CycleResult::Failure;
             act.finish(outcome, started.elapsed().as_secs_f64());
+            if !failed && loc_due > 0 {
+                act.loc_retry_round = 0;
+                act.start_loc_round(ctx);
+            }
         }));
+    }
+
+    /// Starts a LOC round unless a cycle or a round is running (a cycle's end starts one).
+    fn start_loc_round(&mut self, ctx: &mut Context<Self>) {
+        if self.running || self.loc_running {
+            return;
+        }
+        self.loc_running = true;
+        let fut = run_loc_round(
+            self.args.org.clone(),
+            self.args.clock.now(),
+            self.args.api.clone(),
+            self.args.state_store.clone(),
+            self.args.settings.clone(),
+        );
+        ctx.spawn(fut.into_actor(self).map(|outcome, act, ctx| {
+            act.loc_running = false;
+            act.finish_loc_round(outcome, ctx);
+        }));
+    }
+
+    fn finish_loc_round(&mut self, outcome: LocRoundOutcome, ctx: &mut Context<Self>) {
+        if let Some(error) = &outcome.error {
+            tracing::info!(org = %self.args.org, error = %error, missing = outcome.missing.len(), "LOC round incomplete");
+        }
+        for m in &outcome.missing {
+            self.args.backfill.do_send(EnqueueMissing {
+                org: self.args.org.clone(),
+                repo: m.repo.clone(),
+                window_start: m.window_start,
+                window_end: m.window_end,
+                reason: m.reason.to_string(),
+            });
+        }
+        let waiting_changed = self.loc_waiting != outcome.waiting;
+        self.loc_waiting = outcome.waiting;
+        let publish = outcome.served.is_some() || waiting_changed;
+        if let Some(served) = outcome.served {
+            // Only over the cycle it was computed for: a newer cycle already published more.
+            if self.served.as_ref().is_none_or(|(now, _)| *now <= served.0) {
+                self.served = Some(served);
+            }
+        }
+        if publish {
+            self.publish();
+        }
+        self.args
+            .observer
+            .loc_progress(&self.args.org, outcome.asked, outcome.waiting);
+        if self.cycle_wanted {
+            self.cycle_wanted = false;
+            self.start_cycle(ctx);
+        } else if outcome.waiting > 0 {
+            self.loc_retry_round += 1;
+            let delay = self
+                .args
+                .settings
+                .loc
+                .stats_retry_delay(self.loc_retry_round);
+            ctx.notify_later(LocRetry, delay);
+        } else {
+            self.loc_retry_round = 0;
+        }
     }
 
     fn finish(&mut self, outcome: CycleOutcome, duration: f64) {
@@ -220,6 +318,13 @@ impl ScrapeActor {
         }
         if let Some(t) = self.last_success {
             samples.push(one(scrape::LAST_SUCCESS.name, &[], t));
+        }
+        if self.served.is_some() {
+            samples.push(one(
+                scrape::LOC_STATS_WAITING.name,
+                &[],
+                self.loc_waiting as f64,
+            ));
         }
         let healthy = matches!(self.args.health.state(), HealthState::Healthy);
         samples.push(one(
@@ -345,6 +450,14 @@ impl Handler<Tick> for ScrapeActor {
     fn handle(&mut self, _msg: Tick, ctx: &mut Context<Self>) {
         ctx.notify_later(Tick, self.next_delay());
         self.start_cycle(ctx);
+    }
+}
+
+impl Handler<LocRetry> for ScrapeActor {
+    type Result = ();
+
+    fn handle(&mut self, _msg: LocRetry, ctx: &mut Context<Self>) {
+        self.start_loc_round(ctx);
     }
 }
 

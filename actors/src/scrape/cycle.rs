@@ -19,21 +19,19 @@
 //! [`Missing`] window for backfill.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
 
 use super::filter::RepoFilter;
 use super::identity::{commit_user, is_bot_login};
-use super::loc::{FallbackCommit, LocSettings};
+use super::loc::LocSettings;
+use super::loc_round::loc_work_due;
 use super::log::{state_key, Ev, OrgState, RepoLog};
 use super::port::{
     ApiError, CommentInfo, CommitInfo, GithubApi, IssueItem, RepoInfo, ScrapeStateStore,
-    StatsOutcome,
 };
-use super::window::{
-    activity_samples, latest_complete_week, until_secs, window_start_secs, WEEK_SECS, WINDOW_SECS,
-};
+use super::window::{activity_samples, until_secs, window_start_secs, WINDOW_SECS};
 use crate::ports::Sample;
 
 /// What a cycle needs besides the org and `now`.
@@ -97,6 +95,8 @@ pub struct CycleOutcome {
     /// The first error seen, for logs and `/healthz`.
     pub error: Option<String>,
     pub repos: usize,
+    /// Repositories with LOC work for the next LOC round (see [`super::loc_round`]).
+    pub loc_due: usize,
 }
 
 /// The org's search answer as one repository sees it.
@@ -140,6 +140,7 @@ pub async fn run_cycle(
                 }],
                 error: Some(error.to_string()),
                 repos: 0,
+                loc_due: 0,
             }
         }
     };
@@ -193,12 +194,6 @@ pub async fn run_cycle(
         }
     };
 
-    let hour = (now / 3600.0).floor() as i64;
-    if state.fallback_hour != hour {
-        state.fallback_hour = hour;
-        state.fallback_calls = 0;
-    }
-    let budget = Arc::new(Mutex::new(state.fallback_calls));
     let jobs: Vec<_> = repos
         .iter()
         .map(|info| {
@@ -226,8 +221,6 @@ pub async fn run_cycle(
                 signal,
                 now,
                 api: api.clone(),
-                settings: settings.clone(),
-                budget: budget.clone(),
             }
         })
         .collect();
@@ -236,30 +229,23 @@ pub async fn run_cycle(
         .collect()
         .await;
 
-    let mut samples = Vec::new();
     let mut missing = Vec::new();
     let mut error = search_error;
     for done in results {
-        samples.extend(activity_samples(
-            &org,
-            &done.name,
-            &done.log,
-            now,
-            settings.exclude_bots,
-        ));
-        samples.extend(
-            done.log
-                .loc
-                .samples(&org, &done.name, now, settings.exclude_bots),
-        );
         missing.extend(done.missing);
         if error.is_none() {
             error = done.error;
         }
         state.repos.insert(done.name, done.log);
     }
-    state.fallback_calls = *budget.lock().unwrap_or_else(|p| p.into_inner());
     state.last_now = Some(now);
+    // Activity and the LOC values known so far; LOC work waits for the next LOC round.
+    let samples = served_samples(&org, &state, now, settings.exclude_bots);
+    let loc_due = state
+        .repos
+        .values()
+        .filter(|log| loc_work_due(&log.loc, now, &settings))
+        .count();
     if let Err(e) = state_store.put(&key, state.encode()).await {
         tracing::warn!(org = %org, error = %e, "cannot save scrape state; the next cycle refetches more");
     }
@@ -274,7 +260,18 @@ pub async fn run_cycle(
         missing,
         error,
         repos: repos.len(),
+        loc_due,
     }
+}
+
+/// Every activity and LOC sample of `state` at `now`.
+pub fn served_samples(org: &str, state: &OrgState, now: f64, exclude_bots: bool) -> Vec<Sample> {
+    let mut samples = Vec::new();
+    for (repo, log) in &state.repos {
+        samples.extend(activity_samples(org, repo, log, now, exclude_bots));
+        samples.extend(log.loc.samples(org, repo, now, exclude_bots));
+    }
+    samples
 }
 
 /// The series of the cycle that last saved the org's state, recomputed from its logs, so a
@@ -287,12 +284,7 @@ pub async fn restore_served(
     let stored = state_store.get(&state_key(&org)).await.ok()??;
     let state = OrgState::decode(&stored)?;
     let now = state.last_now?;
-    let mut samples = Vec::new();
-    for (repo, log) in &state.repos {
-        samples.extend(activity_samples(&org, repo, log, now, exclude_bots));
-        samples.extend(log.loc.samples(&org, repo, now, exclude_bots));
-    }
-    Some((now, samples))
+    Some((now, served_samples(&org, &state, now, exclude_bots)))
 }
 
 /// How far back a search of updated items reaches past the previous cycle: GitHub's search
@@ -333,8 +325,6 @@ struct RepoJob {
     signal: IssueSignal,
     now: f64,
     api: Arc<dyn GithubApi>,
-    settings: Arc<CycleSettings>,
-    budget: Arc<Mutex<u32>>,
 }
 
 struct RepoDone {
@@ -348,30 +338,17 @@ impl RepoJob {
     async fn run(mut self) -> RepoDone {
         let now = self.now;
         let day = (now - WINDOW_SECS, now);
-        let week = latest_complete_week(now);
-        let week_window = (week as f64, (week + WEEK_SECS) as f64);
         let mut failures: Vec<(&'static str, (f64, f64), Option<ApiError>)> = Vec::new();
-        let signal = match self.commits().await {
-            Ok(signal) => signal,
-            Err(e) => {
-                failures.push(("activity_commits_failed", day, Some(e)));
-                false
-            }
-        };
+        match self.commits().await {
+            // A new commit that changes what stats report: the next LOC round refreshes.
+            Ok(signal) => self.log.loc.refresh_wanted |= signal,
+            Err(e) => failures.push(("activity_commits_failed", day, Some(e))),
+        }
         let issue_failures = self.issues().await;
         if issue_failures.is_empty() {
             self.log.issues_through = Some(now);
         }
         failures.extend(issue_failures.into_iter().map(|(r, e)| (r, day, Some(e))));
-        failures.extend(
-            self.loc(signal)
-                .await
-                .into_iter()
-                .map(|(r, e)| (r, week_window, Some(e))),
-        );
-        if self.log.loc.in_fallback() && self.log.loc.fallback_incomplete() {
-            failures.push(("fallback_truncated", week_window, None));
-        }
         self.log.prune(now);
         let mut error = None;
         let mut missing: Vec<Missing> = Vec::new();
@@ -560,110 +537,6 @@ impl RepoJob {
             },
         );
     }
-
-    /// Refreshes LOC when due and runs the commit-detail fallback; returns the failures.
-    async fn loc(&mut self, new_commit_signal: bool) -> Vec<(&'static str, ApiError)> {
-        let now = self.now;
-        let settings = &self.settings.loc;
-        let mut failures = Vec::new();
-        let mut refreshed = false;
-        if self.log.loc.due(now, settings, new_commit_signal) {
-            match self.api.contributor_stats(&self.info.name).await {
-                Ok(StatsOutcome::Ready(rows)) => {
-                    self.log.loc.accept_rows(rows, now, settings);
-                    refreshed = true;
-                }
-                Ok(StatsOutcome::Empty) => self.log.loc.accept_empty(now),
-                Ok(StatsOutcome::Computing) => {}
-                Err(e) if e.kind.is_absent() => self.log.loc.accept_empty(now),
-                Err(e) => failures.push(("contributor_stats_failed", e)),
-            }
-        }
-        if !self.log.loc.in_fallback() || self.log.loc.empty {
-            return failures;
-        }
-        let week = latest_complete_week(now);
-        let loc = &mut self.log.loc;
-        let new_week = loc.fallback_week != week;
-        if new_week {
-            loc.fallback_week = week;
-            loc.fallback_commits.clear();
-            loc.fallback_capped = false;
-        }
-        if new_week || refreshed {
-            let cap = settings.max_commits_per_repo_per_week as usize;
-            match self
-                .api
-                .commits_capped(
-                    &self.info.name,
-                    week,
-                    until_secs(now),
-                    week + WEEK_SECS,
-                    cap,
-                )
-                .await
-            {
-                Ok((list, capped)) => {
-                    loc.fallback_capped = capped;
-                    for c in list {
-                        let Some(login) = c.author_login else {
-                            continue;
-                        };
-                        if c.author_date < week || c.author_date >= week + WEEK_SECS {
-                            continue;
-                        }
-                        // The cap is per week, across re-listings of the same week.
-                        if loc.fallback_commits.len() >= cap
-                            && !loc.fallback_commits.contains_key(&c.sha)
-                        {
-                            loc.fallback_capped = true;
-                            continue;
-                        }
-                        loc.fallback_commits.entry(c.sha).or_insert(FallbackCommit {
-                            login,
-                            author_date: c.author_date,
-                            lines: None,
-                        });
-                    }
-                }
-                Err(e) if e.kind.is_absent() => {}
-                Err(e) => {
-                    // Not listed: the next cycle lists the week again.
-                    loc.fallback_week = 0;
-                    failures.push(("fallback_list_commits_failed", e));
-                    return failures;
-                }
-            }
-        }
-        let limit = settings.max_detail_calls_per_org_per_hour;
-        let pending: Vec<String> = loc
-            .fallback_commits
-            .iter()
-            .filter(|(_, c)| c.lines.is_none())
-            .map(|(sha, _)| sha.clone())
-            .collect();
-        for sha in pending {
-            {
-                let mut used = self.budget.lock().unwrap_or_else(|p| p.into_inner());
-                if *used >= limit {
-                    break;
-                }
-                *used += 1;
-            }
-            match self.api.commit_detail(&self.info.name, &sha).await {
-                Ok(detail) => {
-                    if let Some(c) = self.log.loc.fallback_commits.get_mut(&sha) {
-                        c.lines = Some((detail.additions, detail.deletions));
-                    }
-                }
-                Err(e) => {
-                    failures.push(("fallback_commit_detail_failed", e));
-                    break;
-                }
-            }
-        }
-        failures
-    }
 }
 
 #[cfg(test)]
@@ -676,7 +549,7 @@ mod tests {
     use crate::scrape::memory_state::MemoryStateStore;
     use crate::scrape::port::{
         ApiErrorKind, ApiTelemetry, CommentInfo, CommitDetail, CommitInfo, Listed, ReviewInfo,
-        SearchResult,
+        SearchResult, StatsOutcome,
     };
 
     /// A scripted GitHub: one repository, calls recorded, comments failing on demand.
@@ -689,6 +562,8 @@ mod tests {
         fail_comments: Mutex<bool>,
         /// Answer `commits_many` (as GraphQL would) instead of leaving it to `commits`.
         batch: Mutex<bool>,
+        /// Answers of `contributor_stats`, in order (then `Empty`).
+        stats: Mutex<std::collections::VecDeque<StatsOutcome>>,
         calls: Mutex<Vec<String>>,
     }
 
@@ -825,7 +700,8 @@ mod tests {
         }
         fn contributor_stats(&self, _: &str) -> BoxFuture<'static, Result<StatsOutcome, ApiError>> {
             self.call("stats");
-            ok(StatsOutcome::Empty)
+            let next = self.stats.lock().unwrap().pop_front();
+            ok(next.unwrap_or(StatsOutcome::Empty))
         }
         fn commit_detail(
             &self,
@@ -908,6 +784,79 @@ mod tests {
 
     /// Commits a batched listing already fetched are not listed again per repository, and
     /// count like any others; a repository without new pushes is not even asked for.
+    /// The cycle publishes activity without asking for stats; the LOC round asks once per
+    /// round (a 202 costs one call, never a wait), keeps the repository waiting, and publishes
+    /// the LOC series at the served cycle's `now` as soon as GitHub answers.
+    #[test]
+    fn loc_round_asks_once_per_round_and_publishes_when_ready() {
+        use crate::scrape::loc_round::run_loc_round;
+        use crate::scrape::port::{ContributorStats, WeekStats};
+        let api = Arc::new(Scripted::default());
+        let store = Arc::new(MemoryStateStore::new());
+        let t = T0 as i64;
+        *api.pushed_at.lock().unwrap() = t - 100;
+        api.commits
+            .lock()
+            .unwrap()
+            .push(commit("a", t - 100, "ann"));
+        let week = crate::scrape::window::latest_complete_week(T0);
+        let ready = StatsOutcome::Ready(vec![ContributorStats {
+            login: "ann".into(),
+            is_bot: false,
+            weeks: vec![WeekStats {
+                start: week,
+                additions: 7,
+                deletions: 3,
+                commits: 1,
+            }],
+        }]);
+        api.stats
+            .lock()
+            .unwrap()
+            .extend([StatsOutcome::Computing, StatsOutcome::Computing, ready]);
+        let first = cycle(&api, &store, T0);
+        assert!(!api.take_calls().contains(&"stats".to_string()));
+        assert_eq!(value(&first, "gh_activity_commits_24h", "ann"), Some(1.0));
+        assert_eq!(value(&first, "gh_activity_loc_added_weekly", "ann"), None);
+        assert_eq!(first.loc_due, 1);
+        let round = |at: f64| {
+            futures::executor::block_on(run_loc_round(
+                "o".into(),
+                at,
+                api.clone(),
+                store.clone(),
+                Arc::new(CycleSettings::default()),
+            ))
+        };
+        for attempt in 1..=2 {
+            let r = round(T0 + attempt as f64);
+            assert_eq!(api.take_calls(), vec!["stats"], "one call per round");
+            assert_eq!(
+                (r.asked, r.waiting),
+                (1, 1),
+                "round {attempt}: still computing"
+            );
+            assert!(r.served.is_none(), "nothing new to publish while computing");
+        }
+        let r = round(T0 + 3.0);
+        assert_eq!(api.take_calls(), vec!["stats"]);
+        assert_eq!((r.asked, r.waiting), (1, 0));
+        let (at, samples) = r.served.expect("LOC answered: publish");
+        assert_eq!(at, T0, "published for the served cycle's instant");
+        let get = |metric: &str| {
+            samples
+                .iter()
+                .find(|x| x.metric == metric && x.labels.iter().any(|l| l.1 == "ann"))
+                .map(|x| x.value)
+        };
+        assert_eq!(get("gh_activity_loc_added_weekly"), Some(7.0));
+        assert_eq!(get("gh_activity_loc_removed_weekly"), Some(3.0));
+        assert_eq!(get("gh_activity_commits_24h"), Some(1.0), "activity kept");
+        let r = round(T0 + 4.0);
+        assert_eq!(r.asked, 0, "nothing due once answered");
+        assert!(api.take_calls().is_empty());
+    }
+
     #[test]
     fn batched_commits_replace_per_repository_listing() {
         let api = Arc::new(Scripted::default());
@@ -920,10 +869,8 @@ mod tests {
             .unwrap()
             .push(commit("a", t - 100, "ann"));
         let first = cycle(&api, &store, T0);
-        assert_eq!(
-            api.take_calls(),
-            vec!["repos", "search", "commits_many", "stats"]
-        );
+        assert_eq!(api.take_calls(), vec!["repos", "search", "commits_many"]);
+        assert_eq!(first.loc_due, 1, "LOC is left to the LOC round");
         assert_eq!(value(&first, "gh_activity_commits_24h", "ann"), Some(1.0));
         cycle(&api, &store, T0 + 60.0);
         assert_eq!(
@@ -1030,7 +977,7 @@ mod tests {
             .unwrap()
             .push(carried_item(1, t, Some(vec![review, pending]), None));
         let first = cycle(&api, &store, T0);
-        assert_eq!(api.take_calls(), vec!["repos", "search", "stats"]);
+        assert_eq!(api.take_calls(), vec!["repos", "search"]);
         assert_eq!(
             value(&first, "gh_activity_reviews_submitted_24h", "bob"),
             Some(1.0)

@@ -27,6 +27,8 @@ pub struct CycleReport {
 pub trait ScrapeObserver: Send + Sync + 'static {
     fn cycle_started(&self, _org: &str) {}
     fn cycle_finished(&self, _report: &CycleReport) {}
+    /// A LOC round asked `asked` repositories; `waiting` are still computing (202).
+    fn loc_progress(&self, _org: &str, _asked: usize, _waiting: usize) {}
 }
 
 /// Forwards cycle events into the observer seam (`Observer::on_scrape_cycle`), so scrape cycles
@@ -51,5 +53,24 @@ impl ScrapeObserver for SeamObserver {
             result,
             duration: Duration::from_secs_f64(report.duration_secs.max(0.0)),
         });
+    }
+}
+
+/// Sends every event to several observers, in order.
+pub struct ScrapeObservers(pub Vec<Arc<dyn ScrapeObserver>>);
+
+impl ScrapeObserver for ScrapeObservers {
+    fn cycle_started(&self, org: &str) {
+        self.0.iter().for_each(|o| o.cycle_started(org));
+    }
+
+    fn cycle_finished(&self, report: &CycleReport) {
+        self.0.iter().for_each(|o| o.cycle_finished(report));
+    }
+
+    fn loc_progress(&self, org: &str, asked: usize, waiting: usize) {
+        self.0
+            .iter()
+            .for_each(|o| o.loc_progress(org, asked, waiting));
     }
 }

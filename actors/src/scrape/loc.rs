@@ -64,6 +64,13 @@ pub struct LocState {
     pub fallback_commits: BTreeMap<String, FallbackCommit>,
     /// The fallback listing hit `fallback_max_commits_per_repo_per_week`.
     pub fallback_capped: bool,
+    /// A cycle saw a commit that changes what stats report; the next LOC round refreshes.
+    #[serde(default)]
+    pub refresh_wanted: bool,
+    /// GitHub answered 202 (computing) at this time and has not answered since: the next LOC
+    /// round asks again. The stored rows (if any) stay served meanwhile.
+    #[serde(default)]
+    pub computing_since: Option<f64>,
 }
 
 /// The `loc.*` settings the state machine reads.
@@ -75,6 +82,21 @@ pub struct LocSettings {
     pub cooldown_secs: f64,
     pub max_commits_per_repo_per_week: u32,
     pub max_detail_calls_per_org_per_hour: u32,
+    /// While GitHub computes (202), LOC rounds repeat after `stats_retry_base`, doubling for
+    /// `stats_retry_doublings` rounds (`loc.stats_poll_attempts`), then at that pace.
+    pub stats_retry_base: std::time::Duration,
+    pub stats_retry_doublings: u32,
+}
+
+impl LocSettings {
+    /// The delay before LOC round `round` (1 = the first retry) while repositories compute.
+    pub fn stats_retry_delay(&self, round: u32) -> std::time::Duration {
+        let doublings = round
+            .saturating_sub(1)
+            .min(self.stats_retry_doublings.saturating_sub(1))
+            .min(16);
+        self.stats_retry_base.saturating_mul(1 << doublings)
+    }
 }
 
 impl Default for LocSettings {
@@ -86,6 +108,8 @@ impl Default for LocSettings {
             cooldown_secs: 7.0 * 86_400.0,
             max_commits_per_repo_per_week: 250,
             max_detail_calls_per_org_per_hour: 1000,
+            stats_retry_base: std::time::Duration::from_secs(1),
+            stats_retry_doublings: 3,
         }
     }
 }
@@ -118,6 +142,8 @@ impl LocState {
         self.fetched_at = Some(now);
         self.empty = false;
         self.rows = rows;
+        self.refresh_wanted = false;
+        self.computing_since = None;
         if self.fallback_until.is_some_and(|until| now >= until) {
             self.fallback_until = None;
             self.mode = LocMode::StatsContributors;
@@ -139,6 +165,24 @@ impl LocState {
         self.fetched_at = Some(now);
         self.empty = true;
         self.rows.clear();
+        self.refresh_wanted = false;
+        self.computing_since = None;
+    }
+
+    /// Stores a 202 answer: GitHub computes; the values served so far stay.
+    pub fn mark_computing(&mut self, now: f64) {
+        self.computing_since.get_or_insert(now);
+    }
+
+    /// Whether `other` would serve different samples than `self` (what a round must publish).
+    pub fn shown_differently(&self, other: &LocState) -> bool {
+        self.fetched_at.is_some() != other.fetched_at.is_some()
+            || self.empty != other.empty
+            || self.rows != other.rows
+            || self.mode != other.mode
+            || self.fallback_week != other.fallback_week
+            || self.fallback_commits != other.fallback_commits
+            || self.fallback_capped != other.fallback_capped
     }
 
     /// Whether the fallback is active.

@@ -119,10 +119,10 @@ pub struct ContributorStats {
     pub weeks: Vec<WeekStats>,
 }
 
-/// What `stats/contributors` answered after the adapter's 202 polling.
+/// What one `stats/contributors` call answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StatsOutcome {
-    /// Still 202 after `loc.stats_poll_attempts` polls: keep the last values.
+    /// 202: GitHub computes; keep the last values and ask again in the next LOC round.
     Computing,
     /// 204: an empty repository, no contributors.
     Empty,
