@@ -1,10 +1,10 @@
 //! Redis Sentinel for real: a private master, a replica and a Sentinel (`redis-server
 //! --sentinel`, which is what Debian's `redis-sentinel` runs) that requires a password, on free
 //! ports in temp dirs. The exporter binary finds the master through the Sentinel (store, lease
-//! elector and its pub/sub), the master is failed over (`SENTINEL FAILOVER`), and the exporter
-//! follows: the Sentinel first reports the new master, then the replica serves a fresh cycle
-//! equal to the fake's truth (written to the new master: the old one is a read-only replica by
-//! then) and is ready again.
+//! elector and its pub/sub), the master is failed over — demoted by `SENTINEL FAILOVER`, or
+//! killed — and the exporter follows: the Sentinel first reports the new master, then the
+//! replica serves a fresh cycle equal to the fake's truth (written to the new master: the old
+//! one is a read-only replica or gone by then) and is ready again.
 
 mod common;
 mod election_support;
@@ -165,10 +165,28 @@ fn sentinel_sees_replica(sentinel: u16, replica: u16) -> bool {
     })
 }
 
+/// How the master is failed over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Failover {
+    /// `SENTINEL FAILOVER`: the old master is demoted to a replica (writes get `READONLY`).
+    Command,
+    /// SIGKILL: the Sentinel notices it down and promotes the replica (connections break).
+    KillMaster,
+}
+
 #[test]
 fn exporter_follows_a_sentinel_failover_without_losing_a_batch() {
+    run_failover(Failover::Command);
+}
+
+#[test]
+fn exporter_follows_the_sentinel_when_the_master_dies() {
+    run_failover(Failover::KillMaster);
+}
+
+fn run_failover(failover: Failover) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let master = Server::data(dir.path(), None);
+    let mut master = Server::data(dir.path(), None);
     let replica = Server::data(dir.path(), Some(master.port));
     let sentinel = Server::sentinel(dir.path(), master.port);
     wait_until(WAIT, "the Sentinel sees a healthy replica", || {
@@ -216,26 +234,35 @@ fn exporter_follows_a_sentinel_failover_without_losing_a_batch() {
     assert_served_truth_after(&cluster.fake, before, || metrics_text(&exporter));
 
     // Fail over and prove it happened before looking at the exporter.
-    wait_until(WAIT, "the Sentinel accepts the failover", || {
-        query::<String>(
-            sentinel.port,
-            Some(SENTINEL_PASSWORD),
-            &["SENTINEL", "FAILOVER", MASTER_SET],
-        )
-        .is_ok()
-    });
+    match failover {
+        Failover::Command => wait_until(WAIT, "the Sentinel accepts the failover", || {
+            query::<String>(
+                sentinel.port,
+                Some(SENTINEL_PASSWORD),
+                &["SENTINEL", "FAILOVER", MASTER_SET],
+            )
+            .is_ok()
+        }),
+        Failover::KillMaster => {
+            let _ = master.child.kill();
+            let _ = master.child.wait();
+            Duration::ZERO
+        }
+    };
     wait_until(WAIT, "the Sentinel names the replica as master", || {
         master_port(sentinel.port) == Some(replica.port)
     });
     wait_until(WAIT, "the promoted replica is master", || {
         replication_field(replica.port, "role").as_deref() == Some("master")
     });
-    wait_until(WAIT, "the old master is demoted to a replica", || {
-        replication_field(master.port, "role").as_deref() == Some("slave")
-    });
+    if failover == Failover::Command {
+        wait_until(WAIT, "the old master is demoted to a replica", || {
+            replication_field(master.port, "role").as_deref() == Some("slave")
+        });
+    }
 
     // A cycle that started after the failover is served and equals the truth: it was
-    // committed on the new master (the old one refuses writes).
+    // committed on the new master (the old one refuses writes or is gone).
     let after = cluster.fake.now();
     assert_served_truth_after(&cluster.fake, after, || metrics_text(&exporter));
     wait_until(WAIT, "the replica is ready after the failover", || {

@@ -19,8 +19,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use common::Running;
 use election_support::{metrics_text, wait_until, Cluster, Replica};
 use fake_github::{FakeConfig, FakeGithub};
+use github_stats_exporter::queue::dedup_redis::RedisDedup;
 use github_stats_exporter::queue::names::QueueNames;
-use redis_common::{delete_namespace, SHARED_REDIS};
+use gse_actors::backfill::port::DedupLocks;
+use redis_common::{delete_namespace, settings, unique_namespace, Cleanup, SHARED_REDIS};
 use scrape_support::assert_served_truth_after;
 use tls_support::{TestCa, TlsProxy};
 
@@ -220,4 +222,44 @@ fn amqps_verifies_the_server_and_trusts_the_configured_ca_file() {
 
     drop(running);
     runtime.block_on(backfill_support::cleanup(&names));
+}
+
+/// The backfill dedup table connects with the store's settings, TLS CA included: refused
+/// without the CA, working (its lock lands in the shared Redis) with it.
+#[actix_rt::test]
+async fn the_dedup_table_uses_the_store_tls_settings() {
+    let ca = TestCa::new("gse dedup test CA");
+    let proxy = TlsProxy::start("127.0.0.1:6379", ca.server_cert());
+    let url = format!("rediss://localhost:{}", proxy.port());
+    let namespace = unique_namespace("tls-dedup");
+    let _cleanup = Cleanup {
+        url: SHARED_REDIS.to_string(),
+        namespace: namespace.clone(),
+    };
+
+    let without_ca = RedisDedup::new(&settings(&url, &namespace)).expect("valid settings");
+    let error = without_ca
+        .is_held("window")
+        .await
+        .expect_err("an unknown CA is refused");
+    let chain = gse_actors::store::error_chain(&error);
+    assert!(chain.contains("UnknownIssuer"), "{chain}");
+    assert_eq!(proxy.stats().handshakes, 0);
+
+    let mut with_ca = settings(&url, &namespace);
+    with_ca.tls_ca_file = Some(ca.pem_path());
+    let dedup = RedisDedup::new(&with_ca).expect("valid settings");
+    dedup
+        .acquire("window", Duration::from_secs(60))
+        .await
+        .expect("lock taken over TLS");
+    assert!(dedup.is_held("window").await.expect("read over TLS"));
+    assert!(proxy.stats().handshakes > 0);
+    let client = redis::Client::open(SHARED_REDIS).expect("shared Redis URL");
+    let mut conn = client.get_connection().expect("shared Redis");
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(dedup.key("window"))
+        .query(&mut conn)
+        .expect("EXISTS");
+    assert!(exists, "the lock is in the shared Redis");
 }
