@@ -10,6 +10,7 @@ mod common;
 mod election_support;
 mod redis_common;
 mod scrape_support;
+mod tls_support;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -17,7 +18,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use election_support::{metrics_text, wait_until, Cluster};
+use github_stats_exporter::queue::dedup_redis::RedisDedup;
+use github_stats_exporter::store::redis::{RedisTopology, SentinelAuth};
+use gse_actors::backfill::port::DedupLocks;
+use redis_common::{settings, unique_namespace};
 use scrape_support::assert_served_truth_after;
+use tls_support::TestCa;
 
 const MASTER_SET: &str = "gse-test";
 const SENTINEL_PASSWORD: &str = "sentinel-s3cret";
@@ -279,4 +285,128 @@ fn run_failover(failover: Failover) {
         "nothing under the namespace on the new master"
     );
     assert!(exporter.is_leader(), "the replica leads again");
+}
+
+/// A TLS-only master and a TLS-only, password-protected Sentinel with certificates of a
+/// private CA: a `rediss://` URL with `tls_ca_file` reaches both (here through the backfill
+/// dedup table, built like every other Redis connection); without the CA file the Sentinel's
+/// certificate is refused.
+#[actix_rt::test]
+async fn sentinel_and_master_over_tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let ca = TestCa::new("gse sentinel TLS test CA");
+    let (cert, key) = ca.server_cert_files("redis");
+    let (cert, key, ca_pem) = (
+        cert.display().to_string(),
+        key.display().to_string(),
+        ca.pem_path().display().to_string(),
+    );
+    let tls_args = |port: &str| -> Vec<String> {
+        [
+            "--port",
+            "0",
+            "--tls-port",
+            port,
+            "--bind",
+            "127.0.0.1",
+            "--tls-cert-file",
+            &cert,
+            "--tls-key-file",
+            &key,
+            "--tls-ca-cert-file",
+            &ca_pem,
+            "--tls-auth-clients",
+            "no",
+            "--tls-replication",
+            "yes",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let tls_client = |port: u16, password: Option<&str>| {
+        let auth = password.map(|p| format!(":{p}@")).unwrap_or_default();
+        let certificates = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(std::fs::read(ca.pem_path()).expect("CA PEM")),
+        };
+        redis::Client::build_with_tls(format!("rediss://{auth}127.0.0.1:{port}"), certificates)
+            .expect("TLS client")
+    };
+    let ping = |client: &redis::Client| {
+        client
+            .get_connection_with_timeout(Duration::from_secs(2))
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+            .is_ok()
+    };
+
+    let master_port = free_port();
+    let master_args = tls_args(&master_port.to_string());
+    let mut args: Vec<&str> = master_args.iter().map(String::as_str).collect();
+    args.extend(["--save", "", "--appendonly", "no"]);
+    let _master = Server::spawn(dir.path(), master_port, &args);
+    let master_client = tls_client(master_port, None);
+    wait_until(Duration::from_secs(10), "the TLS master answers", || {
+        ping(&master_client)
+    });
+
+    let sentinel_port = free_port();
+    let conf = dir.path().join("sentinel.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port 0\ntls-port {sentinel_port}\nbind 127.0.0.1\ndir {dir}\n\
+             tls-cert-file {cert}\ntls-key-file {key}\ntls-ca-cert-file {ca_pem}\n\
+             tls-auth-clients no\ntls-replication yes\nrequirepass {SENTINEL_PASSWORD}\n\
+             sentinel monitor {MASTER_SET} 127.0.0.1 {master_port} 1\n",
+            dir = dir.path().display()
+        ),
+    )
+    .expect("write sentinel.conf");
+    let conf_text = conf.display().to_string();
+    let _sentinel = Server::spawn(
+        dir.path(),
+        sentinel_port,
+        &[conf_text.as_str(), "--sentinel"],
+    );
+    let sentinel_client = tls_client(sentinel_port, Some(SENTINEL_PASSWORD));
+    wait_until(Duration::from_secs(10), "the TLS Sentinel answers", || {
+        ping(&sentinel_client)
+    });
+
+    let namespace = unique_namespace("sentinel-tls");
+    let sentinel_settings = |tls_ca_file: Option<std::path::PathBuf>| {
+        let mut s = settings("rediss://unused:1/0", &namespace);
+        s.topology = RedisTopology::Sentinel {
+            sentinels: vec![format!("127.0.0.1:{sentinel_port}")],
+            master_set: MASTER_SET.to_string(),
+            auth: SentinelAuth {
+                username: None,
+                password: Some(SENTINEL_PASSWORD.to_string().into()),
+            },
+        };
+        s.tls_ca_file = tls_ca_file;
+        s
+    };
+
+    let refused = RedisDedup::new(&sentinel_settings(None)).expect("valid settings");
+    let error = refused
+        .is_held("window")
+        .await
+        .expect_err("the Sentinel's certificate is not trusted without the CA file");
+    let chain = gse_actors::store::error_chain(&error);
+    assert!(chain.contains("UnknownIssuer"), "{chain}");
+
+    let dedup = RedisDedup::new(&sentinel_settings(Some(ca.pem_path()))).expect("valid settings");
+    dedup
+        .acquire("window", Duration::from_secs(60))
+        .await
+        .expect("lock taken on the master the Sentinel named, over TLS");
+    assert!(dedup.is_held("window").await.expect("read over TLS"));
+    let mut conn = master_client.get_connection().expect("TLS master");
+    let exists: bool = redis::cmd("EXISTS")
+        .arg(dedup.key("window"))
+        .query(&mut conn)
+        .expect("EXISTS");
+    assert!(exists, "the lock is on the TLS master");
 }

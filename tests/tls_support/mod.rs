@@ -9,7 +9,7 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -62,9 +62,20 @@ impl TestCa {
         }
     }
 
-    /// Writes the CA PEM to `path` too (e.g. a file the exporter reads).
-    pub fn copy_pem_to(&self, path: &Path) {
-        std::fs::copy(self.pem_path(), path).expect("copy CA PEM");
+    /// A certificate for `localhost` and `127.0.0.1` written as PEM files into the CA's temp
+    /// dir (for a server that reads files, e.g. `redis-server --tls-cert-file`): (cert, key).
+    pub fn server_cert_files(&self, name: &str) -> (PathBuf, PathBuf) {
+        let params = CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("server params");
+        let key = KeyPair::generate().expect("server key");
+        let cert = params
+            .signed_by(&key, &self.issuer)
+            .expect("sign server cert");
+        let cert_path = self.dir.path().join(format!("{name}.crt"));
+        let key_path = self.dir.path().join(format!("{name}.key"));
+        std::fs::write(&cert_path, cert.pem()).expect("write cert");
+        std::fs::write(&key_path, key.serialize_pem()).expect("write key");
+        (cert_path, key_path)
     }
 }
 
