@@ -126,6 +126,9 @@ impl MasterSource {
         topology: &RedisTopology,
         tls_ca_file: Option<&Path>,
     ) -> Result<MasterSource, RedisError> {
+        // redis-rs builds its rustls config on the process default provider: make sure it is
+        // ring (the one crypto backend built in) whichever connection comes first.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let certificates = tls_ca_file.map(read_ca_file).transpose()?;
         match topology {
             RedisTopology::Standalone => {
