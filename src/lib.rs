@@ -62,7 +62,9 @@ use crate::queue::rabbit::RabbitQueue;
 use crate::replica_metrics::ReplicaMetrics;
 use crate::scraping::ScrapeDeps;
 use crate::store::memory::MemoryStore;
-use crate::store::redis::{RedisSettings, RedisSetupError, RedisStore, RedisTopology};
+use crate::store::redis::{
+    RedisSettings, RedisSetupError, RedisStore, RedisTopology, SentinelAuth,
+};
 
 /// The metric store the StoreActor owns.
 pub type SharedMetricStore = Arc<dyn MetricStore>;
@@ -85,7 +87,11 @@ pub fn build_queue(config: &Config) -> (Arc<dyn JobQueue>, Option<RabbitQueue>) 
     );
     match &config.amqp.url {
         Some(url) => {
-            let rabbit = RabbitQueue::new(url.expose_secret().to_string().into(), names);
+            let rabbit = RabbitQueue::with_tls_ca_file(
+                url.expose_secret().to_string().into(),
+                names,
+                config.amqp.tls_ca_file.clone(),
+            );
             (Arc::new(rabbit.clone()), Some(rabbit))
         }
         None => (
@@ -166,8 +172,13 @@ pub fn redis_settings(config: &StoreConfig) -> Option<RedisSettings> {
         settings.topology = RedisTopology::Sentinel {
             sentinels: config.redis_sentinel_addrs.clone(),
             master_set: config.redis_master_set.clone().unwrap_or_default(),
+            auth: SentinelAuth {
+                username: config.redis_sentinel_username.clone(),
+                password: config.redis_sentinel_password.clone(),
+            },
         };
     }
+    settings.tls_ca_file = config.redis_tls_ca_file.clone();
     Some(settings)
 }
 
@@ -209,6 +220,7 @@ fn build_elector(
         l.identity.clone(),
     );
     elector_settings.topology = settings.topology.clone();
+    elector_settings.tls_ca_file = settings.tls_ca_file.clone();
     elector_settings.lease_duration = l.lease_duration;
     elector_settings.retry_period = l.retry_period;
     elector_settings.orgs_fingerprint = gse_actors::roles::assign::fingerprint(&orgs);

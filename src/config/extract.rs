@@ -87,17 +87,21 @@ pub(crate) fn extract(
         exchange: r.read("amqp.exchange", text),
         queue: r.read("amqp.queue", text),
         dlq: r.read("amqp.dlq", text),
+        tls_ca_file: r.read_opt("amqp.tls_ca_file", path),
     };
     let store = StoreConfig {
         redis_url: r.secret_url(
             "store.redis_url",
-            // No `rediss`: the Redis adapter is built without TLS, so such a URL is refused here
-            // (exit 2) instead of failing at start.
-            &["redis", "redis+unix", "unix"],
+            &["redis", "rediss", "redis+unix", "unix"],
         ),
         redis_mode: r.read("store.redis_mode", choice(RedisMode::NAMES)),
         redis_sentinel_addrs: r.read("store.redis_sentinel_addrs", text_list),
         redis_master_set: r.read_opt("store.redis_master_set", text),
+        redis_sentinel_username: r.read_opt("store.redis_sentinel_username", text),
+        redis_sentinel_password: r
+            .secret("store.redis_sentinel_password")
+            .map(SecretString::from),
+        redis_tls_ca_file: r.read_opt("store.redis_tls_ca_file", path),
         namespace: r.read("store.namespace", text),
         retention: r.read("store.retention", duration),
         metric_refresh_interval: r.read("store.metric_refresh_interval", duration),

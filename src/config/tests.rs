@@ -637,9 +637,41 @@ fn validation_rules_name_the_key() {
                 ("GITHUB_STATS_AMQP__URL", "redis://mq"),
             ],
             &[
-                ("store.redis_url", "redis|redis+unix|unix"),
+                ("store.redis_url", "redis|rediss|redis+unix|unix"),
                 ("amqp.url", "amqp|amqps"),
             ],
+        ),
+        (
+            "sentinel credentials in standalone mode",
+            &[
+                ("GITHUB_STATS_STORE__REDIS_URL", "redis://cache:6379"),
+                ("GITHUB_STATS_STORE__REDIS_SENTINEL_USERNAME", "watcher"),
+                ("GITHUB_STATS_STORE__REDIS_SENTINEL_PASSWORD", "s3cret"),
+            ],
+            &[
+                (
+                    "store.redis_sentinel_username",
+                    "only used when store.redis_mode=sentinel",
+                ),
+                (
+                    "store.redis_sentinel_password",
+                    "only used when store.redis_mode=sentinel",
+                ),
+            ],
+        ),
+        (
+            "sentinel user without password",
+            &[
+                ("GITHUB_STATS_STORE__REDIS_URL", "redis://cache:6379"),
+                ("GITHUB_STATS_STORE__REDIS_MODE", "sentinel"),
+                ("GITHUB_STATS_STORE__REDIS_SENTINEL_ADDRS", "s1:26379"),
+                ("GITHUB_STATS_STORE__REDIS_MASTER_SET", "mymaster"),
+                ("GITHUB_STATS_STORE__REDIS_SENTINEL_USERNAME", "watcher"),
+            ],
+            &[(
+                "store.redis_sentinel_username",
+                "needs store.redis_sentinel_password",
+            )],
         ),
         (
             "sentinel without addrs",
@@ -981,6 +1013,98 @@ fn identity_defaults_to_the_host_name() {
     ];
     let c = check("explicit", None, &env, &[]).expect("loads");
     assert_eq!(c.leader_election.identity, "replica-a");
+}
+
+/// TLS CA files: a readable PEM bundle of certificates, only with a TLS URL; the Sentinel
+/// password is a secret (never shown, `_file` accepted).
+#[test]
+fn tls_ca_files_and_sentinel_password_are_checked() {
+    let ca = write_file(
+        "ca.pem",
+        "-----BEGIN CERTIFICATE-----\nMAMCAQA=\n-----END CERTIFICATE-----\n",
+    );
+    let key = write_file(
+        "key.pem",
+        "-----BEGIN PRIVATE KEY-----\nMAMCAQA=\n-----END PRIVATE KEY-----\n",
+    );
+    let junk = write_file("junk.pem", "not a certificate");
+    let path = |file: &TempFile| file.path.to_string_lossy().to_string();
+    let (ca, key, junk) = (path(&ca), path(&key), path(&junk));
+    let redis = |url: &str, ca: &str| {
+        vec![
+            ("GITHUB_STATS_STORE__REDIS_URL", url.to_string()),
+            ("GITHUB_STATS_STORE__REDIS_TLS_CA_FILE", ca.to_string()),
+        ]
+    };
+    let amqp = |url: &str, ca: &str| {
+        vec![
+            ("GITHUB_STATS_AMQP__URL", url.to_string()),
+            ("GITHUB_STATS_AMQP__TLS_CA_FILE", ca.to_string()),
+        ]
+    };
+    let cases: Vec<OwnedEnvCase> = vec![
+        (
+            "redis CA without TLS",
+            redis("redis://cache:6379", &ca),
+            vec![("store.redis_tls_ca_file", "only used with a rediss://")],
+        ),
+        (
+            "redis CA unreadable",
+            redis("rediss://cache:6379", "/nonexistent/ca.pem"),
+            vec![("store.redis_tls_ca_file", "cannot read CA file")],
+        ),
+        (
+            "redis CA not PEM",
+            redis("rediss://cache:6379", &junk),
+            vec![("store.redis_tls_ca_file", "no PEM CERTIFICATE")],
+        ),
+        (
+            "redis CA holds a key",
+            redis("rediss://cache:6379", &key),
+            vec![("store.redis_tls_ca_file", "no PEM CERTIFICATE")],
+        ),
+        (
+            "amqp CA without TLS",
+            amqp("amqp://mq", &ca),
+            vec![("amqp.tls_ca_file", "only used with an amqps://")],
+        ),
+        (
+            "amqp CA unreadable",
+            amqp("amqps://mq", "/nonexistent/ca.pem"),
+            vec![("amqp.tls_ca_file", "cannot read CA file")],
+        ),
+    ];
+    for (case, env, want) in cases {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        check(case, None, &env, &want);
+    }
+
+    let mut env = redis("rediss://cache:6379", &ca);
+    env.extend(amqp("amqps://mq", &ca));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let config = check("TLS with CA files loads", None, &env, &[]).expect("loads");
+    assert_eq!(
+        config.store.redis_tls_ca_file.as_deref(),
+        Some(Path::new(&ca))
+    );
+    assert_eq!(config.amqp.tls_ca_file.as_deref(), Some(Path::new(&ca)));
+
+    let secret_file = write_file("sentinel-pass", "s3ntinel-pw\n");
+    let secret_path = path(&secret_file);
+    let sentinel = [
+        ("GITHUB_STATS_STORE__REDIS_URL", "redis://cache:6379"),
+        ("GITHUB_STATS_STORE__REDIS_MODE", "sentinel"),
+        ("GITHUB_STATS_STORE__REDIS_SENTINEL_ADDRS", "s1:26379"),
+        ("GITHUB_STATS_STORE__REDIS_MASTER_SET", "mymaster"),
+        (
+            "GITHUB_STATS_STORE__REDIS_SENTINEL_PASSWORD_FILE",
+            secret_path.as_str(),
+        ),
+    ];
+    let config = check("sentinel password from a file", None, &sentinel, &[]).expect("loads");
+    let password = config.store.redis_sentinel_password.as_ref();
+    assert_eq!(password.map(|p| p.expose_secret()), Some("s3ntinel-pw"));
+    assert!(!format!("{config:?}").contains("s3ntinel-pw"));
 }
 
 /// App auth: the key file must be a readable PEM RSA key, token and App are exclusive.

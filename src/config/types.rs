@@ -122,6 +122,8 @@ pub struct AmqpConfig {
     pub exchange: String,
     pub queue: String,
     pub dlq: String,
+    /// PEM CA bundle for `amqps://` (instead of the system roots).
+    pub tls_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -131,6 +133,11 @@ pub struct StoreConfig {
     pub redis_mode: RedisMode,
     pub redis_sentinel_addrs: Vec<String>,
     pub redis_master_set: Option<String>,
+    /// Credentials the Sentinels themselves require (sentinel mode only).
+    pub redis_sentinel_username: Option<String>,
+    pub redis_sentinel_password: Option<SecretString>,
+    /// PEM CA bundle for `rediss://` (instead of the system roots).
+    pub redis_tls_ca_file: Option<PathBuf>,
     pub namespace: String,
     pub retention: Duration,
     /// How often the store actor refreshes the `/metrics` snapshot.

@@ -398,6 +398,35 @@ fn amqp(a: &AmqpConfig, p: &mut Problems) {
     if a.queue == a.dlq && !a.queue.is_empty() {
         p.push("amqp.dlq", &a.dlq, "must differ from amqp.queue");
     }
+    if let Some(path) = &a.tls_ca_file {
+        if a.url.as_ref().map(SecretUrl::scheme) != Some("amqps") {
+            p.push(
+                "amqp.tls_ca_file",
+                path.display().to_string(),
+                "only used with an amqps:// amqp.url",
+            );
+        }
+        ca_bundle(p, "amqp.tls_ca_file", path);
+    }
+}
+
+/// The file must be a readable PEM bundle of at least one certificate (a CA file for TLS).
+fn ca_bundle(p: &mut Problems, key: &str, path: &Path) {
+    let shown = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            p.push(key, shown, format!("cannot read CA file: {error}"));
+            return;
+        }
+    };
+    match pem::parse_many(&bytes) {
+        Err(error) => p.push(key, shown, format!("not a PEM file: {error}")),
+        Ok(blocks) if !blocks.iter().any(|b| b.tag() == "CERTIFICATE") => {
+            p.push(key, shown, "holds no PEM CERTIFICATE block");
+        }
+        Ok(_) => {}
+    }
 }
 
 fn store(s: &StoreConfig, p: &mut Problems) {
@@ -433,6 +462,20 @@ fn store(s: &StoreConfig, p: &mut Problems) {
                     "only used when store.redis_mode=sentinel",
                 );
             }
+            if let Some(user) = &s.redis_sentinel_username {
+                p.push(
+                    "store.redis_sentinel_username",
+                    user,
+                    "only used when store.redis_mode=sentinel",
+                );
+            }
+            if s.redis_sentinel_password.is_some() {
+                p.push(
+                    "store.redis_sentinel_password",
+                    super::errors::REDACTED,
+                    "only used when store.redis_mode=sentinel",
+                );
+            }
         }
     }
     for (i, addr) in s.redis_sentinel_addrs.iter().enumerate() {
@@ -446,6 +489,23 @@ fn store(s: &StoreConfig, p: &mut Problems) {
                 "expected host:port",
             );
         }
+    }
+    if s.redis_sentinel_username.is_some() && s.redis_sentinel_password.is_none() {
+        p.push(
+            "store.redis_sentinel_username",
+            s.redis_sentinel_username.as_deref().unwrap_or_default(),
+            "needs store.redis_sentinel_password",
+        );
+    }
+    if let Some(path) = &s.redis_tls_ca_file {
+        if s.redis_url.as_ref().map(SecretUrl::scheme) != Some("rediss") {
+            p.push(
+                "store.redis_tls_ca_file",
+                path.display().to_string(),
+                "only used with a rediss:// store.redis_url",
+            );
+        }
+        ca_bundle(p, "store.redis_tls_ca_file", path);
     }
     check_not_blank(p, "store.namespace", &s.namespace);
     check_duration(p, "store.retention", s.retention, (HOUR, 365 * DAY));

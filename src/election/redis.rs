@@ -5,6 +5,7 @@
 //! Key names: [`LeaseKeys`]; scripts: `scripts/*.lua`.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,12 +15,11 @@ use gse_actors::roles::{
     Acquire, ElectionError, Grant, LeaderElector, LeaseEvent, LeaseScope, Membership,
 };
 use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
-use redis::sentinel::SentinelClient;
-use redis::{Client, RedisError, Script, Value};
-use secrecy::{ExposeSecret, SecretString};
+use redis::{RedisError, Script, Value};
+use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::redis::connection::{sentinel_client, Connector};
+use crate::store::redis::connection::{Connector, MasterSource};
 use crate::store::redis::{RedisSettings, RedisTopology};
 
 const BACKEND: &str = "redis";
@@ -38,6 +38,8 @@ pub struct ElectorSettings {
     /// Sentinel it only supplies credentials and the database number.
     pub url: SecretString,
     pub topology: RedisTopology,
+    /// `store.redis_tls_ca_file`: the same TLS roots as the metric store.
+    pub tls_ca_file: Option<PathBuf>,
     /// Prefix of every key (`<namespace>:…`): the metric store's namespace, so the store's
     /// commit script finds the lease keys.
     pub namespace: String,
@@ -65,6 +67,7 @@ impl ElectorSettings {
         ElectorSettings {
             url,
             topology: RedisTopology::Standalone,
+            tls_ca_file: None,
             namespace: namespace.into(),
             lease_name: lease_name.into(),
             identity: identity.into(),
@@ -165,7 +168,7 @@ struct Inner {
     /// uses the same identity.
     nonce: String,
     connector: Connector,
-    pubsub: Arc<PubSubSource>,
+    pubsub: Arc<MasterSource>,
     scripts: Scripts,
     /// Cancelled when the elector is dropped: ends the event streams.
     alive: CancellationToken,
@@ -213,12 +216,17 @@ impl RedisElector {
             0,
         );
         connection.topology = settings.topology.clone();
+        connection.tls_ca_file = settings.tls_ca_file.clone();
         connection.command_timeout = timeout;
         connection.bulk_timeout = timeout;
         connection.connect_timeout = timeout;
         let connector = Connector::new(&connection).map_err(ElectorSetupError::Redis)?;
-        let pubsub = PubSubSource::new(&settings.url, &settings.topology)
-            .map_err(ElectorSetupError::Redis)?;
+        let pubsub = MasterSource::new(
+            &settings.url,
+            &settings.topology,
+            settings.tls_ca_file.as_deref(),
+        )
+        .map_err(ElectorSetupError::Redis)?;
         let lease_ms = u64::try_from(settings.lease_duration.as_millis()).unwrap_or(u64::MAX);
         Ok(RedisElector {
             inner: Arc::new(Inner {
@@ -594,41 +602,10 @@ pub fn parse_event(payload: &str) -> Option<LeaseEvent> {
     }
 }
 
-/// Where the event subscription connects: the server itself, or the master the Sentinels
-/// name, asked again on every (re)connection.
-enum PubSubSource {
-    Standalone(Client),
-    Sentinel(tokio::sync::Mutex<SentinelClient>),
-}
-
-impl PubSubSource {
-    fn new(url: &SecretString, topology: &RedisTopology) -> Result<PubSubSource, RedisError> {
-        match topology {
-            RedisTopology::Standalone => {
-                Ok(PubSubSource::Standalone(Client::open(url.expose_secret())?))
-            }
-            RedisTopology::Sentinel {
-                sentinels,
-                master_set,
-            } => {
-                let client = sentinel_client(url, sentinels, master_set)?;
-                Ok(PubSubSource::Sentinel(tokio::sync::Mutex::new(client)))
-            }
-        }
-    }
-
-    async fn client(&self) -> Result<Client, RedisError> {
-        match self {
-            PubSubSource::Standalone(client) => Ok(client.clone()),
-            PubSubSource::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await,
-        }
-    }
-}
-
 /// The state of one [`LeaderElector::events`] stream: a dedicated pub/sub connection,
 /// re-established with a short backoff whenever it breaks, until the elector is dropped.
 struct Subscription {
-    source: Arc<PubSubSource>,
+    source: Arc<MasterSource>,
     channel: String,
     alive: CancellationToken,
     timeout: Duration,

@@ -22,7 +22,12 @@
 //! redelivers them, and processing is idempotent.
 //!
 //! The URL may hold a password: it is kept as a secret and never logged.
+//!
+//! **TLS** (`amqps://`): rustls with certificate verification against the platform roots, plus
+//! the CAs of `amqp.tls_ca_file` when set (read on every connect, so a rotated file is picked
+//! up by the next reconnection). There is no switch to turn verification off.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -39,8 +44,12 @@ use lapin::options::{
     BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
     QueueDeclareOptions,
 };
+use lapin::tcp::OwnedTLSConfig;
 use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
-use lapin::{BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Event};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties,
+    DefaultConnectionBuilder, Event,
+};
 use secrecy::{ExposeSecret as _, SecretString};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -69,6 +78,12 @@ pub enum RabbitError {
     },
     #[error("connecting to the broker timed out after {0:?}")]
     ConnectTimeout(Duration),
+    #[error("cannot read the TLS CA file {}", path.display())]
+    CaFile {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 fn amqp(operation: &'static str) -> impl FnOnce(lapin::Error) -> RabbitError {
@@ -111,6 +126,8 @@ struct Session {
 
 struct Inner {
     url: SecretString,
+    /// `amqp.tls_ca_file`: extra trusted CAs (PEM) for `amqps://`.
+    tls_ca_file: Option<PathBuf>,
     names: QueueNames,
     session: watch::Sender<Option<Arc<Session>>>,
 }
@@ -134,10 +151,21 @@ impl RabbitQueue {
     /// A queue for `url` (kept secret) and `names`. Nothing connects until
     /// [`RabbitQueue::run_connection`] runs.
     pub fn new(url: SecretString, names: QueueNames) -> RabbitQueue {
+        RabbitQueue::with_tls_ca_file(url, names, None)
+    }
+
+    /// Like [`RabbitQueue::new`], trusting the CAs of the PEM file `tls_ca_file` as well for
+    /// an `amqps://` URL.
+    pub fn with_tls_ca_file(
+        url: SecretString,
+        names: QueueNames,
+        tls_ca_file: Option<PathBuf>,
+    ) -> RabbitQueue {
         let (session, _) = watch::channel(None);
         RabbitQueue {
             inner: Arc::new(Inner {
                 url,
+                tls_ca_file,
                 names,
                 session,
             }),
@@ -264,13 +292,16 @@ impl RabbitQueue {
     > {
         let properties =
             ConnectionProperties::default().with_connection_name("github-stats-exporter".into());
-        let connection = tokio::time::timeout(
-            CONNECT_TIMEOUT,
-            Connection::connect(self.inner.url.expose_secret(), properties),
-        )
-        .await
-        .map_err(|_| RabbitError::ConnectTimeout(CONNECT_TIMEOUT))?
-        .map_err(amqp("connect"))?;
+        let tls = self.tls_config()?;
+        let builder = DefaultConnectionBuilder::new()
+            .map_err(amqp("starting the AMQP runtime"))?
+            .with_uri_str(self.inner.url.expose_secret().to_string())
+            .with_properties(properties)
+            .with_tls_config(tls);
+        let connection = tokio::time::timeout(CONNECT_TIMEOUT, builder.connect())
+            .await
+            .map_err(|_| RabbitError::ConnectTimeout(CONNECT_TIMEOUT))?
+            .map_err(amqp("connect"))?;
         let events = connection.events_listener().boxed();
         declare_topology(&connection, &self.inner.names).await?;
         let publisher = connection
@@ -282,6 +313,25 @@ impl RabbitQueue {
             .await
             .map_err(amqp("enabling publisher confirms"))?;
         Ok((connection, publisher, events))
+    }
+
+    /// The TLS settings of the next connect: the CA file's certificates, read now.
+    fn tls_config(&self) -> Result<OwnedTLSConfig, RabbitError> {
+        let cert_chain = match &self.inner.tls_ca_file {
+            Some(path) => {
+                Some(
+                    std::fs::read_to_string(path).map_err(|source| RabbitError::CaFile {
+                        path: path.clone(),
+                        source,
+                    })?,
+                )
+            }
+            None => None,
+        };
+        Ok(OwnedTLSConfig {
+            identity: None,
+            cert_chain,
+        })
     }
 
     fn routing_key(&self, target: &Target) -> String {

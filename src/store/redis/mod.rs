@@ -55,7 +55,7 @@ use gse_actors::ports::{MetricStore, OrgBatch, StoreError, StoreSnapshot};
 use redis::aio::ConnectionManager;
 use redis::{RedisError, Script};
 
-pub use settings::{RedisSettings, RedisTopology};
+pub use settings::{RedisSettings, RedisTopology, SentinelAuth};
 
 use connection::Connector;
 use keys::Keys;

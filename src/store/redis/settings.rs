@@ -1,6 +1,7 @@
 //! The Redis adapter's own settings, decoupled from the configuration module: `lib.rs` maps
 //! `store.*` keys onto [`RedisSettings`], tests and benches build it directly.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::SecretString;
@@ -11,11 +12,21 @@ pub enum RedisTopology {
     /// `redis_url` names the server itself.
     Standalone,
     /// The master of `master_set` is asked from these Sentinels (`host:port`); `redis_url`
-    /// only supplies credentials and the database number.
+    /// only supplies the master's credentials, database number and scheme (`rediss://`: TLS).
     Sentinel {
         sentinels: Vec<String>,
         master_set: String,
+        auth: SentinelAuth,
     },
+}
+
+/// Credentials the Sentinels themselves ask for (`requirepass` / ACL user in sentinel.conf);
+/// separate from the master's, which come from `redis_url`.
+#[derive(Debug, Clone, Default)]
+pub struct SentinelAuth {
+    pub username: Option<String>,
+    /// Redacted in `Debug`.
+    pub password: Option<SecretString>,
 }
 
 /// Everything the Redis metric store needs.
@@ -24,6 +35,9 @@ pub struct RedisSettings {
     /// `redis://[user:password@]host:port[/db]`; secret because it may carry a password.
     pub url: SecretString,
     pub topology: RedisTopology,
+    /// PEM file of the CA(s) that sign the server certificates (`rediss://` only); `None`: the
+    /// system roots.
+    pub tls_ca_file: Option<PathBuf>,
     /// Prefix of every key (`<namespace>:…`).
     pub namespace: String,
     /// An org not rewritten within this long disappears from every replica.
@@ -59,6 +73,7 @@ impl RedisSettings {
         RedisSettings {
             url,
             topology: RedisTopology::Standalone,
+            tls_ca_file: None,
             namespace: namespace.into(),
             retention,
             max_series_budget,
