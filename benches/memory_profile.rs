@@ -7,7 +7,8 @@
 //! allocating stack, largest first. The full profile is written to
 //! `target/dhat-exporter.json` (open it with dhat's viewer, `dh_view.html`).
 //!
-//! `cargo bench --bench memory_profile` (memory store); `-- --store redis` puts the series in
+//! `cargo bench --profile dev --bench memory_profile` (memory store): the dev profile keeps the
+//! symbols the breakdown needs (release strips them). `-- --store redis` puts the series in
 //! Redis (127.0.0.1:6379, a fresh namespace) as replicas do. `-- --orgs N --repos N` to vary.
 //! Pacing is off and the fake's limits are raised: this measures memory, not time.
 

@@ -547,10 +547,7 @@ impl OrgApi {
         const EP: &str = "/repos/{owner}/{repo}/stats/contributors";
         let c = &self.client;
         let url = c.url(&format!("repos/{}/{repo}/stats/contributors", c.org), &[])?;
-        match c
-            .get::<Vec<wire::Contributor>>(EP, url, "core", true)
-            .await?
-        {
+        match c.get::<Vec<wire::Contributor>>(EP, url, "core").await? {
             Answer::Page(page) => {
                 let rows = page
                     .value
@@ -585,7 +582,7 @@ impl OrgApi {
         const EP: &str = "/repos/{owner}/{repo}/commits/{ref}";
         let c = &self.client;
         let url = c.url(&format!("repos/{}/{repo}/commits/{sha}", c.org), &[])?;
-        match c.get::<wire::CommitDetail>(EP, url, "core", false).await? {
+        match c.get::<wire::CommitDetail>(EP, url, "core").await? {
             Answer::Page(p) => {
                 let stats = p
                     .value

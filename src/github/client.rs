@@ -11,6 +11,7 @@ use bytes::Bytes;
 use gse_actors::scrape::port::{ApiError, ApiErrorKind, ApiTelemetry};
 use rand::Rng;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use url::Url;
 
 use super::auth::Credential;
@@ -56,14 +57,47 @@ pub enum Answer<T> {
     NoContent,
 }
 
+/// What a 304 answers from: the validator, and the page as the scraper reads it — re-encoded
+/// from the decoded value, so only the fields we use are kept (a GitHub repository object is
+/// kilobytes; what we keep of it is a name, two flags and a date).
 struct Cached {
     etag: String,
-    body: Bytes,
+    compact: Bytes,
     next: Option<Url>,
 }
 
-/// Cap on remembered ETag bodies per org (listing pages and stats only).
+/// Remembered pages of one org, bounded in entries and in bytes.
+#[derive(Default)]
+struct EtagCache {
+    pages: HashMap<String, Cached>,
+    bytes: usize,
+}
+
+impl EtagCache {
+    fn insert(&mut self, key: String, cached: Cached) {
+        let size = key.len() + cached.etag.len() + cached.compact.len();
+        if self.pages.len() >= ETAG_CACHE_CAP || self.bytes + size > ETAG_CACHE_MAX_BYTES {
+            // Everything is re-validated once (a 200 refills it): simpler than LRU, and rare.
+            self.pages.clear();
+            self.bytes = 0;
+        }
+        if let Some(old) = self.pages.insert(key, cached) {
+            self.bytes -= old.etag.len() + old.compact.len();
+        }
+        self.bytes += size;
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some(old) = self.pages.remove(key) {
+            self.bytes -= key.len() + old.etag.len() + old.compact.len();
+        }
+    }
+}
+
+/// Cap on remembered ETag pages per org (stable listings only).
 const ETAG_CACHE_CAP: usize = 4096;
+/// Cap on the bytes they hold per org.
+const ETAG_CACHE_MAX_BYTES: usize = 4 << 20;
 
 /// One org's view of GitHub: shared HTTP client, its credential and governor, its telemetry.
 pub struct Client {
@@ -74,7 +108,7 @@ pub struct Client {
     pub governor: Arc<Governor>,
     pub retry: RetrySettings,
     telemetry: Mutex<ApiTelemetry>,
-    etags: Mutex<HashMap<String, Cached>>,
+    etags: Mutex<EtagCache>,
 }
 
 fn status_class(status: u16) -> &'static str {
@@ -119,7 +153,7 @@ impl Client {
             governor,
             retry,
             telemetry: Mutex::new(ApiTelemetry::default()),
-            etags: Mutex::new(HashMap::new()),
+            etags: Mutex::new(EtagCache::default()),
         }
     }
 
@@ -170,15 +204,38 @@ impl Client {
     }
 
     /// GETs `url` and decodes it as `T`, with every rule of the module doc applied.
-    /// `cacheable` remembers the ETag and body for `If-None-Match` on the next call.
     pub async fn get<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
         url: Url,
         resource: &'static str,
-        cacheable: bool,
     ) -> Result<Answer<T>, ApiError> {
-        self.request(endpoint, url, None, resource, cacheable).await
+        Ok(self.request(endpoint, url, None, resource, false).await?.0)
+    }
+
+    /// Like [`Client::get`] with `If-None-Match`: the ETag and the decoded page (re-encoded
+    /// compactly) are remembered, and a 304 answers from them.
+    pub async fn get_cached<T: DeserializeOwned + Serialize>(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+        resource: &'static str,
+    ) -> Result<Answer<T>, ApiError> {
+        let key = url.as_str().to_string();
+        let (answer, etag) = self.request(endpoint, url, None, resource, true).await?;
+        if let (Answer::Page(page), Some(etag)) = (&answer, etag) {
+            if let Ok(compact) = serde_json::to_vec(&page.value) {
+                self.etags.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                    key,
+                    Cached {
+                        etag,
+                        compact: Bytes::from(compact),
+                        next: page.next.clone(),
+                    },
+                );
+            }
+        }
+        Ok(answer)
     }
 
     /// POSTs a JSON `body` to `url` (GraphQL) and decodes the answer as `T`, with the same
@@ -190,10 +247,14 @@ impl Client {
         body: Bytes,
         resource: &'static str,
     ) -> Result<Answer<T>, ApiError> {
-        self.request(endpoint, url, Some(body), resource, false)
-            .await
+        Ok(self
+            .request(endpoint, url, Some(body), resource, false)
+            .await?
+            .0)
     }
 
+    /// The shared request loop. With `cacheable`, a remembered ETag is sent and a 304 answers
+    /// from the remembered page; a 200 returns its ETag for [`Client::get_cached`] to keep.
     async fn request<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
@@ -201,7 +262,7 @@ impl Client {
         body: Option<Bytes>,
         resource: &'static str,
         cacheable: bool,
-    ) -> Result<Answer<T>, ApiError> {
+    ) -> Result<(Answer<T>, Option<String>), ApiError> {
         let max = self.retry.max_attempts.max(1);
         let mut attempt = 0;
         let mut refreshed_token = false;
@@ -241,7 +302,7 @@ impl Client {
                 .header("X-GitHub-Api-Version", super::API_VERSION);
             if cacheable {
                 let etags = self.etags.lock().unwrap_or_else(|p| p.into_inner());
-                if let Some(c) = etags.get(&key) {
+                if let Some(c) = etags.pages.get(&key) {
                     request = request.header("If-None-Match", c.etag.clone());
                 }
             }
@@ -279,13 +340,14 @@ impl Client {
             match status {
                 304 => {
                     let etags = self.etags.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Some(c) = etags.get(&key) {
-                        if let Ok(value) = serde_json::from_slice(&c.body) {
+                    if let Some(c) = etags.pages.get(&key) {
+                        if let Ok(value) = serde_json::from_slice(&c.compact) {
                             self.governor.success(resource);
-                            return Ok(Answer::Page(Page {
+                            let page = Page {
                                 value,
                                 next: c.next.clone(),
-                            }));
+                            };
+                            return Ok((Answer::Page(page), None));
                         }
                     }
                     drop(etags);
@@ -297,30 +359,16 @@ impl Client {
                     last_error =
                         self.error(ApiErrorKind::Decode, endpoint, "304 without a cached body");
                 }
-                202 => return Ok(Answer::Accepted),
-                204 => return Ok(Answer::NoContent),
+                202 => return Ok((Answer::Accepted, None)),
+                204 => return Ok((Answer::NoContent, None)),
                 200..=299 => {
                     let etag = header(&response, "etag").map(str::to_string);
                     match response.bytes().await {
                         Ok(body) => match serde_json::from_slice::<T>(&body) {
                             Ok(value) => {
                                 self.governor.success(resource);
-                                if let (true, Some(etag)) = (cacheable, etag) {
-                                    let mut etags =
-                                        self.etags.lock().unwrap_or_else(|p| p.into_inner());
-                                    if etags.len() >= ETAG_CACHE_CAP {
-                                        etags.clear();
-                                    }
-                                    etags.insert(
-                                        key,
-                                        Cached {
-                                            etag,
-                                            body,
-                                            next: next.clone(),
-                                        },
-                                    );
-                                }
-                                return Ok(Answer::Page(Page { value, next }));
+                                let etag = etag.filter(|_| cacheable);
+                                return Ok((Answer::Page(Page { value, next }), etag));
                             }
                             Err(e) => {
                                 last_error = self.error(
@@ -418,7 +466,7 @@ impl Client {
     ) -> Result<(), ApiError> {
         let mut next = Some(url);
         while let Some(url) = next.take() {
-            match self.get::<T>(endpoint, url, resource, false).await? {
+            match self.get::<T>(endpoint, url, resource).await? {
                 Answer::Page(p) => {
                     if !page(p.value) {
                         return Ok(());
@@ -432,7 +480,7 @@ impl Client {
     }
 
     /// Like [`Client::paginate`] with ETags on every page (stable listings).
-    pub async fn paginate_cached<T: DeserializeOwned>(
+    pub async fn paginate_cached<T: DeserializeOwned + Serialize>(
         &self,
         endpoint: &'static str,
         url: Url,
@@ -441,7 +489,7 @@ impl Client {
     ) -> Result<(), ApiError> {
         let mut next = Some(url);
         while let Some(url) = next.take() {
-            if let Answer::Page(p) = self.get::<T>(endpoint, url, resource, true).await? {
+            if let Answer::Page(p) = self.get_cached::<T>(endpoint, url, resource).await? {
                 page(p.value);
                 next = p.next;
             }

@@ -2,7 +2,7 @@
 //! or null is optional, so an unexpected but well-formed payload decodes; a malformed one is an
 //! error for that call (never a panic).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Deserialize)]
 pub struct User {
@@ -17,7 +17,8 @@ impl User {
     }
 }
 
-#[derive(Debug, Deserialize)]
+/// Also `Serialize`: the ETag cache keeps listing pages re-encoded with these fields only.
+#[derive(Debug, Deserialize, Serialize)]
 pub struct Repo {
     pub name: String,
     #[serde(default)]

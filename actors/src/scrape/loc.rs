@@ -158,6 +158,19 @@ impl LocState {
         if !settings.fallback_enabled {
             self.mode = LocMode::StatsContributors;
         }
+        self.keep_recent_weeks(now);
+    }
+
+    /// Drops the weeks no sample can show: GitHub returns every week since a repository was
+    /// created (years × contributors), but the values come from the latest complete week at
+    /// `now`, and a new week makes the rows due again. The zero-LOC detection has already run
+    /// over all of them; contributors stay (they are served with zeros).
+    fn keep_recent_weeks(&mut self, now: f64) {
+        let oldest = latest_complete_week(now) - WEEK_SECS;
+        for row in &mut self.rows {
+            row.weeks.retain(|w| w.start >= oldest);
+            row.weeks.shrink_to_fit();
+        }
     }
 
     /// Stores a 204 answer.
@@ -354,6 +367,29 @@ mod tests {
         assert_eq!(get("gh_activity_loc_added_weekly", "a"), Some(10.0));
         assert_eq!(get("gh_activity_loc_removed_weekly", "a"), Some(2.0));
         assert_eq!(get("gh_activity_loc_added_weekly", "b"), Some(0.0));
+    }
+
+    /// Only the weeks a sample can show are kept; every contributor stays.
+    #[test]
+    fn accepted_rows_keep_only_recent_weeks() {
+        let mut s = LocState::default();
+        let history: Vec<(i64, u64, u64, u64)> = (0..200).map(|b| (week(b), 5, 1, 1)).collect();
+        s.accept_rows(
+            vec![row("a", &history), row("old", &[(week(150), 9, 9, 1)])],
+            NOW,
+            &LocSettings::default(),
+        );
+        let weeks: Vec<i64> = s.rows[0].weeks.iter().map(|w| w.start).collect();
+        assert_eq!(weeks, vec![week(0), week(1)]);
+        assert_eq!(s.rows.len(), 2, "contributors without recent weeks stay");
+        let samples = s.samples("o", "r", NOW, false);
+        let old = samples
+            .iter()
+            .find(|x| {
+                x.metric == "gh_activity_loc_added_weekly" && x.labels.iter().any(|l| l.1 == "old")
+            })
+            .map(|x| x.value);
+        assert_eq!(old, Some(0.0));
     }
 
     /// A fetch is due without data, after a week boundary, after the refresh interval, or on signal.
