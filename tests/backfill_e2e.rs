@@ -263,7 +263,7 @@ async fn comments_fault_is_backfilled_and_matches_the_truth() {
         recorder.clone(),
     )
     .start();
-    rabbit.wait_connected().await;
+    backfill_support::wait_connected(&rabbit).await;
 
     // The scraper's part: the comments window of this repo fails, so it is sent to backfill.
     let window_start = UNIX_EPOCH + Duration::from_secs(NOW - DAY);
