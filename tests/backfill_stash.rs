@@ -5,11 +5,15 @@
 //! rebuilt. What cannot be stashed is counted in `gh_exporter_backfill_jobs_lost_total`.
 //!
 //! "Unreachable" is real: a port nothing listens on, or a proxy that refuses connections
-//! (its counters prove the refusals happened).
+//! (its counters prove the refusals happened). The last test restarts the real binary: jobs
+//! its scraper produced while RabbitMQ was unreachable survive SIGTERM in Redis and the next
+//! process publishes them.
 
 mod backfill_support;
+mod common;
 mod proxy_support;
 mod redis_common;
+mod scrape_support;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -329,3 +333,115 @@ fn list_len(key: &str) -> usize {
         .query(&mut conn)
         .expect("LLEN answers")
 }
+
+/// The real binary, twice, on one Redis namespace. First process: RabbitMQ unreachable, a
+/// persistent comments fault (GraphQL down, so comments come over REST) makes its scraper
+/// report missed windows, which the dispatcher buffers; SIGTERM stashes them in Redis. Second
+/// process, faults cleared and RabbitMQ reachable: it takes the stash back and publishes every
+/// stashed job (and no other job of that reason exists to publish).
+#[test]
+fn stashed_jobs_survive_a_process_restart() {
+    let fake = scrape_support::fake(1, 4, 6, |c| c.secondary.burst_max = 0);
+    let org = fake.org_names()[0].clone();
+    scrape_support::inject(&fake, r#"{"path_regex": "^/graphql$", "status": 502}"#);
+    scrape_support::inject(
+        &fake,
+        r#"{"path_regex": "^/repos/[^/]+/[^/]+/issues/comments$", "status": 502}"#,
+    );
+    let namespace = unique_namespace("stash-e2e");
+    let _cleanup = redis_common::Cleanup {
+        url: SHARED_REDIS.into(),
+        namespace: namespace.clone(),
+    };
+    let names = names("stash-e2e");
+    let base = format!("{}/", fake.base_url());
+    let dead = url(&dead_addr());
+    let live = url(BROKER);
+    let env = |amqp: &str| -> Vec<(String, String)> {
+        [
+            ("GITHUB_STATS_GITHUB__API_BASE_URL", base.as_str()),
+            ("GITHUB_STATS_GITHUB__TOKEN", "fake-token"),
+            ("GITHUB_STATS_GITHUB__ORGS", org.as_str()),
+            ("GITHUB_STATS_GITHUB__SCRAPE_INTERVAL", "1s"),
+            ("GITHUB_STATS_RETRY__MAX_ATTEMPTS", "1"),
+            ("GITHUB_STATS_RATE_LIMIT__REQUESTS_PER_MINUTE", "6000"),
+            ("GITHUB_STATS_STORE__REDIS_URL", SHARED_REDIS),
+            ("GITHUB_STATS_STORE__NAMESPACE", namespace.as_str()),
+            ("GITHUB_STATS_AMQP__URL", amqp),
+            ("GITHUB_STATS_AMQP__EXCHANGE", names.exchange.as_str()),
+            ("GITHUB_STATS_AMQP__QUEUE", names.work.as_str()),
+            ("GITHUB_STATS_AMQP__DLQ", names.dlq.as_str()),
+            ("GITHUB_STATS_BACKFILL__REQUEUE_DELAYS", "1m"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    };
+    let replica = |running: &common::Running| {
+        scrape_support::Metrics::parse(
+            &running
+                .get("/metrics/replica")
+                .map(|r| r.text())
+                .unwrap_or_default(),
+        )
+    };
+    let reason = [("org", org.as_str()), ("reason", REASON_COMMENTS)];
+
+    let first_env = env(&dead);
+    let pairs: Vec<(&str, &str)> = first_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut first = common::Running::start(&pairs);
+    // `/metrics/replica` answers 500 while the queue cannot be sampled; the shared metrics
+    // show the partial cycles whose missed windows went to the dispatcher (two: the first
+    // cycle's windows were handled before the second cycle ended).
+    first.wait_until("two partial cycles (missed comments windows)", |r| {
+        let shared = scrape_support::Metrics::parse(
+            &r.get("/metrics").map(|x| x.text()).unwrap_or_default(),
+        );
+        shared.sum(
+            "gh_exporter_scrape_runs_total",
+            &[("org", org.as_str()), ("result", "partial")],
+        ) >= 2.0
+    });
+    assert_eq!(
+        first.get("/metrics/replica").map(|r| r.status),
+        Some(500),
+        "RabbitMQ is unreachable"
+    );
+    assert!(
+        fake.requests().by_status.get("502").copied().unwrap_or(0) >= 2,
+        "the faults were served"
+    );
+    let status = first.terminate(Duration::from_secs(30));
+    assert!(status.success(), "clean exit: {status}");
+    let key = format!("{namespace}:backfill-stash");
+    let stashed = list_len(&key);
+    assert!(
+        stashed >= 1,
+        "the stopped process stashed its jobs in Redis"
+    );
+
+    scrape_support::clear_faults(&fake);
+    let second_env = env(&live);
+    let pairs: Vec<(&str, &str)> = second_env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let mut second = common::Running::start(&pairs);
+    second.wait_until("the stashed jobs are published", |r| {
+        replica(r).sum("gh_exporter_backfill_jobs_enqueued_total", &reason) >= stashed as f64
+    });
+    assert_eq!(
+        replica(&second).sum("gh_exporter_backfill_jobs_enqueued_total", &reason),
+        stashed as f64,
+        "every stashed job, once"
+    );
+    assert_eq!(list_len(&key), 0, "the stash was taken back");
+    let status = second.terminate(Duration::from_secs(30));
+    assert!(status.success(), "clean exit: {status}");
+    backfill_support::cleanup_blocking(&names);
+}
+
+const REASON_COMMENTS: &str = "activity_issue_comments_failed";
