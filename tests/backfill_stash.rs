@@ -295,6 +295,61 @@ async fn redis_stash_keeps_jobs_for_the_next_process() {
     cleanup(&names).await;
 }
 
+/// A dispatcher that stops for good leaves its jobs in the shared Redis stash; another one,
+/// already running and idle, takes them over at its next stash poll and publishes them.
+#[actix_rt::test]
+async fn a_running_dispatcher_adopts_jobs_another_one_stashed() {
+    let names = names("stash-adopt");
+    let namespace = unique_namespace("stash-adopt");
+    let redis = || {
+        Arc::new(
+            RedisStash::new(&settings(SHARED_REDIS, &namespace), 10_000)
+                .expect("valid Redis settings"),
+        ) as Arc<dyn JobStash>
+    };
+    // B: running on the reachable broker, idle, polling the stash every 200 ms.
+    let rabbit = RabbitQueue::new(url(BROKER).into(), names.clone());
+    let recorder_b = Arc::new(MemRecorder::new());
+    let (child_b, _slot_b) = {
+        let (queue, stash, recorder) = (
+            Arc::new(rabbit.clone()) as Arc<dyn JobQueue>,
+            redis(),
+            recorder_b.clone(),
+        );
+        ChildSpec::actor("backfill_dispatcher", move |_| {
+            let mut settings = DispatcherSettings::new(
+                Duration::from_secs(900),
+                Duration::from_secs(3600),
+                10_000,
+                5,
+            );
+            settings.flush_interval = Duration::from_millis(100);
+            settings.stash_poll_interval = Duration::from_millis(200);
+            BackfillDispatcher::new(settings, queue.clone(), recorder.clone())
+                .with_stash(stash.clone())
+        })
+    };
+    let root_b = tree(vec![rabbit.connection_child(None), child_b], &recorder_b);
+    // A: broker unreachable; buffers, then stops for good.
+    let down = RabbitQueue::new(url(&dead_addr()).into(), names.clone());
+    let recorder_a = Arc::new(MemRecorder::new());
+    let (child_a, slot_a) = dispatcher_child(Arc::new(down), Some(redis()), recorder_a.clone());
+    let root_a = tree(vec![child_a], &recorder_a);
+    request_jobs(&slot_a).await;
+    wait_buffered(&recorder_a).await;
+    shutdown(root_a).await;
+    assert_eq!(counter(&recorder_a, LOST, &LABELS), 0, "nothing lost");
+
+    wait_until("B publishes every job A stashed", LIMIT, || {
+        counter(&recorder_b, ENQUEUED, &LABELS) == JOBS as u64
+    })
+    .await;
+    assert_eq!(list_len(&format!("{namespace}:backfill-stash")), 0);
+    shutdown(root_b).await;
+    delete_namespace(SHARED_REDIS, &namespace);
+    cleanup(&names).await;
+}
+
 /// Jobs that can be neither published nor stashed — the Redis stash is unreachable too, or
 /// there is no stash — are counted lost (and logged), never dropped silently.
 #[actix_rt::test]

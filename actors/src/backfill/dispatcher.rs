@@ -14,8 +14,10 @@
 //! 6. **Stop**: the outage buffer and the publishes not yet confirmed go to the [`JobStash`]
 //!    (Redis when configured, else process memory) before the actor stops — on shutdown and
 //!    whenever rest_for_one restarts it — and a starting dispatcher takes them back and
-//!    publishes them. A job that cannot be stashed (no stash, stash unreachable or full) is
-//!    counted in `gh_exporter_backfill_jobs_lost_total` and logged at error with the count.
+//!    publishes them; an idle dispatcher also polls the stash (`stash_poll_interval`), so jobs
+//!    of a replica that stopped for good are published by the others. A job that cannot be
+//!    stashed (no stash, stash unreachable or full) is counted in
+//!    `gh_exporter_backfill_jobs_lost_total` and logged at error with the count.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -44,13 +46,18 @@ pub struct DispatcherSettings {
     pub buffer_capacity: usize,
     /// How often the outage buffer is retried.
     pub flush_interval: Duration,
+    /// How often an idle dispatcher (nothing buffered, nothing in flight) takes over jobs
+    /// other dispatchers stashed (a replica that stopped for good leaves its jobs to the
+    /// others).
+    pub stash_poll_interval: Duration,
 }
 
 /// The outage buffer's default capacity (`backfill.buffer_capacity`).
 pub const DEFAULT_BUFFER_CAPACITY: usize = 10_000;
 
 impl DispatcherSettings {
-    /// Defaults for the rest: a [`DEFAULT_BUFFER_CAPACITY`]-job buffer flushed every 2 s.
+    /// Defaults for the rest: a [`DEFAULT_BUFFER_CAPACITY`]-job buffer flushed every 2 s, the
+    /// stash polled every 30 s while idle.
     pub fn new(
         coalesce_window: Duration,
         dedup_ttl: Duration,
@@ -64,6 +71,7 @@ impl DispatcherSettings {
             max_attempts,
             buffer_capacity: DEFAULT_BUFFER_CAPACITY,
             flush_interval: Duration::from_secs(2),
+            stash_poll_interval: Duration::from_secs(30),
         }
     }
 }
@@ -90,6 +98,8 @@ pub struct BackfillDispatcher {
     /// The stash still has to be read (the first attempt failed or is under way).
     reload_due: bool,
     reloading: bool,
+    /// When the stash was last read (idle dispatchers poll it).
+    last_reload: Option<std::time::Instant>,
     /// The actor is stopping: nothing new is published, everything goes to the stash.
     stopping: bool,
     /// A save to the stash is under way (the stop waits for it).
@@ -118,6 +128,7 @@ impl BackfillDispatcher {
             stash: None,
             reload_due: false,
             reloading: false,
+            last_reload: None,
             stopping: false,
             saving: false,
         }
@@ -236,7 +247,11 @@ impl BackfillDispatcher {
         if self.stopping {
             return;
         }
-        if self.reload_due {
+        let idle = self.buffer.is_empty() && self.in_flight.is_empty();
+        let poll_due = self
+            .last_reload
+            .is_none_or(|at| at.elapsed() >= self.settings.stash_poll_interval);
+        if self.reload_due || (idle && poll_due) {
             self.reload(ctx);
         }
         if self.flushing || self.buffer.is_empty() {
@@ -295,6 +310,7 @@ impl BackfillDispatcher {
             return;
         }
         self.reloading = true;
+        self.last_reload = Some(std::time::Instant::now());
         ctx.spawn(stash.take_all().into_actor(self).map(|result, act, _ctx| {
             act.reloading = false;
             match result {
