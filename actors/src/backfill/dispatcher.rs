@@ -311,7 +311,7 @@ impl BackfillDispatcher {
         }
         self.reloading = true;
         self.last_reload = Some(std::time::Instant::now());
-        ctx.spawn(stash.take_all().into_actor(self).map(|result, act, _ctx| {
+        ctx.spawn(stash.take_all().into_actor(self).map(|result, act, ctx| {
             act.reloading = false;
             match result {
                 Ok(jobs) => {
@@ -335,6 +335,10 @@ impl BackfillDispatcher {
                     tracing::warn!(error = %error_chain(&error),
                         "reading the backfill job stash failed; retrying at the next flush");
                 }
+            }
+            if act.stopping {
+                // The stop waited for these jobs (already gone from the stash): save them back.
+                ctx.stop();
             }
         }));
     }
@@ -417,7 +421,8 @@ impl Actor for BackfillDispatcher {
     /// child's shutdown timeout: the stash's calls have their own deadlines).
     fn stopping(&mut self, ctx: &mut Self::Context) -> Running {
         self.stopping = true;
-        if self.saving || self.stash_unpublished(ctx) {
+        // A read of the stash under way has taken its jobs out already: wait for them.
+        if self.saving || self.reloading || self.stash_unpublished(ctx) {
             return Running::Continue;
         }
         Running::Stop
