@@ -29,13 +29,13 @@ use actix::Recipient;
 use gse_actors::backfill::DedupLocks;
 use gse_actors::backfill::{
     consumer::ConsumerShared, consumer_pool_spec, BackfillDispatcher, ConsumerSettings,
-    DispatcherSettings, JobQueue,
+    DispatcherSettings, JobQueue, JobStash, MemoryStash,
 };
 use gse_actors::health::{ComponentStatus, HealthActor, HealthObserver, HealthReporter, Role};
 use gse_actors::messages::EnqueueMissing;
 use gse_actors::messages::RoleChanged;
 use gse_actors::observe::{
-    LogObserver, MemCollector, MemRecorder, MetricsObserver, Multi, Observer,
+    LogObserver, MemCollector, MemRecorder, MetricsObserver, Multi, Observer, Recorder,
 };
 use gse_actors::ports::MetricStore;
 use gse_actors::roles::manager::{RoleManager, RoleMode, RoleSettings, ScraperHost, StaleWrite};
@@ -59,6 +59,7 @@ use crate::queue::dedup_redis::RedisDedup;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::names::QueueNames;
 use crate::queue::rabbit::RabbitQueue;
+use crate::queue::stash_redis::RedisStash;
 use crate::replica_metrics::ReplicaMetrics;
 use crate::scraping::ScrapeDeps;
 use crate::store::memory::MemoryStore;
@@ -73,9 +74,6 @@ pub type SharedStateStore = Arc<dyn ScrapeStateStore>;
 
 /// How often GitHub's `/meta` is probed for `dependency_health{dependency="github"}`.
 pub const GITHUB_PROBE_INTERVAL: Duration = Duration::from_secs(30);
-
-/// Jobs the in-memory queue holds at most (outside its dead letters).
-pub const MEMORY_QUEUE_CAPACITY: usize = 100_000;
 
 /// The backfill queue `config` asks for: RabbitMQ when `amqp.url` is set, else memory.
 pub fn build_queue(config: &Config) -> (Arc<dyn JobQueue>, Option<RabbitQueue>) {
@@ -95,7 +93,10 @@ pub fn build_queue(config: &Config) -> (Arc<dyn JobQueue>, Option<RabbitQueue>) 
             (Arc::new(rabbit.clone()), Some(rabbit))
         }
         None => (
-            Arc::new(MemoryQueue::new(names, MEMORY_QUEUE_CAPACITY)),
+            Arc::new(MemoryQueue::new(
+                names,
+                usize::try_from(config.backfill.memory_queue_capacity).unwrap_or(usize::MAX),
+            )),
             None,
         ),
     }
@@ -118,6 +119,8 @@ pub enum RunError {
     Github(#[source] github::setup::SetupError),
     #[error("setting up the Redis backfill dedup table")]
     Dedup(#[source] queue::dedup_redis::DedupSetupError),
+    #[error("setting up the Redis backfill job stash")]
+    Stash(#[source] queue::stash_redis::StashSetupError),
     #[error("setting up the Redis lease elector")]
     Elector(#[source] election::ElectorSetupError),
 }
@@ -412,8 +415,12 @@ pub async fn run_with(
         .child(store_spec);
 
     // Where scrapers send missed windows: the BackfillDispatcher, or (backfill disabled) a sink
-    // that logs and counts them in gh_exporter_backfill_enqueues_pending.
+    // that logs and counts them in gh_exporter_backfill_windows_not_queued_total.
     let (_, pending_collector) = PendingBackfill::new();
+    // Unpublished backfill jobs outlive a dispatcher here: in Redis when configured (they
+    // outlive the process too), else in memory (lost, counted and logged, when it stops).
+    let buffer_capacity = usize::try_from(config.backfill.buffer_capacity).unwrap_or(usize::MAX);
+    let memory_stash = Arc::new(MemoryStash::new(buffer_capacity));
     let backfill_lookup: scraping::RecipientLookup<EnqueueMissing> = if config.backfill.enabled {
         if let Some(rabbit) = &rabbit {
             root_spec = root_spec.child(rabbit.connection_child(Some(reporter.clone())));
@@ -426,20 +433,25 @@ pub async fn run_with(
             )),
             None => None,
         };
+        let stash: Arc<dyn JobStash> = match redis_settings(&config.store) {
+            Some(settings) => {
+                Arc::new(RedisStash::new(&settings, buffer_capacity).map_err(RunError::Stash)?)
+            }
+            None => memory_stash.clone(),
+        };
         let (dispatcher_spec, dispatcher_slot) = {
             let (queue, recorder, b) =
                 (job_queue.clone(), recorder.clone(), config.backfill.clone());
             ChildSpec::actor("backfill_dispatcher", move |_| {
-                let dispatcher = BackfillDispatcher::new(
-                    DispatcherSettings::new(
-                        b.coalesce_window,
-                        b.dedup_ttl,
-                        b.max_enqueues_per_org_per_minute,
-                        b.max_attempts,
-                    ),
-                    queue.clone(),
-                    recorder.clone(),
+                let mut settings = DispatcherSettings::new(
+                    b.coalesce_window,
+                    b.dedup_ttl,
+                    b.max_enqueues_per_org_per_minute,
+                    b.max_attempts,
                 );
+                settings.buffer_capacity = buffer_capacity;
+                let dispatcher = BackfillDispatcher::new(settings, queue.clone(), recorder.clone())
+                    .with_stash(stash.clone());
                 match &shared_dedup {
                     Some(dedup) => dispatcher.with_dedup(dedup.clone()),
                     None => dispatcher,
@@ -556,10 +568,31 @@ pub async fn run_with(
             tracing::warn!("actors did not stop in time and were aborted")
         }
     }
+    report_lost_jobs(&memory_stash, recorder.as_ref());
     let left = deadline.saturating_sub(started.elapsed());
     if tokio::time::timeout(left, handle.stop(true)).await.is_err() {
         tracing::warn!("HTTP server did not drain in time");
     }
     tracing::info!("stopped");
     outcome
+}
+
+/// Jobs still in the in-memory stash when the process ends are lost: counted in
+/// `gh_exporter_backfill_jobs_lost_total` and logged at error with the count.
+fn report_lost_jobs(stash: &MemoryStash, recorder: &dyn Recorder) {
+    let lost = stash.drain_lost();
+    if lost.is_empty() {
+        return;
+    }
+    for job in &lost {
+        recorder.count(
+            &gse_actors::backfill::metrics::LOST,
+            &[("org", &job.org), ("reason", job.reason.as_str())],
+            1,
+        );
+    }
+    tracing::error!(
+        jobs = lost.len(),
+        "backfill jobs lost at exit: RabbitMQ was unreachable and no Redis is configured to keep them"
+    );
 }

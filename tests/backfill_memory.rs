@@ -514,3 +514,31 @@ async fn shutdown_requeues_the_in_flight_job() {
     assert_eq!(queued_jobs(&queue).await, 1, "the job is back in the queue");
     assert_eq!(worker.stored_count(), 0);
 }
+
+/// `backfill.memory_queue_capacity` sizes the in-memory queue `run` builds: with 2, the third
+/// publish is refused as full (the dispatcher then buffers it, counted, never silently).
+#[actix_rt::test]
+async fn memory_queue_capacity_comes_from_the_configuration() {
+    let env: Vec<(String, String)> = [
+        ("GITHUB_STATS_GITHUB__ORGS", "acme"),
+        ("GITHUB_STATS_GITHUB__TOKEN", "t"),
+        ("GITHUB_STATS_BACKFILL__MEMORY_QUEUE_CAPACITY", "2"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let config = github_stats_exporter::config::load_from(None, env)
+        .unwrap_or_else(|e| panic!("config: {:?}", e.problems));
+    let (queue, rabbit) = github_stats_exporter::build_queue(&config);
+    assert!(rabbit.is_none(), "no amqp.url: the memory queue");
+    let now = SystemTime::now();
+    for repo in ["a", "b"] {
+        let published = queue.publish(&job(repo, 5, now), Target::Work).await;
+        assert!(published.is_ok(), "{published:?}");
+    }
+    let third = queue.publish(&job("c", 5, now), Target::Work).await;
+    assert!(
+        matches!(third, Err(QueueError::Full { capacity: 2, .. })),
+        "{third:?}"
+    );
+}

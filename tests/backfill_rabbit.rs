@@ -84,21 +84,24 @@ fn job(repo: &str, max_attempts: u32, created: SystemTime) -> BackfillJob {
 
 /// Reads (and acks) one message of `queue`, through a separate connection.
 async fn take_one(queue: &str) -> Option<lapin::message::BasicGetMessage> {
-    let conn = Connection::connect(&url(BROKER), ConnectionProperties::default())
-        .await
-        .ok()?;
-    let channel = conn.create_channel().await.ok()?;
-    let got = channel
-        .basic_get(queue.into(), BasicGetOptions::default())
-        .await
-        .ok()??;
-    got.delivery
-        .acker
-        .ack(BasicAckOptions::default())
-        .await
-        .ok()?;
-    let _ = conn.close(200, "OK".into()).await;
-    Some(got)
+    backfill_support::within("taking one message from RabbitMQ", async {
+        let conn = Connection::connect(&url(BROKER), ConnectionProperties::default())
+            .await
+            .ok()?;
+        let channel = conn.create_channel().await.ok()?;
+        let got = channel
+            .basic_get(queue.into(), BasicGetOptions::default())
+            .await
+            .ok()??;
+        got.delivery
+            .acker
+            .ack(BasicAckOptions::default())
+            .await
+            .ok()?;
+        let _ = conn.close(200, "OK".into()).await;
+        Some(got)
+    })
+    .await
 }
 
 fn header<'a>(message: &'a lapin::message::BasicGetMessage, key: &str) -> Option<&'a AMQPValue> {
@@ -130,11 +133,13 @@ async fn rabbit_retry_tiers_lead_to_dead_letter_with_attempt_and_last_error() {
         1,
         Duration::from_secs(3600),
     );
-    rabbit.wait_connected().await;
-    rabbit
-        .publish(&job("api", 3, SystemTime::now()), Target::Work)
-        .await
-        .unwrap();
+    backfill_support::wait_connected(&rabbit).await;
+    backfill_support::within(
+        "publishing to RabbitMQ",
+        rabbit.publish(&job("api", 3, SystemTime::now()), Target::Work),
+    )
+    .await
+    .unwrap();
 
     let labels = [("org", "acme"), ("reason", "activity_commits_failed")];
     wait_until("the job is dead-lettered", LIMIT, || {
@@ -194,14 +199,16 @@ async fn rabbit_expired_job_is_dead_lettered_and_counted() {
         1,
         Duration::from_secs(3600),
     );
-    rabbit.wait_connected().await;
-    rabbit
-        .publish(
+    backfill_support::wait_connected(&rabbit).await;
+    backfill_support::within(
+        "publishing to RabbitMQ",
+        rabbit.publish(
             &job("api", 5, SystemTime::now() - Duration::from_secs(7200)),
             Target::Work,
-        )
-        .await
-        .unwrap();
+        ),
+    )
+    .await
+    .unwrap();
     let labels = [("org", "acme"), ("reason", "activity_commits_failed")];
     wait_until("the job is dead-lettered", LIMIT, || {
         counter(&recorder, "gh_exporter_backfill_dead_lettered", &labels) == 1
@@ -234,9 +241,11 @@ async fn rabbit_panicking_handler_is_redelivered_and_consumer_restarted() {
         1,
         Duration::from_secs(3600),
     );
-    rabbit.wait_connected().await;
+    backfill_support::wait_connected(&rabbit).await;
     let job = job("api", 5, SystemTime::now());
-    rabbit.publish(&job, Target::Work).await.unwrap();
+    backfill_support::within("publishing to RabbitMQ", rabbit.publish(&job, Target::Work))
+        .await
+        .unwrap();
 
     wait_until("the redelivered job is stored", LIMIT, || {
         worker.stored_count() == 1
@@ -336,7 +345,7 @@ async fn rabbit_connection_cut_loses_no_job_and_counts_no_duplicate() {
     settings.flush_interval = Duration::from_millis(100);
     let dispatcher =
         BackfillDispatcher::new(settings, Arc::new(rabbit.clone()), recorder.clone()).start();
-    rabbit.wait_connected().await;
+    backfill_support::wait_connected(&rabbit).await;
 
     let now = SystemTime::now();
     let send = |repo: String| BackfillRequest {
@@ -379,7 +388,10 @@ async fn rabbit_connection_cut_loses_no_job_and_counts_no_duplicate() {
     .await;
     // Let any redelivery of a job whose ack was lost arrive, then check no success counted twice.
     let deadline = tokio::time::Instant::now() + LIMIT;
-    while !rabbit.sample().await.is_ok_and(|s| s[0].ready == 0) {
+    while !backfill_support::within("sampling RabbitMQ", rabbit.sample())
+        .await
+        .is_ok_and(|s| s[0].ready == 0)
+    {
         assert!(
             tokio::time::Instant::now() < deadline,
             "the work queue never drained"

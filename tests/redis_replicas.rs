@@ -1,6 +1,8 @@
 //! Two real exporter processes — a static leader and a static follower — on one Redis
-//! namespace serve byte-identical shared series. Scraping does not exist yet, so the test
-//! writes the leader's batches through the Redis adapter itself (with the leader's epoch).
+//! namespace serve byte-identical shared series. The serving path is under test here, so the
+//! test writes the batches through the Redis adapter itself, with label values a fake GitHub
+//! never produces (quotes, backslashes); the leader's GitHub is unreachable, so it writes
+//! nothing of its own. `redis_scrape_replicas.rs` covers a leader that really scrapes.
 
 mod common;
 mod redis_common;

@@ -69,16 +69,23 @@ fn app_auth_exchanges_and_refreshes_installation_tokens() {
     );
     assert!(first >= orgs);
     // Tokens live 4 s: later cycles need fresh ones.
-    std::thread::sleep(Duration::from_secs(5));
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    let later = loop {
+        let later = requests_to(
+            &fake,
+            "POST /app/installations/{installation_id}/access_tokens",
+        );
+        if later > first {
+            break later;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "expired tokens were never refreshed ({first} tokens)"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(later > first);
     assert_matches_truth(&exporter, &fake, fake.now());
-    let later = requests_to(
-        &fake,
-        "POST /app/installations/{installation_id}/access_tokens",
-    );
-    assert!(
-        later > first,
-        "expired tokens were refreshed ({first} → {later})"
-    );
     let unauthorized = fake.requests().by_status.get("401").copied().unwrap_or(0);
     assert!(
         unauthorized <= 2 * orgs,

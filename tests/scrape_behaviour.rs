@@ -21,27 +21,44 @@ fn hanging_github_call_blocks_neither_health_nor_starts_a_second_cycle() {
     let fake = fake(1, 4, 5, |c| c.secondary.burst_max = 0);
     inject(
         &fake,
-        r#"{"path_regex": "^/orgs/[^/]+/repos$", "delay_ms": 30000, "count": 1}"#,
+        r#"{"path_regex": "^/orgs/[^/]+/repos$", "delay_ms": 600000, "count": 1}"#,
     );
-    let env = env_for(&fake, &[("GITHUB_STATS_GITHUB__REQUEST_TIMEOUT", "60s")]);
+    // A shutdown that waited for the hanging call would take the whole shutdown timeout.
+    let env = env_for(
+        &fake,
+        &[
+            ("GITHUB_STATS_GITHUB__REQUEST_TIMEOUT", "10m"),
+            ("GITHUB_STATS_SERVER__SHUTDOWN_TIMEOUT", "10m"),
+        ],
+    );
     let exporter = Exporter::start(fake.clone(), env);
     let listing = "GET /orgs/{org}/repos";
-    // The hanging request is counted by the fake only when it completes; wait for ticks instead.
-    std::thread::sleep(Duration::from_secs(3));
+    // The fault is used up when the listing arrives at the fake: it hangs from then on (the
+    // fake counts a request only when it completes).
+    let until = std::time::Instant::now() + DEADLINE;
+    while http_send(fake.addr(), "GET", "/_fake/faults", None).is_none_or(|r| r.1 != "[]") {
+        assert!(
+            std::time::Instant::now() < until,
+            "the listing never arrived"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(exporter.get("/livez").map(|r| r.0), Some(200));
     let health = exporter.get("/healthz").expect("healthz answers");
     assert!(health.1.contains("\"role\""), "health body: {}", health.1);
     assert!(exporter.get("/metrics").is_some_and(|r| r.0 == 200));
-    assert_eq!(
-        requests_to(&fake, listing),
-        0,
-        "no second cycle started while the first hangs"
-    );
-    let took = exporter.stop();
-    assert!(
-        took < Duration::from_secs(15),
-        "shutdown cancelled the hanging call ({took:?})"
-    );
+    // A second cycle would list the repositories again, and that listing (no fault left)
+    // would complete at once. Observe a few scrape intervals' worth of health probes.
+    for _ in 0..30 {
+        assert_eq!(exporter.get("/livez").map(|r| r.0), Some(200));
+        assert_eq!(
+            requests_to(&fake, listing),
+            0,
+            "no second cycle started while the first hangs"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    exporter.stop_within(DEADLINE, "shutdown must cancel the hanging call");
 }
 
 /// Consecutive failed cycles start a cooldown (cycles skipped, the period sent to backfill),
@@ -111,21 +128,58 @@ fn github_failures_cool_down_then_recover() {
 }
 
 /// `stats/contributors` answering 202 for a while yields no LOC series until computed, then
-/// LOC values equal the truth.
+/// LOC values equal the truth. Each repository answers 202 to its first `COMPUTE_CALLS`
+/// calls: as long as the fake has counted fewer calls than that in all (every repository
+/// together), every repository is still computing, and a served cycle must carry no
+/// `gh_activity_loc_*` series at all.
 #[test]
 fn stats_202_is_polled_until_values_appear() {
-    let fake = fake(1, 6, 8, |c| {
+    const COMPUTE_CALLS: u64 = 12;
+    const STATS: &str = "GET /repos/{owner}/{repo}/stats/contributors";
+    let fake = fake(1, 2, 8, |c| {
         c.secondary.burst_max = 0;
-        c.stats_compute_calls = 4;
+        c.stats_compute_calls = COMPUTE_CALLS as u32;
     });
-    let env = env_for(&fake, &[("GITHUB_STATS_LOC__STATS_POLL_ATTEMPTS", "2")]);
+    let org = fake.org_names()[0].clone();
+    let env = env_for(&fake, &[("GITHUB_STATS_LOC__STATS_POLL_ATTEMPTS", "1")]);
     let exporter = Exporter::start(fake.clone(), env);
-    wait_for_truth(&exporter, &fake, fake.now(), DEADLINE);
+    let loc_series = |m: &Metrics| -> Vec<(String, String, String)> {
+        m.activity(&org)
+            .into_keys()
+            .filter(|(metric, _, _)| metric.starts_with("gh_activity_loc_"))
+            .collect()
+    };
+    // A served cycle while every repository is still computing: the stats calls counted
+    // *after* reading `/metrics` are still under COMPUTE_CALLS.
+    let until = std::time::Instant::now() + DEADLINE;
+    let computing = loop {
+        let m = exporter.metrics();
+        let calls = requests_to(&fake, STATS);
+        if m.window_end(&org).is_some() && (1..COMPUTE_CALLS).contains(&calls) {
+            break m;
+        }
+        assert!(
+            calls < COMPUTE_CALLS && std::time::Instant::now() < until,
+            "no cycle served while stats were computing ({calls} stats calls)"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
     let accepted = fake.requests().by_status.get("202").copied().unwrap_or(0);
+    assert!(accepted >= 1, "202 answers were served ({accepted})");
+    let early = loc_series(&computing);
     assert!(
-        accepted >= 4,
-        "202 answers were received and polled ({accepted})"
+        early.is_empty(),
+        "LOC served while every repository was still computing: {early:?}"
     );
+    let m = wait_for(&exporter, "LOC series once computed", DEADLINE, |m| {
+        !loc_series(m).is_empty()
+    });
+    assert!(
+        requests_to(&fake, STATS) >= COMPUTE_CALLS,
+        "LOC appeared only after a repository was computed"
+    );
+    drop(m);
+    wait_for_truth(&exporter, &fake, fake.now(), DEADLINE);
     exporter.stop();
 }
 

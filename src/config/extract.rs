@@ -81,6 +81,8 @@ pub(crate) fn extract(
         coalesce_window: r.read("backfill.coalesce_window", duration),
         dedup_ttl: r.read("backfill.dedup_ttl", duration),
         max_enqueues_per_org_per_minute: r.read("backfill.max_enqueues_per_org_per_minute", uint32),
+        memory_queue_capacity: r.read("backfill.memory_queue_capacity", uint32),
+        buffer_capacity: r.read("backfill.buffer_capacity", uint32),
     };
     let amqp = AmqpConfig {
         url: r.secret_url("amqp.url", &["amqp", "amqps"]),

@@ -128,6 +128,8 @@ pub(crate) const KEYS: &[KeyDef] = &[
     key("backfill.coalesce_window", Duration, One("15m")),
     key("backfill.dedup_ttl", Duration, One("12h")),
     key("backfill.max_enqueues_per_org_per_minute", Int, One("100")),
+    key("backfill.memory_queue_capacity", Int, One("100000")),
+    key("backfill.buffer_capacity", Int, One("10000")),
     secret("amqp.url"),
     key("amqp.exchange", Text, One("gh.backfill")),
     key("amqp.queue", Text, One("gh.backfill.jobs")),

@@ -572,6 +572,20 @@ fn validation_rules_name_the_key() {
             ],
         ),
         (
+            "backfill queue and buffer sizes",
+            &[
+                ("GITHUB_STATS_BACKFILL__MEMORY_QUEUE_CAPACITY", "0"),
+                ("GITHUB_STATS_BACKFILL__BUFFER_CAPACITY", "2000000"),
+            ],
+            &[
+                (
+                    "backfill.memory_queue_capacity",
+                    "must be between 1 and 10000000",
+                ),
+                ("backfill.buffer_capacity", "must be between 1 and 1000000"),
+            ],
+        ),
+        (
             "org override interval",
             &[("GITHUB_STATS_GITHUB__ORGS__0__SCRAPE_INTERVAL", "0s")],
             &[("github.orgs[0].scrape_interval", "must be between")],

@@ -113,6 +113,10 @@ pub struct BackfillConfig {
     pub coalesce_window: Duration,
     pub dedup_ttl: Duration,
     pub max_enqueues_per_org_per_minute: u32,
+    /// Jobs the in-memory queue holds (outside its dead letters).
+    pub memory_queue_capacity: u32,
+    /// Jobs the dispatcher's outage buffer holds, and its job stash.
+    pub buffer_capacity: u32,
 }
 
 #[derive(Debug, Clone)]

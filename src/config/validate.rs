@@ -389,6 +389,20 @@ fn backfill(b: &BackfillConfig, p: &mut Problems) {
         1,
         100_000,
     );
+    check_count(
+        p,
+        "backfill.memory_queue_capacity",
+        u64::from(b.memory_queue_capacity),
+        1,
+        10_000_000,
+    );
+    check_count(
+        p,
+        "backfill.buffer_capacity",
+        u64::from(b.buffer_capacity),
+        1,
+        1_000_000,
+    );
 }
 
 fn amqp(a: &AmqpConfig, p: &mut Problems) {

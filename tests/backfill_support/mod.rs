@@ -139,6 +139,24 @@ pub fn unique(prefix: &str) -> String {
 /// The local RabbitMQ.
 pub const BROKER: &str = "127.0.0.1:5672";
 
+/// How long any single wait on RabbitMQ may take in a test.
+pub const RABBIT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// Awaits `fut` within [`RABBIT_DEADLINE`], failing the test with `what` instead of hanging
+/// when RabbitMQ is down or unreachable.
+pub async fn within<T>(what: &str, fut: impl std::future::Future<Output = T>) -> T {
+    tokio::time::timeout(RABBIT_DEADLINE, fut)
+        .await
+        .unwrap_or_else(|_| {
+            panic!("{what}: no answer within {RABBIT_DEADLINE:?} (is RabbitMQ at {BROKER} up?)")
+        })
+}
+
+/// Waits until `rabbit` is connected, within [`RABBIT_DEADLINE`].
+pub async fn wait_connected(rabbit: &github_stats_exporter::queue::rabbit::RabbitQueue) {
+    within("connecting to RabbitMQ", rabbit.wait_connected()).await;
+}
+
 /// The AMQP URL of a broker at `addr`.
 pub fn url(addr: &str) -> String {
     format!("amqp://guest:guest@{addr}/%2f")
@@ -147,28 +165,27 @@ pub fn url(addr: &str) -> String {
 /// Deletes this test's own exchange and queues (never anyone else's).
 pub async fn cleanup(names: &github_stats_exporter::queue::names::QueueNames) {
     use lapin::options::{ExchangeDeleteOptions, QueueDeleteOptions};
-    let Ok(conn) =
-        lapin::Connection::connect(&url(BROKER), lapin::ConnectionProperties::default()).await
-    else {
+    let broker = url(BROKER);
+    let connect = lapin::Connection::connect(&broker, lapin::ConnectionProperties::default());
+    let Ok(Ok(conn)) = tokio::time::timeout(RABBIT_DEADLINE, connect).await else {
+        eprintln!("cleanup: RabbitMQ at {BROKER} did not answer; {names:?} left behind");
         return;
     };
-    let Ok(channel) = conn.create_channel().await else {
+    let Ok(Ok(channel)) = tokio::time::timeout(RABBIT_DEADLINE, conn.create_channel()).await else {
         return;
     };
     let mut queues = vec![names.work.clone(), names.dlq.clone()];
     queues.extend(names.retry.iter().map(|(n, _)| n.clone()));
     for queue in queues {
-        let _ = channel
-            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-            .await;
+        let delete = channel.queue_delete(queue.as_str().into(), QueueDeleteOptions::default());
+        let _ = tokio::time::timeout(RABBIT_DEADLINE, delete).await;
     }
-    let _ = channel
-        .exchange_delete(
-            names.exchange.as_str().into(),
-            ExchangeDeleteOptions::default(),
-        )
-        .await;
-    let _ = conn.close(200, "OK".into()).await;
+    let delete = channel.exchange_delete(
+        names.exchange.as_str().into(),
+        ExchangeDeleteOptions::default(),
+    );
+    let _ = tokio::time::timeout(RABBIT_DEADLINE, delete).await;
+    let _ = tokio::time::timeout(RABBIT_DEADLINE, conn.close(200, "OK".into())).await;
 }
 
 /// [`cleanup`] from a synchronous test.

@@ -122,6 +122,26 @@ impl Exporter {
         Metrics::parse(&self.get("/metrics").map(|r| r.1).unwrap_or_default())
     }
 
+    /// Stops the exporter and fails the test unless it has stopped within `deadline` (for
+    /// tests where a stop that waits out `server.shutdown_timeout` is the defect).
+    pub fn stop_within(mut self, deadline: Duration, what: &str) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = done_tx.send(thread.join());
+        });
+        match done_rx.recv_timeout(deadline) {
+            Ok(Ok(result)) => assert!(result.is_ok(), "exporter failed: {result:?}"),
+            Ok(Err(_)) => panic!("the exporter thread panicked"),
+            Err(_) => panic!("the exporter did not stop within {deadline:?}: {what}"),
+        }
+    }
+
     /// Stops the exporter and returns how long the stop took.
     pub fn stop(mut self) -> Duration {
         let started = Instant::now();

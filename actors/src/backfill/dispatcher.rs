@@ -11,8 +11,15 @@
 //! 5. A publish that fails (broker away) puts the job in a bounded **outage buffer**, flushed on
 //!    a timer until the broker confirms; when the buffer is full the oldest job is dropped and
 //!    counted. Nothing is dropped silently.
+//! 6. **Stop**: the outage buffer and the publishes not yet confirmed go to the [`JobStash`]
+//!    (Redis when configured, else process memory) before the actor stops — on shutdown and
+//!    whenever rest_for_one restarts it — and a starting dispatcher takes them back and
+//!    publishes them; an idle dispatcher also polls the stash (`stash_poll_interval`), so jobs
+//!    of a replica that stopped for good are published by the others. A job that cannot be
+//!    stashed (no stash, stash unreachable or full) is counted in
+//!    `gh_exporter_backfill_jobs_lost_total` and logged at error with the count.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -22,8 +29,8 @@ use futures::future::join_all;
 use super::dedup::MemoryDedup;
 use super::job::{unix_seconds, BackfillJob, BackfillRequest};
 use super::limiter::OrgMinuteCap;
-use super::metrics::{BUFFERED, DEDUPED, DROPPED, ENQUEUED, LABEL_ORG, LABEL_REASON};
-use super::port::{DedupLocks, JobQueue, QueueError, Target};
+use super::metrics::{BUFFERED, DEDUPED, DROPPED, ENQUEUED, LABEL_ORG, LABEL_REASON, LOST};
+use super::port::{DedupLocks, JobQueue, JobStash, QueueError, StashError, Target};
 use super::window::coalesce;
 use crate::observe::Recorder;
 use crate::store::error_chain;
@@ -39,10 +46,18 @@ pub struct DispatcherSettings {
     pub buffer_capacity: usize,
     /// How often the outage buffer is retried.
     pub flush_interval: Duration,
+    /// How often an idle dispatcher (nothing buffered, nothing in flight) takes over jobs
+    /// other dispatchers stashed (a replica that stopped for good leaves its jobs to the
+    /// others).
+    pub stash_poll_interval: Duration,
 }
 
+/// The outage buffer's default capacity (`backfill.buffer_capacity`).
+pub const DEFAULT_BUFFER_CAPACITY: usize = 10_000;
+
 impl DispatcherSettings {
-    /// Defaults for the fixed (non-configurable) parts: a 10 000-job buffer flushed every 2 s.
+    /// Defaults for the rest: a [`DEFAULT_BUFFER_CAPACITY`]-job buffer flushed every 2 s, the
+    /// stash polled every 30 s while idle.
     pub fn new(
         coalesce_window: Duration,
         dedup_ttl: Duration,
@@ -54,8 +69,9 @@ impl DispatcherSettings {
             dedup_ttl,
             max_enqueues_per_org_per_minute,
             max_attempts,
-            buffer_capacity: 10_000,
+            buffer_capacity: DEFAULT_BUFFER_CAPACITY,
             flush_interval: Duration::from_secs(2),
+            stash_poll_interval: Duration::from_secs(30),
         }
     }
 }
@@ -74,7 +90,20 @@ pub struct BackfillDispatcher {
     /// Dedup keys published or buffered but not yet confirmed.
     pending: HashSet<String>,
     buffer: VecDeque<BackfillJob>,
+    /// Jobs whose publish is under way (dedup key → job), stashed too if the actor stops.
+    in_flight: HashMap<String, BackfillJob>,
     flushing: bool,
+    /// Where unpublished jobs go when the actor stops; `None`: they are counted lost.
+    stash: Option<Arc<dyn JobStash>>,
+    /// The stash still has to be read (the first attempt failed or is under way).
+    reload_due: bool,
+    reloading: bool,
+    /// When the stash was last read (idle dispatchers poll it).
+    last_reload: Option<std::time::Instant>,
+    /// The actor is stopping: nothing new is published, everything goes to the stash.
+    stopping: bool,
+    /// A save to the stash is under way (the stop waits for it).
+    saving: bool,
 }
 
 impl BackfillDispatcher {
@@ -94,8 +123,22 @@ impl BackfillDispatcher {
             now: Arc::new(SystemTime::now),
             pending: HashSet::new(),
             buffer: VecDeque::new(),
+            in_flight: HashMap::new(),
             flushing: false,
+            stash: None,
+            reload_due: false,
+            reloading: false,
+            last_reload: None,
+            stopping: false,
+            saving: false,
         }
+    }
+
+    /// Keeps unpublished jobs in `stash` when the actor stops, and publishes what the stash
+    /// holds when it starts. Without a stash they are counted lost.
+    pub fn with_stash(mut self, stash: Arc<dyn JobStash>) -> Self {
+        self.stash = Some(stash);
+        self
     }
 
     /// Replaces the dedup table (e.g. a shared one that survives restarts, or Redis).
@@ -132,20 +175,31 @@ impl BackfillDispatcher {
                 "backfill enqueue dropped: per-org per-minute cap reached");
             return;
         }
-        if !self.buffer.is_empty() {
-            // The broker is away: keep order behind the jobs already waiting.
+        if !self.buffer.is_empty() || self.stopping {
+            // The broker is away (keep order behind the jobs already waiting), or the actor
+            // is stopping (the stash takes the buffer).
             self.buffer_push(job);
             return;
         }
         let publish = self.queue.publish(&job, Target::Work);
+        let key = job.dedup_key.clone();
+        self.in_flight.insert(key.clone(), job);
         ctx.spawn(
             publish
                 .into_actor(self)
-                .map(move |result, act, _ctx| act.after_publish(job, result)),
+                .map(move |result, act, _ctx| act.after_publish(&key, result)),
         );
     }
 
-    fn after_publish(&mut self, job: BackfillJob, result: Result<(), QueueError>) {
+    fn after_publish(&mut self, key: &str, result: Result<(), QueueError>) {
+        // Absent: the actor is stopping and already handed the job to the stash; a confirmed
+        // publish is still counted (the stashed copy becomes an idempotent duplicate).
+        let Some(job) = self.in_flight.remove(key) else {
+            if result.is_ok() {
+                tracing::debug!(key, "backfill publish confirmed after the job was stashed");
+            }
+            return;
+        };
         match result {
             Ok(()) => self.confirmed(job),
             Err(error) => {
@@ -190,15 +244,29 @@ impl BackfillDispatcher {
     }
 
     fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.stopping {
+            return;
+        }
+        let idle = self.buffer.is_empty() && self.in_flight.is_empty();
+        let poll_due = self
+            .last_reload
+            .is_none_or(|at| at.elapsed() >= self.settings.stash_poll_interval);
+        if self.reload_due || (idle && poll_due) {
+            self.reload(ctx);
+        }
         if self.flushing || self.buffer.is_empty() {
             return;
         }
         self.flushing = true;
-        let jobs: Vec<BackfillJob> = self.buffer.drain(..).collect();
-        let publishes: Vec<_> = jobs
+        let keys: Vec<String> = self.buffer.iter().map(|j| j.dedup_key.clone()).collect();
+        let publishes: Vec<_> = self
+            .buffer
             .iter()
             .map(|job| self.queue.publish(job, Target::Work))
             .collect();
+        for job in self.buffer.drain(..) {
+            self.in_flight.insert(job.dedup_key.clone(), job);
+        }
         ctx.spawn(
             join_all(publishes)
                 .into_actor(self)
@@ -206,7 +274,11 @@ impl BackfillDispatcher {
                     act.flushing = false;
                     let mut failed = VecDeque::new();
                     let mut first_error = None;
-                    for (job, result) in jobs.into_iter().zip(results) {
+                    for (key, result) in keys.into_iter().zip(results) {
+                        // Absent: stashed by a stop under way.
+                        let Some(job) = act.in_flight.remove(&key) else {
+                            continue;
+                        };
                         match result {
                             Ok(()) => act.confirmed(job),
                             Err(error) => {
@@ -226,6 +298,113 @@ impl BackfillDispatcher {
                 }),
         );
     }
+
+    /// Takes the stashed jobs (a previous dispatcher's) into the outage buffer; the next
+    /// flush publishes them. A failed read is retried at every flush tick.
+    fn reload(&mut self, ctx: &mut Context<Self>) {
+        let Some(stash) = self.stash.clone() else {
+            self.reload_due = false;
+            return;
+        };
+        if self.reloading {
+            return;
+        }
+        self.reloading = true;
+        self.last_reload = Some(std::time::Instant::now());
+        ctx.spawn(stash.take_all().into_actor(self).map(|result, act, ctx| {
+            act.reloading = false;
+            match result {
+                Ok(jobs) => {
+                    act.reload_due = false;
+                    if !jobs.is_empty() {
+                        tracing::info!(
+                            jobs = jobs.len(),
+                            stash = act.stash_backend(),
+                            "backfill jobs taken back from the stash; publishing them"
+                        );
+                    }
+                    for job in jobs {
+                        if act.pending.insert(job.dedup_key.clone()) {
+                            act.buffer_push(job);
+                        } else {
+                            act.count(&DEDUPED, &job);
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error_chain(&error),
+                        "reading the backfill job stash failed; retrying at the next flush");
+                }
+            }
+            if act.stopping {
+                // The stop waited for these jobs (already gone from the stash): save them back.
+                ctx.stop();
+            }
+        }));
+    }
+
+    fn stash_backend(&self) -> &'static str {
+        self.stash.as_ref().map_or("none", |s| s.backend())
+    }
+
+    /// Counts and logs jobs that are neither published nor stashed.
+    fn lost(&self, jobs: &[BackfillJob], why: &str) {
+        if jobs.is_empty() {
+            return;
+        }
+        for job in jobs {
+            self.count(&LOST, job);
+        }
+        tracing::error!(
+            jobs = jobs.len(),
+            stash = self.stash_backend(),
+            why,
+            "backfill jobs lost: neither published nor stashed"
+        );
+    }
+
+    /// Hands the buffer and the unconfirmed publishes to the stash; `true` when a save is
+    /// under way (the stop waits for it and then asks again).
+    fn stash_unpublished(&mut self, ctx: &mut Context<Self>) -> bool {
+        let mut jobs: Vec<BackfillJob> = self.buffer.drain(..).collect();
+        jobs.extend(self.in_flight.drain().map(|(_, job)| job));
+        self.record_buffered();
+        if jobs.is_empty() {
+            return false;
+        }
+        let Some(stash) = self.stash.clone() else {
+            self.lost(&jobs, "no job stash");
+            return false;
+        };
+        self.saving = true;
+        let count = jobs.len();
+        let save = stash.save(jobs.clone());
+        ctx.spawn(save.into_actor(self).map(move |result, act, ctx| {
+            act.saving = false;
+            act.after_save(jobs, count, result);
+            ctx.stop();
+        }));
+        true
+    }
+
+    fn after_save(
+        &mut self,
+        jobs: Vec<BackfillJob>,
+        count: usize,
+        result: Result<Vec<BackfillJob>, StashError>,
+    ) {
+        match result {
+            Ok(dropped) => {
+                tracing::warn!(jobs = count, stash = self.stash_backend(),
+                    "backfill dispatcher stopping: unpublished jobs stashed for the next dispatcher");
+                self.lost(&dropped, "job stash full");
+            }
+            Err(error) => {
+                tracing::error!(error = %error_chain(&error), "stashing backfill jobs failed");
+                self.lost(&jobs, "job stash unreachable");
+            }
+        }
+    }
 }
 
 impl Actor for BackfillDispatcher {
@@ -233,16 +412,20 @@ impl Actor for BackfillDispatcher {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.record_buffered();
+        self.reload_due = self.stash.is_some();
+        self.reload(ctx);
         ctx.run_interval(self.settings.flush_interval, |act, ctx| act.flush(ctx));
     }
 
-    fn stopped(&mut self, _ctx: &mut Self::Context) {
-        if !self.buffer.is_empty() {
-            tracing::error!(
-                jobs = self.buffer.len(),
-                "backfill dispatcher stopped with unpublished jobs (broker unreachable)"
-            );
+    /// Stashes what is not published yet and stops once the stash answered (within the
+    /// child's shutdown timeout: the stash's calls have their own deadlines).
+    fn stopping(&mut self, ctx: &mut Self::Context) -> Running {
+        self.stopping = true;
+        // A read of the stash under way has taken its jobs out already: wait for them.
+        if self.saving || self.reloading || self.stash_unpublished(ctx) {
+            return Running::Continue;
         }
+        Running::Stop
     }
 }
 

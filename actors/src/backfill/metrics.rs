@@ -39,6 +39,14 @@ pub static DROPPED: MetricDef = MetricDef {
     labels: &[LABEL_ORG, LABEL_REASON],
 };
 
+/// `gh_exporter_backfill_jobs_lost_total{org,reason}`.
+pub static LOST: MetricDef = MetricDef {
+    name: "gh_exporter_backfill_jobs_lost",
+    help: "Backfill jobs neither published nor saved when the dispatcher stopped (broker and job stash both unreachable, stash full, or an in-memory stash when the process ends).",
+    kind: MetricKind::Counter,
+    labels: &[LABEL_ORG, LABEL_REASON],
+};
+
 /// `gh_exporter_backfill_jobs_processed_total{org,result}`.
 pub static PROCESSED: MetricDef = MetricDef {
     name: "gh_exporter_backfill_jobs_processed",
@@ -77,6 +85,7 @@ pub static ALL: &[&MetricDef] = &[
     &ENQUEUED,
     &DEDUPED,
     &DROPPED,
+    &LOST,
     &PROCESSED,
     &DEAD_LETTERED,
     &BUFFERED,

@@ -5,10 +5,13 @@
 //! - [`window`]: coalescing a missed window onto bucket boundaries without ever shrinking it.
 //! - [`port`]: the ports this subsystem talks through — [`JobQueue`] (memory or RabbitMQ
 //!   adapters in the main package), [`BackfillWorker`] (recompute and store one job's window),
-//!   [`DedupLocks`].
+//!   [`DedupLocks`], [`JobStash`].
 //! - [`dedup`]: [`MemoryDedup`], the bounded in-process dedup lock table.
 //! - [`limiter`]: [`OrgMinuteCap`], the per-org per-minute enqueue cap with bounded memory.
-//! - [`dispatcher`]: [`BackfillDispatcher`], the actor turning requests into confirmed publishes.
+//! - [`dispatcher`]: [`BackfillDispatcher`], the actor turning requests into confirmed publishes;
+//!   what it could not publish when it stops goes to a [`JobStash`] and is published by the
+//!   next dispatcher.
+//! - [`stash`]: [`MemoryStash`], the in-process [`JobStash`] (Redis's is in the main package).
 //! - [`consumer`]: the consumer loop (ack after stored, retry tiers, dead letters) and
 //!   [`consumer_pool_spec`], the supervised pool every replica runs.
 //! - [`metrics`]: the `gh_exporter_backfill_*` families recorded on `/metrics/replica`.
@@ -24,6 +27,7 @@ pub mod job;
 pub mod limiter;
 pub mod metrics;
 pub mod port;
+pub mod stash;
 pub mod window;
 
 pub use consumer::{consumer_pool_spec, ConsumerSettings};
@@ -32,6 +36,7 @@ pub use dispatcher::{BackfillDispatcher, DispatcherSettings};
 pub use job::{BackfillJob, BackfillRequest, JobError, Reason};
 pub use limiter::OrgMinuteCap;
 pub use port::{
-    Acker, BackfillWorker, DedupLocks, Delivery, DeliveryStream, JobQueue, QueueError, QueueSample,
-    Target,
+    Acker, BackfillWorker, DedupLocks, Delivery, DeliveryStream, JobQueue, JobStash, QueueError,
+    QueueSample, StashError, Target,
 };
+pub use stash::MemoryStash;

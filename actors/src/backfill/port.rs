@@ -149,3 +149,31 @@ pub trait DedupLocks: Send + Sync + 'static {
     /// Takes `key` for `ttl` (called only after the publish was confirmed).
     fn acquire(&self, key: &str, ttl: Duration) -> BoxFuture<'static, Result<(), DedupError>>;
 }
+
+/// Errors of a [`JobStash`].
+#[derive(Debug, thiserror::Error)]
+#[error("backfill job stash {operation} failed on the {backend} backend")]
+pub struct StashError {
+    pub backend: &'static str,
+    pub operation: &'static str,
+    #[source]
+    pub source: Box<dyn std::error::Error + Send + Sync>,
+}
+
+/// Where the dispatcher keeps the jobs of its outage buffer (and the publishes still
+/// unconfirmed) when it stops, so a new dispatcher — after a sibling's restart, or a new
+/// process when the stash is Redis — publishes them instead of losing them.
+pub trait JobStash: Send + Sync + 'static {
+    /// Short backend name (`memory`, `redis`).
+    fn backend(&self) -> &'static str;
+    /// Adds `jobs` to the stash. The stash is bounded: beyond its capacity it drops its
+    /// oldest jobs and resolves to them (the caller counts them lost); an error means none of
+    /// `jobs` was saved.
+    fn save(
+        &self,
+        jobs: Vec<BackfillJob>,
+    ) -> BoxFuture<'static, Result<Vec<BackfillJob>, StashError>>;
+    /// Removes and returns every stashed job (oldest first), atomically: two dispatchers
+    /// never take the same job.
+    fn take_all(&self) -> BoxFuture<'static, Result<Vec<BackfillJob>, StashError>>;
+}
