@@ -139,7 +139,7 @@ fn org_table(html: &mut String, input: &StatusInput<'_>, owned: &[String]) {
             None => "<span class=\"bad\">never</span>".to_string(),
         };
         let duration = of("gh_exporter_scrape_duration_seconds")
-            .map(|s| format!("{:.1} s", s.value))
+            .map(|s| seconds_text(s.value))
             .next()
             .unwrap_or_else(|| "&ndash;".into());
         let results = join_counts(
@@ -254,6 +254,7 @@ fn backfill_section(html: &mut String, input: &StatusInput<'_>) {
                     escape(&q.queue),
                     q.ready,
                     q.oldest_ready_age
+                        .filter(|_| q.ready > 0)
                         .map(|a| ago(a.as_secs_f64()))
                         .unwrap_or_else(|| "&ndash;".into()),
                 );
@@ -306,6 +307,15 @@ fn join_counts<'a>(pairs: impl Iterator<Item = (&'a str, f64)>) -> String {
     }
 }
 
+/// `850 ms` below a second, else `2.3 s`.
+fn seconds_text(seconds: f64) -> String {
+    if seconds < 1.0 {
+        format!("{:.0} ms", seconds * 1000.0)
+    } else {
+        format!("{seconds:.1} s")
+    }
+}
+
 fn ago(seconds: f64) -> String {
     format!("{} ago", human(seconds))
 }
@@ -355,6 +365,7 @@ gh_activity_commits_24h{org=\"acme\",repo=\"r\",user=\"v\"} 1
 gh_activity_commits_24h{org=\"<b>evil</b>\",repo=\"r\",user=\"u\"} 1
 gh_exporter_last_successful_scrape_timestamp_seconds{org=\"acme\"} 1000
 gh_exporter_scrape_duration_seconds{org=\"acme\"} 2.25
+gh_exporter_scrape_duration_seconds{org=\"quiet\"} 0.042
 gh_exporter_scrape_runs_total{org=\"acme\",result=\"failure\"} 1
 gh_exporter_scrape_runs_total{org=\"acme\",result=\"success\"} 4
 gh_exporter_github_rate_limit_remaining{org=\"acme\",resource=\"core\"} 4990
@@ -391,11 +402,18 @@ gh_exporter_loc_source_mode{mode=\"stats\",org=\"acme\",repo=\"s\"} 1
         let orgs = vec!["acme".to_string(), "quiet".to_string()];
         let html = page(
             &orgs,
-            Some(Ok(vec![QueueSample {
-                queue: "jobs".into(),
-                ready: 5,
-                oldest_ready_age: Some(Duration::from_secs(90)),
-            }])),
+            Some(Ok(vec![
+                QueueSample {
+                    queue: "jobs".into(),
+                    ready: 5,
+                    oldest_ready_age: Some(Duration::from_secs(90)),
+                },
+                QueueSample {
+                    queue: "jobs.dlq".into(),
+                    ready: 0,
+                    oldest_ready_age: Some(Duration::ZERO),
+                },
+            ])),
         );
         assert_eq!(html.matches("<tr class=\"org\"").count(), 2, "{html}");
         let acme = &html
@@ -413,7 +431,9 @@ gh_exporter_loc_source_mode{mode=\"stats\",org=\"acme\",repo=\"s\"} 1
         }
         let quiet = &html[html.find("data-org=\"quiet\"").unwrap()..];
         assert!(quiet.contains("never"), "{quiet}");
+        assert!(quiet.contains("<td>42 ms</td>"), "{quiet}");
         assert!(html.contains("<td><code>jobs</code></td><td>5</td><td>1m 30s ago</td>"));
+        assert!(html.contains("<td><code>jobs.dlq</code></td><td>0</td><td>&ndash;</td>"));
         assert!(html.contains("Dead-lettered by this replica since start: <b>3</b> (acme 3)"));
         assert!(!html.contains("<script"), "no scripts");
         assert!(
