@@ -16,8 +16,9 @@ pub struct Cli {
     #[arg(long)]
     pub check_config: bool,
 
-    /// Ask a running exporter's `/readyz` (on the configured listen port, via 127.0.0.1) and exit
-    /// 0 when ready, 1 otherwise. Used by the container HEALTHCHECK; needs no shell tools.
+    /// Ask a running exporter's `/readyz` (on the listen port from GITHUB_STATS_SERVER__LISTEN_ADDR,
+    /// else the --config file, else 8080; via 127.0.0.1) and exit 0 when ready, 1 otherwise.
+    /// Reads nothing else of the configuration. Used by the container HEALTHCHECK.
     #[arg(long)]
     pub healthcheck: bool,
 

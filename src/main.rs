@@ -10,6 +10,19 @@ use github_stats_exporter::{cli::Cli, config, demo, healthcheck, logging, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if cli.healthcheck {
+        // Only the listen address: the serving process validated the rest.
+        let env_listen = std::env::var(healthcheck::LISTEN_ENV).ok();
+        return match healthcheck::listen_addr(env_listen.as_deref(), cli.config.as_deref())
+            .and_then(healthcheck::check)
+        {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("unhealthy: {}", gse_actors::store::error_chain(&error));
+                ExitCode::FAILURE
+            }
+        };
+    }
     // `--demo`: the embedded fake GitHub must run before the configuration is read, since the
     // demo configuration points at its port. Kept alive until exit.
     let demo = if cli.demo {
@@ -42,15 +55,6 @@ fn main() -> ExitCode {
     if cli.check_config {
         println!("configuration is valid");
         return ExitCode::SUCCESS;
-    }
-    if cli.healthcheck {
-        return match healthcheck::check(config.server.listen_addr) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("unhealthy: {}", gse_actors::store::error_chain(&error));
-                ExitCode::FAILURE
-            }
-        };
     }
     logging::init(&config.server);
     install_panic_hook();

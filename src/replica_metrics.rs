@@ -11,14 +11,45 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetri
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-/// Labels of `gh_exporter_http_requests_total`: the route pattern (bounded), never the raw path.
+/// Labels of `gh_exporter_http_requests_total`: one of the fixed [`ROUTES`] (or `other`), never
+/// the raw request path, so a client cannot grow the label set; `code` is the status code.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
-    pub route: String,
-    pub status: String,
+    pub path: &'static str,
+    pub code: u16,
 }
+
+/// Label of `gh_exporter_http_request_duration_seconds`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PathLabel {
+    pub path: &'static str,
+}
+
+/// Every route the server registers; any other request path is counted as `other`.
+pub const ROUTES: [&str; 6] = [
+    "/",
+    "/metrics",
+    "/metrics/replica",
+    "/livez",
+    "/readyz",
+    "/healthz",
+];
+
+/// The `path` label of a request whose matched route pattern is `pattern`.
+pub fn path_label(pattern: Option<&str>) -> &'static str {
+    pattern
+        .and_then(|p| ROUTES.iter().find(|r| **r == p).copied())
+        .unwrap_or("other")
+}
+
+/// Bucket bounds (seconds) of the request-duration histogram: the handlers serve pre-rendered
+/// bodies in well under a millisecond; a slow one waits for the HealthActor or the queue sample.
+const DURATION_BUCKETS: [f64; 11] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0, 2.5,
+];
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct BuildLabels {
@@ -29,6 +60,7 @@ struct BuildLabels {
 pub struct ReplicaMetrics {
     registry: Registry,
     pub http_requests: Family<HttpLabels, Counter>,
+    pub http_request_duration: Family<PathLabel, Histogram>,
     pub http_rejected_overload: Counter,
 }
 
@@ -45,8 +77,16 @@ impl ReplicaMetrics {
         let http_requests = Family::<HttpLabels, Counter>::default();
         registry.register(
             "gh_exporter_http_requests",
-            "HTTP requests answered by this replica, by route pattern and status code",
+            "HTTP requests answered by this replica, by route and status code",
             http_requests.clone(),
+        );
+        let http_request_duration = Family::<PathLabel, Histogram>::new_with_constructor(|| {
+            Histogram::new(DURATION_BUCKETS)
+        });
+        registry.register(
+            "gh_exporter_http_request_duration_seconds",
+            "Time from a request reaching the handlers to its response, by route",
+            http_request_duration.clone(),
         );
         let http_rejected_overload = Counter::default();
         registry.register(
@@ -72,8 +112,19 @@ impl ReplicaMetrics {
         ReplicaMetrics {
             registry,
             http_requests,
+            http_request_duration,
             http_rejected_overload,
         }
+    }
+
+    /// Counts one answered request and its duration.
+    pub fn observe_request(&self, path: &'static str, code: u16, seconds: f64) {
+        self.http_requests
+            .get_or_create(&HttpLabels { path, code })
+            .inc();
+        self.http_request_duration
+            .get_or_create(&PathLabel { path })
+            .observe(seconds);
     }
 
     /// Help texts are registered without a final period: the encoder appends one.
@@ -210,22 +261,40 @@ mod tests {
     #[test]
     fn encodes_process_and_http_series() {
         let metrics = ReplicaMetrics::new(Vec::new());
-        metrics
-            .http_requests
-            .get_or_create(&HttpLabels {
-                route: "/metrics".into(),
-                status: "200".into(),
-            })
-            .inc();
+        metrics.observe_request("/metrics", 200, 0.003);
         let text = metrics.encode("").unwrap();
         assert!(
-            text.contains("gh_exporter_http_requests_total{route=\"/metrics\",status=\"200\"} 1\n"),
+            text.contains("gh_exporter_http_requests_total{path=\"/metrics\",code=\"200\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "gh_exporter_http_request_duration_seconds_bucket{le=\"0.005\",path=\"/metrics\"} 1\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "gh_exporter_http_request_duration_seconds_bucket{le=\"0.0025\",path=\"/metrics\"} 0\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("gh_exporter_http_request_duration_seconds_count{path=\"/metrics\"} 1\n"),
             "{text}"
         );
         assert!(text.contains("process_resident_memory_bytes "), "{text}");
         assert!(!text.contains("_total_total"));
         assert!(text.ends_with("# EOF\n"));
         assert_eq!(text.matches("# EOF").count(), 1);
+    }
+
+    /// Only registered routes become `path` values; anything else is `other`.
+    #[test]
+    fn path_label_is_bounded() {
+        assert_eq!(path_label(Some("/metrics/replica")), "/metrics/replica");
+        assert_eq!(path_label(Some("/anything/{tail}")), "other");
+        assert_eq!(path_label(None), "other");
     }
 
     /// The text-0.0.4 conversion names counters with `_total` and drops OpenMetrics-only lines.

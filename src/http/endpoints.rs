@@ -11,7 +11,7 @@ use gse_actors::messages::GetHealth;
 use serde_json::json;
 
 use super::negotiate::{accepts_gzip, format_for_accept};
-use super::HttpState;
+use super::{samples, status_page, HttpState};
 
 /// Registers every route; a known path with a wrong method answers 405 with `Allow`.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -122,15 +122,19 @@ fn replica_families(state: &HttpState, report: Option<&HealthReport>) -> Vec<Fam
         series,
     };
     if let Some(report) = report {
-        let deps = report
+        let derived = crate::health_view::derived_dependencies(report);
+        let mut deps: Vec<Series> = report
             .components
             .iter()
             .filter(|(name, _)| !name.starts_with("actor."))
-            .map(|(name, view)| Series {
-                labels: LabelSet::render(&[("dependency", name.as_str())]),
-                value: if view.status.is_up() { 1.0 } else { 0.0 },
+            .map(|(name, view)| (name.as_str(), view.status.is_up()))
+            .chain(derived)
+            .map(|(name, up)| Series {
+                labels: LabelSet::render(&[("dependency", name)]),
+                value: if up { 1.0 } else { 0.0 },
             })
             .collect();
+        deps.sort_by(|a, b| a.labels.cmp(&b.labels));
         families.push(gauge(
             "gh_exporter_dependency_health",
             "1 when the dependency is usable by this replica, else 0.",
@@ -261,61 +265,47 @@ pub fn health_json(report: &HealthReport) -> serde_json::Value {
     })
 }
 
+/// The status page (see [`super::status_page`]); never waits on a backend longer than
+/// `actor_timeout`.
 async fn landing(state: web::Data<HttpState>) -> HttpResponse {
     let report = ask_health(&state).await;
+    let rendered = state.exposition.load();
+    let text = String::from_utf8_lossy(&rendered.body(Format::Text004).plain);
+    let shared = samples::parse(&text, status_page::wanted_shared);
+    let replica_text = state.replica.encode("").unwrap_or_default();
+    let replica = samples::parse(&replica_text, status_page::wanted_replica);
+    let queues = match &state.queue {
+        None => None,
+        Some(queue) => Some(
+            match tokio::time::timeout(state.actor_timeout, queue.sample()).await {
+                Ok(Ok(samples)) => Ok(samples),
+                Ok(Err(error)) => Err(gse_actors::store::error_chain(&error)),
+                Err(_) => Err(format!("timed out after {:?}", state.actor_timeout)),
+            },
+        ),
+    };
+    let now_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64());
     let info = &state.landing;
-    let (role, mode, epoch) = report
-        .as_deref()
-        .map(|r| (r.role.as_str(), r.mode.as_str(), r.epoch))
-        .unwrap_or(("unknown", "unknown", 0));
-    let owned: &[String] = report.as_deref().map_or(&[], |r| r.owned_orgs.as_slice());
-    let orgs: String = info
-        .orgs
-        .iter()
-        .map(|o| {
-            let mark = if owned.contains(o) {
-                " &middot; <b>scraped by this replica</b>"
-            } else {
-                ""
-            };
-            format!("<li>{}{mark}</li>", html_escape(o))
-        })
-        .collect();
-    let services: String = report
-        .as_deref()
-        .map(|r| {
-            r.services
-                .iter()
-                .map(|s| {
-                    format!(
-                        "<li>{}</li>",
-                        html_escape(&crate::health_view::service_line(s))
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let exposition = state.exposition.load();
-    let body = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>github-stats-exporter</title></head><body>\
-         <h1>github-stats-exporter {version}</h1>\
-         <p>Role: <b>{role}</b> (epoch {epoch}, {owned_count} orgs owned) &middot; mode: <b>{mode}</b> &middot; store: {store} &middot; queue: {queue} &middot; series served: {series}</p>\
-         <h2>Organizations</h2><ul>{orgs}</ul>\
-         <h2>Periodic services</h2><ul>{services}</ul>\
-         <h2>Endpoints</h2><ul>\
-         <li><a href=\"/metrics\">/metrics</a> shared series, identical on every replica</li>\
-         <li><a href=\"/metrics/replica\">/metrics/replica</a> this process's own series</li>\
-         <li><a href=\"/healthz\">/healthz</a> health JSON</li>\
-         <li><a href=\"/readyz\">/readyz</a> readiness</li>\
-         <li><a href=\"/livez\">/livez</a> liveness</li></ul></body></html>\n",
-        version = info.version,
-        store = info.store_backend,
-        queue = info.queue_backend,
-        series = exposition.series,
-        owned_count = owned.len(),
-    );
+    let body = status_page::render(&status_page::StatusInput {
+        version: info.version,
+        now_unix,
+        report: report.as_deref(),
+        orgs: &info.orgs,
+        store_backend: info.store_backend,
+        queue_backend: info.queue_backend,
+        series_served: rendered.series,
+        shared: &shared,
+        replica: &replica,
+        queues,
+    });
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'",
+        ))
         .body(body)
 }
 
@@ -339,11 +329,4 @@ async fn ask_health(state: &HttpState) -> Option<Arc<HealthReport>> {
 
 fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
-}
-
-fn html_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

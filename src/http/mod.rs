@@ -1,5 +1,5 @@
 //! The actix-web HTTP layer: `/metrics`, `/metrics/replica`, `/livez`, `/readyz`, `/healthz` and
-//! the `/` landing page. Handlers hold only shared handles (the published exposition and the
+//! the `/` status page. Handlers hold only shared handles (the published exposition and the
 //! HealthActor's address); they never touch a backend, so a slow Redis or GitHub cannot make a
 //! probe hang.
 //!
@@ -8,6 +8,8 @@
 
 mod endpoints;
 pub mod negotiate;
+mod samples;
+mod status_page;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -16,14 +18,13 @@ use std::time::Duration;
 use actix::Addr;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::middleware::{from_fn, Next};
 use actix_web::{web, App, HttpResponse, HttpServer};
 use gse_actors::health::HealthActor;
 use gse_actors::store::ExpositionCell;
 use tokio::sync::Semaphore;
 
-use crate::replica_metrics::{HttpLabels, ReplicaMetrics};
+use crate::replica_metrics::{path_label, ReplicaMetrics};
 
 /// Finds the current HealthActor (its address changes when the supervisor restarts it).
 pub type HealthLookup = Arc<dyn Fn() -> Option<Addr<HealthActor>> + Send + Sync>;
@@ -121,22 +122,13 @@ async fn guard(
             .body("too many concurrent requests\n");
         return Ok(req.into_response(response));
     };
+    let started = std::time::Instant::now();
     let response = next.call(req).await?.map_into_boxed_body();
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_string());
-    let status = response.status();
-    replica
-        .http_requests
-        .get_or_create(&HttpLabels {
-            route,
-            status: status_label(status),
-        })
-        .inc();
+    let path = path_label(response.request().match_pattern().as_deref());
+    replica.observe_request(
+        path,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     Ok(response)
-}
-
-fn status_label(status: StatusCode) -> String {
-    status.as_u16().to_string()
 }
