@@ -188,6 +188,7 @@ fn main() {
             let batch = OrgBatch {
                 org: "all".into(),
                 grant: Some(gse_actors::roles::Grant::epoch_only(1)),
+                shared: Default::default(),
                 counter_deltas: Vec::new(),
                 samples: samples.clone(),
             };

@@ -102,6 +102,7 @@ mod tests {
                 })
                 .collect::<BTreeMap<_, _>>(),
             services: Vec::new(),
+            scrapes: BTreeMap::new(),
         }
     }
 

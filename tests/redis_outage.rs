@@ -137,7 +137,7 @@ async fn redis_outage_keeps_last_snapshot_and_recovers_without_loss() {
         !health.send(GetHealth).await.unwrap().ready
     })
     .await;
-    assert!(String::from_utf8_lossy(&cell.load().text.plain).contains("user=\"alice\"} 3\n"));
+    assert!(String::from_utf8_lossy(&cell.load().text.plain()).contains("user=\"alice\"} 3\n"));
 
     redis.restart();
 
@@ -170,7 +170,7 @@ async fn redis_outage_keeps_last_snapshot_and_recovers_without_loss() {
     })
     .await;
     eventually("leader serves both batches", async || {
-        let text = String::from_utf8_lossy(&cell.load().text.plain).into_owned();
+        let text = String::from_utf8_lossy(&cell.load().text.plain()).into_owned();
         activity(&text) == expected
     })
     .await;

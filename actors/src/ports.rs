@@ -6,6 +6,7 @@
 //! back as a message without holding its mailbox.
 
 use futures::future::BoxFuture;
+use std::sync::Arc;
 
 use crate::exposition::Family;
 use crate::roles::Grant;
@@ -27,6 +28,10 @@ pub struct OrgBatch {
     /// grant's lease is live; `None` is an unfenced write (embedded store, tools, tests).
     pub grant: Option<Grant>,
     pub samples: Vec<Sample>,
+    /// More series of the batch, shared with the writer instead of copied (a scraper keeps
+    /// serving its cycle's series between cycles; the in-memory store keeps this same
+    /// allocation). Part of the batch exactly like `samples`; usually empty elsewhere.
+    pub shared: Arc<[Sample]>,
     /// Monotonic counters to **add** to the shared totals (names without `_total`), applied
     /// atomically with the batch — so `_total` series stay monotonic and identical on every
     /// replica, and a stale batch adds nothing. Each packet carries an idempotency id that the
@@ -39,6 +44,16 @@ impl OrgBatch {
     /// The fencing epoch of the batch (0 when unfenced).
     pub fn epoch(&self) -> u64 {
         self.grant.as_ref().map_or(0, |g| g.epoch)
+    }
+
+    /// Every series of the batch: `shared`, then `samples`.
+    pub fn all_samples(&self) -> impl Iterator<Item = &Sample> {
+        self.shared.iter().chain(self.samples.iter())
+    }
+
+    /// How many series the batch holds.
+    pub fn series(&self) -> usize {
+        self.shared.len() + self.samples.len()
     }
 }
 

@@ -474,7 +474,7 @@ mod tests {
             }
             self.loads.fetch_add(1, Ordering::SeqCst);
             let orgs = self.orgs.lock().unwrap();
-            let families = crate::metrics::assemble(orgs.values().flat_map(|b| b.samples.iter()));
+            let families = crate::metrics::assemble(orgs.values().flat_map(|b| b.all_samples()));
             future::ready(Ok(Some(StoreSnapshot { version, families }))).boxed()
         }
         fn ping(&self) -> BoxFuture<'static, Result<(), StoreError>> {
@@ -506,6 +506,7 @@ mod tests {
         OrgBatch {
             org: org.into(),
             grant: None,
+            shared: Default::default(),
             counter_deltas: Vec::new(),
             samples: vec![Sample {
                 metric: "gh_activity_commits_24h".into(),
@@ -528,7 +529,7 @@ mod tests {
     }
 
     fn text(cell: &ExpositionCell) -> String {
-        String::from_utf8(cell.load().text.plain.to_vec()).unwrap()
+        String::from_utf8(cell.load().text.plain().to_vec()).unwrap()
     }
 
     /// A written batch is published promptly (not only at the next interval).

@@ -67,7 +67,7 @@ async fn metrics(req: HttpRequest, state: web::Data<HttpState>) -> HttpResponse 
         response.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
         body.gzip.clone()
     } else {
-        body.plain.clone()
+        body.plain()
     };
     if req.method() == Method::HEAD {
         return response.finish();
@@ -270,7 +270,8 @@ pub fn health_json(report: &HealthReport) -> serde_json::Value {
 async fn landing(state: web::Data<HttpState>) -> HttpResponse {
     let report = ask_health(&state).await;
     let rendered = state.exposition.load();
-    let text = String::from_utf8_lossy(&rendered.body(Format::Text004).plain);
+    let plain = rendered.body(Format::Text004).plain();
+    let text = String::from_utf8_lossy(&plain);
     let shared = samples::parse(&text, status_page::wanted_shared);
     let replica_text = state.replica.encode("").unwrap_or_default();
     let replica = samples::parse(&replica_text, status_page::wanted_replica);

@@ -105,7 +105,7 @@ impl MetricStore for MemoryStore {
                 inner
                     .orgs
                     .values()
-                    .flat_map(|b| b.samples.iter())
+                    .flat_map(|b| b.all_samples())
                     .chain(&counters),
             );
             Some(StoreSnapshot {
@@ -130,6 +130,7 @@ mod tests {
         OrgBatch {
             org: org.into(),
             grant: Some(gse_actors::roles::Grant::epoch_only(epoch)),
+            shared: Default::default(),
             counter_deltas: Vec::new(),
             samples: users
                 .iter()

@@ -61,8 +61,9 @@ pub struct ScrapeActor {
     running: bool,
     last_success: Option<f64>,
     last_duration: Option<f64>,
-    /// The served cycle: its `now` and its activity/LOC samples.
-    served: Option<(f64, Vec<Sample>)>,
+    /// The served cycle: its `now` and its activity/LOC samples, shared with every batch (and
+    /// with the in-memory store) rather than copied into each.
+    served: Option<(f64, Arc<[Sample]>)>,
     /// The saved state was looked at: what it held (if anything) is in `served`.
     restored: bool,
     /// A LOC round is in flight.
@@ -194,7 +195,7 @@ impl ScrapeActor {
         if let Some(served) = outcome.served {
             // Only over the cycle it was computed for: a newer cycle already published more.
             if self.served.as_ref().is_none_or(|(now, _)| *now <= served.0) {
-                self.served = Some(served);
+                self.served = Some((served.0, served.1.into()));
             }
         }
         if publish {
@@ -232,11 +233,11 @@ impl ScrapeActor {
             }
             CycleResult::Partial => {
                 tracing::info!(org = %self.args.org, missing = outcome.missing.len(), error = outcome.error.as_deref().unwrap_or(""), "scrape cycle partial");
-                self.served = Some((outcome.now, outcome.samples));
+                self.served = Some((outcome.now, outcome.samples.into()));
             }
             CycleResult::Success => {
                 self.last_success = Some(outcome.now);
-                self.served = Some((outcome.now, outcome.samples));
+                self.served = Some((outcome.now, outcome.samples.into()));
             }
         }
         for m in &outcome.missing {
@@ -309,8 +310,9 @@ impl ScrapeActor {
                 value,
             }
         };
+        let mut shared: Arc<[Sample]> = Arc::default();
         if let Some((now, served)) = &self.served {
-            samples.extend(served.iter().cloned());
+            shared = served.clone();
             samples.push(one(scrape::WINDOW_END.name, &[], *now));
         }
         if let Some(d) = self.last_duration {
@@ -361,6 +363,7 @@ impl ScrapeActor {
             org: org.to_string(),
             grant: self.args.grant.clone(),
             samples,
+            shared,
             counter_deltas: if counter_deltas.is_empty() {
                 Vec::new()
             } else {
@@ -435,7 +438,7 @@ impl Actor for ScrapeActor {
             // A cycle that finished meanwhile is newer than the saved state.
             if act.served.is_none() {
                 if let Some(served) = served {
-                    act.served = Some(served);
+                    act.served = Some((served.0, served.1.into()));
                     act.publish();
                 }
             }

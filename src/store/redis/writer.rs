@@ -77,15 +77,12 @@ impl Inner {
             let before = self.read_before(&batch.org).await?;
             let old_series = before.pointer.as_ref().map_or(0, |p| p.series);
             let others = before.total.saturating_sub(old_series);
-            let (kept, rejected) = if budget > 0 && others + batch.samples.len() as u64 > budget {
-                self.trim_to_budget(
-                    &batch.samples,
-                    before.pointer.as_ref(),
-                    budget.saturating_sub(others),
-                )
-                .await?
+            let all: Vec<&Sample> = batch.all_samples().collect();
+            let (kept, rejected) = if budget > 0 && others + all.len() as u64 > budget {
+                self.trim_to_budget(&all, before.pointer.as_ref(), budget.saturating_sub(others))
+                    .await?
             } else {
-                (batch.samples.iter().collect(), 0)
+                (all.clone(), 0)
             };
             let chunks = wire::encode_chunks(&kept, self.settings.chunk_series)
                 .map_err(|e| backend_error("encode org batch", e))?;
@@ -167,7 +164,7 @@ impl Inner {
     /// order); returns the kept samples and how many new ones were rejected.
     async fn trim_to_budget<'a>(
         &self,
-        samples: &'a [Sample],
+        samples: &[&'a Sample],
         old: Option<&Pointer>,
         allowed: u64,
     ) -> Result<(Vec<&'a Sample>, u64), StoreError> {
@@ -187,9 +184,9 @@ impl Inner {
             None => HashSet::new(),
         };
         let is_existing = |s: &Sample| existing.contains(&(s.metric.clone(), s.labels.clone()));
-        let mut kept: Vec<&Sample> = samples.iter().filter(|s| is_existing(s)).collect();
+        let mut kept: Vec<&Sample> = samples.iter().copied().filter(|s| is_existing(s)).collect();
         let mut rejected = 0;
-        for sample in samples.iter().filter(|s| !is_existing(s)) {
+        for sample in samples.iter().copied().filter(|s| !is_existing(s)) {
             if (kept.len() as u64) < allowed {
                 kept.push(sample);
             } else {
