@@ -48,6 +48,7 @@ pub fn wanted_shared(name: &str) -> bool {
                 | "gh_exporter_github_rate_limit_reset_timestamp_seconds"
                 | "gh_exporter_github_org_healthy"
                 | "gh_exporter_loc_source_mode"
+                | "gh_exporter_loc_stats_waiting_repositories"
         )
 }
 
@@ -142,9 +143,21 @@ fn org_table(html: &mut String, input: &StatusInput<'_>, owned: &[String]) {
             .map(|s| seconds_text(s.value))
             .next()
             .unwrap_or_else(|| "&ndash;".into());
-        let results = join_counts(
+        let mut results = join_counts(
             of("gh_exporter_scrape_runs_total").filter_map(|s| Some((s.label("result")?, s.value))),
         );
+        // The last cycle's own result, where this replica ran it.
+        let last = input
+            .report
+            .and_then(|r| r.scrapes.get(org.as_str()))
+            .and_then(|p| p.last_result);
+        if let Some(last) = last {
+            let class = if last == "success" { "ok" } else { "bad" };
+            results = format!(
+                "last: <span class=\"{class}\">{}</span><br>{results}",
+                escape(last)
+            );
+        }
         let series = input
             .shared
             .iter()
@@ -179,7 +192,14 @@ fn org_table(html: &mut String, input: &StatusInput<'_>, owned: &[String]) {
                 *modes.entry(mode).or_default() += 1;
             }
         }
-        let loc = join_counts(modes.into_iter().map(|(m, n)| (m, f64::from(n))));
+        let mut loc = join_counts(modes.into_iter().map(|(m, n)| (m, f64::from(n))));
+        let waiting = of("gh_exporter_loc_stats_waiting_repositories")
+            .map(|s| s.value)
+            .next()
+            .unwrap_or(0.0);
+        if waiting > 0.0 {
+            let _ = write!(loc, "<br>{waiting:.0} waiting for GitHub's stats");
+        }
         let owner = if owned.contains(org) {
             "<b>this replica</b>"
         } else {
