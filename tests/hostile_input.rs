@@ -1,0 +1,226 @@
+//! Hostile or broken input from GitHub (or a proxy in front of it) and from HTTP clients: an
+//! endless response body, a listing whose `next` link never ends, and 500 client connections
+//! that never finish their headers. Each test first proves the fault was served (the fake's
+//! fault counters, the open connections), then that the call failed clearly and the exporter
+//! kept serving. Peak memory and probe latency under the same faults are measured by
+//! `benches/hostile_input.rs`, not asserted here.
+
+mod scrape_support;
+
+use std::io::Write;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use github_stats_exporter::github::auth::Credential;
+use github_stats_exporter::github::client::{Client, ResponseLimits, RetrySettings};
+use github_stats_exporter::github::governor::{Governor, RateLimitSettings};
+use github_stats_exporter::github::wire;
+use gse_actors::scrape::port::ApiErrorKind;
+use scrape_support::*;
+use url::Url;
+
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// A client of the fake for `org`, with `limits`; the request timeout is long enough that
+/// only the limits can end an endless answer quickly.
+fn client(fake: &fake_github::FakeGithub, org: &str, limits: ResponseLimits) -> Client {
+    let http = github_stats_exporter::github::http_client(Duration::from_secs(5), "test")
+        .expect("http client");
+    let base = Url::parse(&format!("{}/", fake.base_url())).expect("base url");
+    Client::new(
+        http,
+        base,
+        org.to_string(),
+        Arc::new(Credential::Token("fake-token".to_string().into())),
+        Arc::new(Governor::new(RateLimitSettings {
+            min_remaining_threshold: 0,
+            min_reset_buffer: Duration::from_secs(1),
+            secondary_limit_backoff: Duration::from_secs(1),
+            requests_per_minute: 0,
+        })),
+        RetrySettings {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+            jitter: false,
+        },
+    )
+    .with_limits(limits)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// An endless body fails that call as soon as it passes `max_response_bytes`, with the limit
+/// and the endpoint in the error, and is not retried.
+#[test]
+fn endless_body_fails_the_call_with_the_limit() {
+    let fake = fake(1, 3, 5, |c| c.secondary.burst_max = 0);
+    let org = fake.org_names()[0].clone();
+    inject(
+        &fake,
+        r#"{"path_regex": "^/orgs/[^/]+/repos$", "body": "endless"}"#,
+    );
+    let limits = ResponseLimits {
+        max_response_bytes: 256 * 1024,
+        ..ResponseLimits::default()
+    };
+    let c = client(&fake, &org, limits);
+    let url = c.url(&format!("orgs/{org}/repos"), &[]).expect("url");
+    let result = runtime().block_on(async {
+        tokio::time::timeout(
+            DEADLINE,
+            c.paginate_cached::<Vec<wire::Repo>>("GET /orgs/{org}/repos", url, "core", |_| {}),
+        )
+        .await
+        .expect("the call ends before the deadline")
+    });
+    let served = fake.faults_served();
+    assert_eq!(served.get("endless"), Some(&1), "served once, not retried");
+    let error = result.expect_err("an endless body is an error");
+    assert_eq!(error.kind, ApiErrorKind::Decode);
+    assert_eq!(error.endpoint, "GET /orgs/{org}/repos");
+    assert!(
+        error
+            .to_string()
+            .contains("github.max_response_bytes (262144 bytes)"),
+        "{error}"
+    );
+    // The next call (the fault cleared) succeeds: the client is not left broken.
+    http_send(fake.addr(), "DELETE", "/_fake/faults", None);
+    let url = c.url(&format!("orgs/{org}/repos"), &[]).expect("url");
+    let mut repos = 0;
+    runtime()
+        .block_on(
+            c.paginate_cached::<Vec<wire::Repo>>("GET /orgs/{org}/repos", url, "core", |p| {
+                repos += p.len()
+            }),
+        )
+        .expect("the listing works again");
+    assert_eq!(repos, 3);
+}
+
+/// A listing whose `next` never ends fails after `max_pages_per_listing` pages, with the limit
+/// and the endpoint in the error.
+#[test]
+fn endless_pagination_fails_the_listing_with_the_limit() {
+    let fake = fake(1, 3, 5, |c| c.secondary.burst_max = 0);
+    let org = fake.org_names()[0].clone();
+    inject(
+        &fake,
+        r#"{"path_regex": "^/orgs/[^/]+/repos$", "body": "endless_pages"}"#,
+    );
+    let limits = ResponseLimits {
+        max_pages_per_listing: 7,
+        ..ResponseLimits::default()
+    };
+    let c = client(&fake, &org, limits);
+    let url = c.url(&format!("orgs/{org}/repos"), &[]).expect("url");
+    let result = runtime().block_on(async {
+        tokio::time::timeout(
+            DEADLINE,
+            c.paginate::<Vec<wire::Repo>>("GET /orgs/{org}/repos", url, "core", |_| true),
+        )
+        .await
+        .expect("the listing ends before the deadline")
+    });
+    assert_eq!(fake.faults_served().get("endless_pages"), Some(&7));
+    let error = result.expect_err("an endless listing is an error");
+    assert_eq!(error.kind, ApiErrorKind::Decode);
+    assert!(
+        error
+            .to_string()
+            .contains("GET /orgs/{org}/repos failed (Decode): listing exceeds github.max_pages_per_listing (7 pages)"),
+        "{error}"
+    );
+}
+
+/// The whole exporter against both faults at once (one org each): each org's cycles end
+/// (failure: no repository list; partial: no commits) and the exporter keeps answering.
+#[test]
+fn exporter_keeps_serving_through_endless_answers() {
+    let fake = fake(2, 3, 5, |c| c.secondary.burst_max = 0);
+    let orgs = fake.org_names();
+    let (paged, streamed) = (&orgs[0], &orgs[1]);
+    inject(
+        &fake,
+        &format!(r#"{{"path_regex": "^/orgs/{paged}/repos$", "body": "endless_pages"}}"#),
+    );
+    inject(
+        &fake,
+        &format!(r#"{{"path_regex": "^/repos/{streamed}/[^/]+/commits$", "body": "endless"}}"#),
+    );
+    let env = env_for(
+        &fake,
+        &[
+            ("GITHUB_STATS_GITHUB__MAX_RESPONSE_BYTES", "65536"),
+            ("GITHUB_STATS_GITHUB__MAX_PAGES_PER_LISTING", "5"),
+            ("GITHUB_STATS_GITHUB__REQUEST_TIMEOUT", "5m"),
+            ("GITHUB_STATS_RETRY__MAX_ATTEMPTS", "2"),
+        ],
+    );
+    let exporter = Exporter::start(fake.clone(), env);
+    let result = |m: &Metrics, org: &str, result: &str| {
+        m.get(
+            "gh_exporter_scrape_runs_total",
+            &[("org", org), ("result", result)],
+        )
+        .unwrap_or(0.0)
+    };
+    wait_for(&exporter, "both orgs end a cycle", DEADLINE, |m| {
+        assert_eq!(
+            exporter.get("/livez").map(|r| r.0),
+            Some(200),
+            "livez answers"
+        );
+        result(m, paged, "failure") >= 1.0 && result(m, streamed, "partial") >= 1.0
+    });
+    let served = fake.faults_served();
+    assert!(
+        served.get("endless").copied().unwrap_or(0) >= 1,
+        "{served:?}"
+    );
+    assert!(
+        served.get("endless_pages").copied().unwrap_or(0) >= 5,
+        "{served:?}"
+    );
+    exporter.stop();
+}
+
+/// `/livez` still answers while 500 client connections sit open without finishing their
+/// headers (a slowloris): they are refused or closed, not left to starve the probes.
+#[test]
+fn livez_answers_while_500_idle_connections_are_open() {
+    let fake = fake(1, 2, 3, |c| c.secondary.burst_max = 0);
+    let exporter = Exporter::start(fake.clone(), env_for(&fake, &[]));
+    wait_for(&exporter, "the exporter serves", DEADLINE, |_| true);
+    let mut idle = Vec::new();
+    for _ in 0..500 {
+        let Ok(mut s) = TcpStream::connect_timeout(&exporter.addr, Duration::from_secs(2)) else {
+            continue;
+        };
+        // The request line and one header, never the blank line that ends the headers.
+        if s.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n").is_ok() {
+            idle.push(s);
+        }
+    }
+    assert_eq!(idle.len(), 500, "the idle connections are open");
+    let until = Instant::now() + Duration::from_secs(30);
+    loop {
+        if exporter.get("/livez").map(|r| r.0) == Some(200) {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "livez does not answer with 500 idle connections open"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    drop(idle);
+    exporter.stop();
+}
