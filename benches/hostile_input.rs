@@ -11,7 +11,8 @@
 //! `cargo bench --bench hostile_input` (release) or `cargo bench --bench hostile_input
 //! --profile dev` (debug build, quicker to build). `HOSTILE_BENCH_SECS` (default 20) sets each
 //! scenario's length, `HOSTILE_BENCH_ONLY=idle_connections` runs one scenario, and
-//! `HOSTILE_BENCH_ENV="KEY=VALUE,…"` adds exporter settings (e.g. to compare limits).
+//! `HOSTILE_BENCH_ENV="KEY=VALUE,…"` adds exporter settings (e.g. to compare limits),
+//! `HOSTILE_BENCH_IDLE` sets the number of idle connections (default 500).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -93,7 +94,11 @@ fn run(name: &str, fault: Option<&str>, length: Duration) {
     let idle = (name == "idle_connections").then(|| {
         let stop = stop.clone();
         let addr = exporter.addr;
-        std::thread::spawn(move || hold_idle_connections(addr, 500, &stop))
+        let n = std::env::var("HOSTILE_BENCH_IDLE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(500);
+        std::thread::spawn(move || hold_idle_connections(addr, n, &stop))
     });
     let started = Instant::now();
     let mut latencies = Vec::new();
