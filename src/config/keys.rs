@@ -84,7 +84,7 @@ pub(crate) const KEYS: &[KeyDef] = &[
     key("github.api_base_url", Text, One("https://api.github.com")),
     key("github.request_timeout", Duration, One("20s")),
     key("github.max_response_bytes", Int, One("33554432")),
-    key("github.max_response_bytes_in_flight", Int, One("50331648")),
+    key("github.max_response_bytes_in_flight", Int, One("33554432")),
     key("github.max_pages_per_listing", Int, One("1000")),
     key("github.allow_insecure_http", Bool, One("false")),
     key("github.unhealthy_failure_threshold", Int, One("6")),

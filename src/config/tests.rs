@@ -1158,7 +1158,7 @@ fn plain_http_to_a_remote_host_is_refused() {
 fn response_limits_are_read_and_checked() {
     let c = check("defaults", None, &[], &[]).expect("loads");
     assert_eq!(c.github.max_response_bytes, 32 << 20);
-    assert_eq!(c.github.max_response_bytes_in_flight, 48 << 20);
+    assert_eq!(c.github.max_response_bytes_in_flight, 32 << 20);
     assert_eq!(c.github.max_pages_per_listing, 1000);
     assert!(!c.github.allow_insecure_http);
     let c = check(

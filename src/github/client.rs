@@ -60,7 +60,7 @@ impl Default for ResponseLimits {
         ResponseLimits {
             max_response_bytes: 32 << 20,
             max_pages_per_listing: 1000,
-            in_flight: InFlightBudget::new(48 << 20),
+            in_flight: InFlightBudget::new(32 << 20),
         }
     }
 }
