@@ -7,9 +7,9 @@
 
 mod scrape_support;
 
-use std::io::Write;
-use std::net::TcpStream;
-use std::sync::Arc;
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use github_stats_exporter::github::auth::Credential;
@@ -138,6 +138,117 @@ fn endless_pagination_fails_the_listing_with_the_limit() {
             .contains("GET /orgs/{org}/repos failed (Decode): listing exceeds github.max_pages_per_listing (7 pages)"),
         "{error}"
     );
+}
+
+/// Log lines written while a test runs (a `tracing` writer).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+/// A `next` link to another origin is not followed (the token stays home) and the cut listing
+/// is logged at warn with the org and the endpoint, instead of silently undercounting.
+#[test]
+fn next_link_to_another_origin_is_logged_not_followed() {
+    // A one-shot GitHub whose only page links to another host.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().expect("accept");
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && conn.read(&mut byte).map(|n| n == 1).unwrap_or(false)
+        {
+            head.push(byte[0]);
+        }
+        let body = r#"[{"name": "only", "archived": false, "fork": false}]"#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             link: <http://elsewhere.example/orgs/acme/repos?page=2>; rel=\"next\"\r\n\
+             connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        conn.write_all(answer.as_bytes()).expect("answer");
+        String::from_utf8_lossy(&head).into_owned()
+    });
+    let http = github_stats_exporter::github::http_client(Duration::from_secs(5), "test")
+        .expect("http client");
+    let c = Client::new(
+        http,
+        Url::parse(&format!("http://{addr}/")).expect("base"),
+        "acme".to_string(),
+        Arc::new(Credential::Token("fake-token".to_string().into())),
+        Arc::new(Governor::new(RateLimitSettings {
+            min_remaining_threshold: 0,
+            min_reset_buffer: Duration::from_secs(1),
+            secondary_limit_backoff: Duration::from_secs(1),
+            requests_per_minute: 0,
+        })),
+        RetrySettings {
+            max_attempts: 1,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+            jitter: false,
+        },
+    );
+    let logs = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::WARN)
+        .with_ansi(false)
+        .finish();
+    let url = c.url("orgs/acme/repos", &[]).expect("url");
+    let mut names = Vec::new();
+    let result = tracing::subscriber::with_default(subscriber, || {
+        runtime().block_on(async {
+            tokio::time::timeout(
+                DEADLINE,
+                c.paginate::<Vec<wire::Repo>>("GET /orgs/{org}/repos", url, "core", |page| {
+                    names.extend(page.into_iter().map(|r| r.name));
+                    true
+                }),
+            )
+            .await
+            .expect("the listing ends before the deadline")
+        })
+    });
+    let request = server.join().expect("server thread");
+    assert!(request.starts_with("GET /orgs/acme/repos"), "{request}");
+    result.expect("the first page is served");
+    assert_eq!(names, ["only"], "the foreign next page is not followed");
+    let text =
+        String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    assert!(text.contains("another origin"), "logged: {text}");
+    assert!(text.contains("acme"), "names the org: {text}");
+    assert!(
+        text.contains("GET /orgs/{org}/repos"),
+        "names the endpoint: {text}"
+    );
+    assert!(
+        text.contains("http://elsewhere.example"),
+        "names the origin: {text}"
+    );
+    assert!(!text.contains("fake-token"), "no token in logs: {text}");
 }
 
 /// The whole exporter against both faults at once (one org each): each org's cycles end
