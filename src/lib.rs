@@ -5,9 +5,12 @@
 //! the supervision tree and the HTTP server and returns when the process should exit. The
 //! decisions (supervision, health, store refresh) live in the `gse-actors` crate.
 
+#![forbid(unsafe_code)]
+
 pub mod backfill_worker;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod election;
 pub mod github;

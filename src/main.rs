@@ -2,11 +2,13 @@
 //! (exit 2 on any problem, before a port is opened), then runs the exporter until SIGTERM or
 //! SIGINT (exit 0) or until the supervision tree gives up (exit 1).
 
+#![forbid(unsafe_code)]
+
 use std::net::TcpListener;
 use std::process::ExitCode;
 
 use clap::Parser;
-use github_stats_exporter::{cli::Cli, config, demo, healthcheck, logging, run};
+use github_stats_exporter::{cli::Cli, config, healthcheck, logging, run};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -26,13 +28,10 @@ fn main() -> ExitCode {
     // `--demo`: the embedded fake GitHub must run before the configuration is read, since the
     // demo configuration points at its port. Kept alive until exit.
     let demo = if cli.demo {
-        match demo::start_fake() {
-            Ok(fake) => {
-                demo::apply_env(&fake);
-                Some(fake)
-            }
+        match start_demo() {
+            Ok(fake) => Some(fake),
             Err(error) => {
-                eprintln!("cannot start the demo's fake GitHub: {error}");
+                eprintln!("{error}");
                 return ExitCode::FAILURE;
             }
         }
@@ -66,17 +65,11 @@ fn main() -> ExitCode {
         }
     };
     if let Some(fake) = &demo {
-        let port = config.server.listen_addr.port();
-        tracing::info!(
-            fake_github = %fake.base_url(),
-            orgs = %fake.org_names().join(","),
-            metrics = %format!("http://127.0.0.1:{port}/metrics"),
-            "demo mode: scraping the embedded fake GitHub; open the metrics URL"
-        );
+        announce_demo(fake, config.server.listen_addr.port());
     }
     let system = actix_rt::System::new();
     let result = system.block_on(run(config, listener, shutdown_signal()));
-    drop(demo);
+    stop_demo(demo);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
@@ -85,6 +78,51 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Starts the embedded fake GitHub of `--demo` and points the configuration at it.
+#[cfg(feature = "demo")]
+fn start_demo() -> Result<fake_github::FakeGithub, String> {
+    use github_stats_exporter::demo;
+    let fake =
+        demo::start_fake().map_err(|e| format!("cannot start the demo's fake GitHub: {e}"))?;
+    demo::apply_env(&fake);
+    Ok(fake)
+}
+
+/// Without the `demo` cargo feature there is no embedded fake GitHub.
+#[cfg(not(feature = "demo"))]
+enum NoDemo {}
+
+#[cfg(not(feature = "demo"))]
+fn start_demo() -> Result<NoDemo, String> {
+    Err("--demo is not available: this binary was built without the `demo` cargo feature".into())
+}
+
+#[cfg(feature = "demo")]
+fn announce_demo(fake: &fake_github::FakeGithub, port: u16) {
+    tracing::info!(
+        fake_github = %fake.base_url(),
+        orgs = %fake.org_names().join(","),
+        metrics = %format!("http://127.0.0.1:{port}/metrics"),
+        "demo mode: scraping the embedded fake GitHub; open the metrics URL"
+    );
+}
+
+#[cfg(not(feature = "demo"))]
+fn announce_demo(fake: &NoDemo, _port: u16) {
+    match *fake {}
+}
+
+/// Stops the embedded fake GitHub once the exporter has stopped.
+#[cfg(feature = "demo")]
+fn stop_demo(fake: Option<fake_github::FakeGithub>) {
+    if let Some(fake) = fake {
+        fake.stop();
+    }
+}
+
+#[cfg(not(feature = "demo"))]
+fn stop_demo(_fake: Option<NoDemo>) {}
 
 /// Sends panic reports through `tracing` (so they reach JSON log pipelines with their location)
 /// before the default hook prints them. The supervisor turns the panic into a child failure.

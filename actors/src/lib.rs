@@ -68,6 +68,8 @@
 //! });
 //! ```
 
+#![forbid(unsafe_code)]
+
 pub mod backfill;
 pub mod clock;
 pub mod exposition;

@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse};
 use serde::Deserialize;
 use serde_json::json;
 
+#[cfg(feature = "faults")]
 use crate::faults::FaultSpec;
 use crate::state::State;
 use crate::truth;
@@ -20,7 +21,9 @@ pub fn handle(req: &HttpRequest, body: &[u8], state: &State) -> HttpResponse {
             state.counters.reset();
             HttpResponse::NoContent().finish()
         }
+        #[cfg(feature = "faults")]
         ("/_fake/faults", &Method::GET) => ok(&state.faults.list()),
+        #[cfg(feature = "faults")]
         ("/_fake/faults", &Method::POST) => match serde_json::from_slice::<FaultSpec>(body) {
             Ok(spec) => match state.faults.add(spec) {
                 Ok(id) => HttpResponse::Created().json(json!({"id": id})),
@@ -28,6 +31,7 @@ pub fn handle(req: &HttpRequest, body: &[u8], state: &State) -> HttpResponse {
             },
             Err(e) => bad_request(&format!("invalid fault: {e}")),
         },
+        #[cfg(feature = "faults")]
         ("/_fake/faults", &Method::DELETE) => {
             state.faults.clear();
             HttpResponse::NoContent().finish()

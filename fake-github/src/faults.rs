@@ -1,7 +1,10 @@
 //! Injected faults (`POST /_fake/faults`): for requests whose path matches a regex, delay, answer
-//! with a status, a malformed or truncated body, or reset the connection — a limited number of
-//! times or until cleared.
+//! with a status, a malformed, truncated or endless body, endless pagination, or reset the
+//! connection — a limited number of times or until cleared. Every fault taken is counted by kind
+//! ([`Faults::served`]), so a test can prove the fault was served before asserting recovery.
+//! Compiled only with the `faults` cargo feature (the exporter's `--demo` build has none).
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use regex::Regex;
@@ -28,12 +31,37 @@ pub struct FaultSpec {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum FaultBody {
     /// A complete response whose body is not valid JSON.
     Malformed,
     /// The body cut in half (with a matching `content-length`).
     Truncated,
+    /// A chunked body that never ends: a JSON array opened and filled with elements forever
+    /// (REST only; stops when the client goes away).
+    Endless,
+    /// The real body, with a `Link` whose `rel="next"` always points one page further (past
+    /// the last page the real answer is an empty list), so pagination never ends (REST only).
+    EndlessPages,
+}
+
+impl FaultSpec {
+    /// The kind name [`Faults::served`] counts this fault under.
+    pub fn kind(&self) -> &'static str {
+        if self.reset_connection {
+            return "reset_connection";
+        }
+        if self.status.is_some() {
+            return "status";
+        }
+        match self.body {
+            Some(FaultBody::Malformed) => "malformed",
+            Some(FaultBody::Truncated) => "truncated",
+            Some(FaultBody::Endless) => "endless",
+            Some(FaultBody::EndlessPages) => "endless_pages",
+            None => "delay",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -47,6 +75,7 @@ struct Rule {
 #[derive(Debug, Default)]
 pub struct Faults {
     rules: Mutex<(u64, Vec<Rule>)>,
+    served: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +127,12 @@ impl Faults {
         let pos = rules.1.iter().position(|r| r.regex.is_match(path))?;
         let rule = &mut rules.1[pos];
         let spec = rule.spec.clone();
+        *self
+            .served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(spec.kind())
+            .or_default() += 1;
         if let Some(n) = rule.remaining.as_mut() {
             *n = n.saturating_sub(1);
             if *n == 0 {
@@ -105,6 +140,17 @@ impl Faults {
             }
         }
         Some(spec)
+    }
+
+    /// Faults served so far by kind (`status`, `delay`, `malformed`, `truncated`, `endless`,
+    /// `endless_pages`, `reset_connection`); never reset by [`Faults::clear`].
+    pub fn served(&self) -> BTreeMap<String, u64> {
+        self.served
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|(k, v)| (k.to_string(), *v))
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, (u64, Vec<Rule>)> {
@@ -140,5 +186,24 @@ mod tests {
         }
         f.clear();
         assert!(f.take("/meta").is_none());
+        assert_eq!(f.served().get("status"), Some(&7));
+    }
+
+    /// Body kinds parse from their snake_case names and are counted under them.
+    #[test]
+    fn endless_kinds_parse_and_count() {
+        let f = Faults::default();
+        for (name, kind) in [("endless", "endless"), ("endless_pages", "endless_pages")] {
+            let spec: FaultSpec = serde_json::from_str(&format!(
+                r#"{{"path_regex": "^/x$", "body": "{name}", "count": 1}}"#
+            ))
+            .expect("fault spec");
+            assert_eq!(spec.kind(), kind);
+            f.add(spec).ok();
+            assert!(f.take("/x").is_some());
+        }
+        let served = f.served();
+        assert_eq!(served.get("endless"), Some(&1));
+        assert_eq!(served.get("endless_pages"), Some(&1));
     }
 }

@@ -13,8 +13,8 @@
 //! - [`snapshot`]: what a repository looks like at one instant; [`store`] caches it and its pages.
 //! - [`truth`] and [`identity`]: the expected series, and commit-author resolution.
 //! - [`server`], [`routes`], `api`, [`render`], [`pagination`]: the HTTP side;
-//!   [`auth`], [`budget`], [`secondary`], [`faults`], [`counters`], [`clock`]: what it enforces
-//!   and records; `control`: the `/_fake/` API; [`graphql`]: GraphQL over the same snapshots.
+//!   [`auth`], [`budget`], [`secondary`], `faults` (cargo feature `faults`, on by default),
+//!   [`counters`], [`clock`]: what it enforces and records; `control`: the `/_fake/` API; [`graphql`]: GraphQL over the same snapshots.
 //!
 //! # Time model
 //! Data is a pure function of (seed, sizes, instant). History starts `history_weeks` whole
@@ -85,6 +85,7 @@
 //! Bots (`dependabot[bot]`, `github-actions[bot]`) are ordinary users; `web-flow` commits
 //! nothing as author.
 
+#![forbid(unsafe_code)]
 // `json!` objects as large as GitHub's pull request need a deeper macro recursion.
 #![recursion_limit = "256"]
 
@@ -96,10 +97,16 @@ pub mod clock;
 pub mod config;
 mod control;
 pub mod counters;
+#[cfg(feature = "faults")]
 pub mod faults;
 pub mod graphql;
 pub mod hash;
 pub mod identity;
+#[cfg(feature = "faults")]
+mod inject;
+#[cfg(not(feature = "faults"))]
+#[path = "inject_off.rs"]
+mod inject;
 pub mod pagination;
 pub mod push;
 pub mod render;

@@ -1,6 +1,8 @@
 //! The `fake-github` binary: parses flags, starts [`fake_github::FakeGithub`] and serves until
 //! SIGINT/SIGTERM.
 
+#![forbid(unsafe_code)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 

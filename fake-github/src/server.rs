@@ -3,10 +3,8 @@
 //! and the [`FakeGithub`] handle that runs the server on its own thread and actix `System`.
 
 use std::net::SocketAddr;
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
 
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
@@ -17,7 +15,7 @@ use crate::api::{self, ApiReq, Reply};
 use crate::auth::{AuthError, Credential};
 use crate::budget::{exceeded_message, BudgetView};
 use crate::config::FakeConfig;
-use crate::faults::{FaultBody, FaultSpec};
+pub(crate) use crate::inject::{fault_prelude, mangle};
 use crate::render::error_body;
 use crate::routes::{self, Resource, Route};
 use crate::secondary::Refusal;
@@ -65,10 +63,10 @@ impl FakeGithub {
                     })
                     .workers(workers)
                     .disable_signals()
-                    .shutdown_timeout(1)
-                    .on_connect(remember_socket)
-                    .listen(listener)?
-                    .run();
+                    .shutdown_timeout(1);
+                    #[cfg(feature = "faults")]
+                    let server = server.on_connect(crate::inject::remember_socket);
+                    let server = server.listen(listener)?.run();
                     // The receiver waits for this; if it is gone nobody needs the handle.
                     let _ = tx.send(Ok(server.handle()));
                     server.await
@@ -144,6 +142,12 @@ impl FakeGithub {
         self.state.counters.org_log()
     }
 
+    /// Injected faults served so far, by kind (see [`crate::faults::Faults::served`]).
+    #[cfg(feature = "faults")]
+    pub fn faults_served(&self) -> std::collections::BTreeMap<String, u64> {
+        self.state.faults.served()
+    }
+
     /// Request counters (as `GET /_fake/requests`).
     pub fn requests(&self) -> crate::counters::RequestCounts {
         self.state.counters.snapshot()
@@ -170,29 +174,6 @@ impl FakeGithub {
 impl Drop for FakeGithub {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-/// The raw socket of a connection, kept so a fault can reset it.
-#[derive(Debug, Clone, Copy)]
-struct ConnFd(RawFd);
-
-fn remember_socket(conn: &dyn std::any::Any, ext: &mut actix_web::dev::Extensions) {
-    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-        ext.insert(ConnFd(tcp.as_raw_fd()));
-    }
-}
-
-/// Makes the kernel answer with RST: linger 0, then shut the socket so the pending response
-/// cannot be written and actix drops (closes) the connection.
-fn reset_connection(req: &HttpRequest) {
-    if let Some(ConnFd(fd)) = req.conn_data::<ConnFd>().copied() {
-        // SAFETY: the fd belongs to the connection serving this very request, which actix keeps
-        // open at least until the handler returns; `SockRef` does not close it on drop.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        let sock = socket2::SockRef::from(&borrowed);
-        let _ = sock.set_linger(Some(Duration::ZERO));
-        let _ = sock.shutdown(std::net::Shutdown::Both);
     }
 }
 
@@ -254,8 +235,6 @@ fn org_of(path: &str) -> Option<&str> {
         _ => None,
     }
 }
-
-const MALFORMED_BODY: &[u8] = b"{\"message\": \"Server Error\", oops";
 
 async fn pipeline(req: &HttpRequest, state: &State, route: Option<Route>, path: &str) -> Outcome {
     let now = state.clock.now();
@@ -378,6 +357,7 @@ async fn pipeline(req: &HttpRequest, state: &State, route: Option<Route>, path: 
             } else {
                 None
             };
+            let link = crate::inject::endless_link(fault.as_ref(), req, *page_no).or(link);
             (page.body.clone(), Some(page.etag.clone()), link)
         }
         Reply::Plain { body, .. } => (body.clone(), None, None),
@@ -388,6 +368,8 @@ async fn pipeline(req: &HttpRequest, state: &State, route: Option<Route>, path: 
     }
     let mut resp = if status == 204 {
         b.finish()
+    } else if crate::inject::is_endless(fault.as_ref()) {
+        crate::inject::endless_response(b)
     } else {
         b.body(body)
     };
@@ -433,65 +415,6 @@ pub(crate) fn secondary_refusal(
     );
     set_resource(&mut out.response, resource);
     out
-}
-
-/// Takes the first fault matching `path` and applies its delay; a reset or a status fault is
-/// the whole answer (`Err`). `Ok` carries a fault that only mangles the body, if any.
-pub(crate) async fn fault_prelude(
-    req: &HttpRequest,
-    state: &State,
-    path: &str,
-) -> Result<Option<FaultSpec>, Outcome> {
-    let fault = state.faults.take(path);
-    if let Some(f) = &fault {
-        if f.delay_ms > 0 {
-            actix_rt::time::sleep(Duration::from_millis(f.delay_ms)).await;
-        }
-        if f.reset_connection {
-            reset_connection(req);
-            return Err(Outcome {
-                response: HttpResponse::build(StatusCode::BAD_GATEWAY).finish(),
-                status: 0,
-                consumed: 0,
-            });
-        }
-        if let Some(status) = f.status {
-            return Err(fault_reply(state, f, status));
-        }
-    }
-    Ok(fault)
-}
-
-/// The body as a fault wants it (malformed or half), or unchanged.
-pub(crate) fn mangle(body: Bytes, fault: Option<&FaultSpec>) -> Bytes {
-    match fault.and_then(|f| f.body) {
-        Some(FaultBody::Malformed) => Bytes::from_static(MALFORMED_BODY),
-        Some(FaultBody::Truncated) => body.slice(..body.len() / 2),
-        None => body,
-    }
-}
-
-fn fault_reply(state: &State, f: &FaultSpec, status: u16) -> Outcome {
-    let reason = StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("Error");
-    let full = serde_json::to_vec(&error_body(reason, status)).unwrap_or_default();
-    let body = match f.body {
-        Some(FaultBody::Malformed) => MALFORMED_BODY.to_vec(),
-        Some(FaultBody::Truncated) => full[..full.len() / 2].to_vec(),
-        None => full,
-    };
-    let mut b = HttpResponse::build(
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-    );
-    common_headers(&mut b, state);
-    b.insert_header(("content-type", "application/json; charset=utf-8"));
-    Outcome {
-        response: b.body(body),
-        status,
-        consumed: 0,
-    }
 }
 
 pub(crate) fn plain(

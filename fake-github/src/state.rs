@@ -8,6 +8,7 @@ use crate::budget::Budgets;
 use crate::clock::FakeClock;
 use crate::config::FakeConfig;
 use crate::counters::Counters;
+#[cfg(feature = "faults")]
 use crate::faults::Faults;
 use crate::secondary::Secondary;
 use crate::store::Store;
@@ -27,6 +28,7 @@ pub struct State {
     /// `graphql` budgets: `graphql_rate_limit` points per hour.
     pub graphql: Budgets,
     pub secondary: Secondary,
+    #[cfg(feature = "faults")]
     pub faults: Faults,
     pub counters: Counters,
     /// Calls to `stats/contributors` per repository, for the 202-then-200 behaviour.
@@ -59,6 +61,7 @@ impl State {
                 f64::from(config.rate_limit_window_secs.max(1)),
             ),
             secondary: Secondary::new(config.secondary),
+            #[cfg(feature = "faults")]
             faults: Faults::default(),
             counters: Counters::default(),
             stats_calls: (0..world.repos.len()).map(|_| AtomicU32::new(0)).collect(),

@@ -1,5 +1,5 @@
-//! Each injectable fault kind: status, delay, malformed body, truncated body, connection reset,
-//! counted and cleared.
+//! Each injectable fault kind: status, delay, malformed body, truncated body, endless body,
+//! endless pagination, connection reset, counted and cleared.
 
 mod common;
 
@@ -75,6 +75,47 @@ async fn body_faults_break_the_json() {
         full,
         "faults used up"
     );
+}
+
+/// An endless body keeps streaming past any size (read here up to 8 MiB); endless pagination
+/// always has a next page, past the real last one; both are counted as served.
+#[tokio::test]
+async fn endless_faults_never_end() {
+    let fake = spawn(config());
+    let (base, c) = (fake.base_url(), client());
+    let org = fake.org_names()[0].clone();
+    add_fault(
+        &c,
+        &base,
+        json!({"path_regex": "^/orgs/[^/]+/repos$", "count": 1, "body": "endless"}),
+    )
+    .await;
+    let mut r = get(&c, &format!("{base}/orgs/{org}/repos")).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.content_length(), None, "chunked, no length");
+    let mut read = 0usize;
+    while read < 8 << 20 {
+        let chunk = r.chunk().await.expect("chunk").expect("the body goes on");
+        read += chunk.len();
+    }
+    drop(r);
+    add_fault(
+        &c,
+        &base,
+        json!({"path_regex": "^/orgs/[^/]+/repos$", "count": 3, "body": "endless_pages"}),
+    )
+    .await;
+    let mut url = format!("{base}/orgs/{org}/repos?per_page=100");
+    for page in 1..=3 {
+        let r = get(&c, &url).await;
+        assert_eq!(r.status(), 200);
+        let link = header(&r, "link");
+        url = next_link(link.as_deref()).expect("a next page, always");
+        assert!(url.contains(&format!("page={}", page + 1)), "{url}");
+    }
+    let served = fake.faults_served();
+    assert_eq!(served.get("endless"), Some(&1));
+    assert_eq!(served.get("endless_pages"), Some(&3));
 }
 
 /// A reset fault drops the connection without a response: the client sees a transport error.

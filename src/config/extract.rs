@@ -35,6 +35,10 @@ pub(crate) fn extract(
     let github = GithubConfig {
         api_base_url: r.read("github.api_base_url", http_url),
         request_timeout: r.read("github.request_timeout", duration),
+        max_response_bytes: r.read("github.max_response_bytes", uint),
+        max_response_bytes_in_flight: r.read("github.max_response_bytes_in_flight", uint),
+        max_pages_per_listing: r.read("github.max_pages_per_listing", uint32),
+        allow_insecure_http: r.read("github.allow_insecure_http", boolean),
         unhealthy_failure_threshold: r.read("github.unhealthy_failure_threshold", uint32),
         unhealthy_cooldown: r.read("github.unhealthy_cooldown", duration),
         recover_success_threshold: r.read("github.recover_success_threshold", uint32),

@@ -23,6 +23,8 @@ mod unknown;
 mod validate;
 
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 mod tests;
 
 use std::path::Path;

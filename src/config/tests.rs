@@ -1255,3 +1255,92 @@ fn unusable_config_file_is_reported() {
         &[("--config", "cannot parse")],
     );
 }
+
+/// A credential over plain `http://` to a host that is not loopback is refused unless
+/// `github.allow_insecure_http` is set; loopback (the fake, a local proxy) stays allowed.
+#[test]
+fn plain_http_to_a_remote_host_is_refused() {
+    let base = |url: &'static str| [("GITHUB_STATS_GITHUB__API_BASE_URL", url)];
+    for url in [
+        "http://ghe.example.com/api/v3",
+        "http://10.0.0.7:8080/",
+        "http://[2001:db8::1]/",
+        "http://localhost.example.com/",
+    ] {
+        check(
+            url,
+            None,
+            &base(url),
+            &[("github.api_base_url", "github.allow_insecure_http")],
+        );
+        let allowed = [
+            ("GITHUB_STATS_GITHUB__API_BASE_URL", url),
+            ("GITHUB_STATS_GITHUB__ALLOW_INSECURE_HTTP", "true"),
+        ];
+        check(url, None, &allowed, &[]);
+    }
+    for url in [
+        "https://ghe.example.com/api/v3",
+        "http://127.0.0.1:9400/",
+        "http://127.8.9.10/",
+        "http://[::1]:9400/",
+        "http://localhost:9400/",
+        "http://LOCALHOST./",
+    ] {
+        check(url, None, &base(url), &[]);
+    }
+}
+
+/// The response limits are read, defaulted and range-checked.
+#[test]
+fn response_limits_are_read_and_checked() {
+    let c = check("defaults", None, &[], &[]).expect("loads");
+    assert_eq!(c.github.max_response_bytes, 32 << 20);
+    assert_eq!(c.github.max_response_bytes_in_flight, 32 << 20);
+    assert_eq!(c.github.max_pages_per_listing, 1000);
+    assert!(!c.github.allow_insecure_http);
+    let c = check(
+        "set",
+        None,
+        &[
+            ("GITHUB_STATS_GITHUB__MAX_RESPONSE_BYTES", "1048576"),
+            (
+                "GITHUB_STATS_GITHUB__MAX_RESPONSE_BYTES_IN_FLIGHT",
+                "2097152",
+            ),
+            ("GITHUB_STATS_GITHUB__MAX_PAGES_PER_LISTING", "20"),
+        ],
+        &[],
+    )
+    .expect("loads");
+    assert_eq!(c.github.max_response_bytes, 1 << 20);
+    assert_eq!(c.github.max_response_bytes_in_flight, 2 << 20);
+    assert_eq!(c.github.max_pages_per_listing, 20);
+    check(
+        "out of range",
+        None,
+        &[
+            ("GITHUB_STATS_GITHUB__MAX_RESPONSE_BYTES", "100"),
+            ("GITHUB_STATS_GITHUB__MAX_PAGES_PER_LISTING", "0"),
+        ],
+        &[
+            ("github.max_response_bytes", "between"),
+            ("github.max_pages_per_listing", "between"),
+        ],
+    );
+    check(
+        "budget below one body",
+        None,
+        &[
+            ("GITHUB_STATS_GITHUB__MAX_RESPONSE_BYTES", "4194304"),
+            (
+                "GITHUB_STATS_GITHUB__MAX_RESPONSE_BYTES_IN_FLIGHT",
+                "1048576",
+            ),
+        ],
+        &[(
+            "github.max_response_bytes_in_flight",
+            "at least github.max_response_bytes",
+        )],
+    );
+}

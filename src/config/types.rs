@@ -42,6 +42,15 @@ pub struct GithubConfig {
     /// Always ends in `/`, so `api_base_url.join("orgs/x")` keeps a GHES `/api/v3` prefix.
     pub api_base_url: Url,
     pub request_timeout: Duration,
+    /// Longest response body read from GitHub; a longer one fails that call.
+    pub max_response_bytes: u64,
+    /// Bytes of response bodies being read at once, across every org; a read that would pass
+    /// it fails (retried).
+    pub max_response_bytes_in_flight: u64,
+    /// Most pages followed in one listing; a longer listing fails.
+    pub max_pages_per_listing: u32,
+    /// Allows a credential over plain `http://` to a host that is not loopback.
+    pub allow_insecure_http: bool,
     pub unhealthy_failure_threshold: u32,
     pub unhealthy_cooldown: Duration,
     pub recover_success_threshold: u32,

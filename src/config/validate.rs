@@ -104,8 +104,63 @@ fn github(g: &GithubConfig, p: &mut Problems) {
         g.scrape_interval,
         extract::SCRAPE_INTERVAL_RANGE,
     );
+    check_count(
+        p,
+        "github.max_response_bytes",
+        g.max_response_bytes,
+        64 * 1024,
+        1 << 32,
+    );
+    let in_flight_key = "github.max_response_bytes_in_flight";
+    check_count(
+        p,
+        in_flight_key,
+        g.max_response_bytes_in_flight,
+        64 * 1024,
+        1 << 34,
+    );
+    if g.max_response_bytes_in_flight < g.max_response_bytes && !p.has_key(in_flight_key) {
+        p.push(
+            in_flight_key,
+            g.max_response_bytes_in_flight.to_string(),
+            "must be at least github.max_response_bytes",
+        );
+    }
+    let pages = u64::from(g.max_pages_per_listing);
+    check_count(p, "github.max_pages_per_listing", pages, 1, 100_000);
+    insecure_http(g, p);
     orgs(g, p);
     auth(g, p);
+}
+
+/// A credential must not travel in clear text to another machine: plain `http://` is refused
+/// for a host that is not loopback unless `github.allow_insecure_http` says otherwise.
+fn insecure_http(g: &GithubConfig, p: &mut Problems) {
+    let key = "github.api_base_url";
+    if g.api_base_url.scheme() != "http" || g.allow_insecure_http || p.has_key(key) {
+        return;
+    }
+    if !is_loopback(&g.api_base_url) {
+        p.push(
+            key,
+            super::errors::redact_url_password(g.api_base_url.as_str()),
+            "plain http would send the GitHub credential unencrypted to a host that is not \
+             loopback; use https, or set github.allow_insecure_http = true",
+        );
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `::1`.
+fn is_loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.');
+            d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+        }
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 fn orgs(g: &GithubConfig, p: &mut Problems) {

@@ -37,6 +37,8 @@ pub enum AuthError {
     Status { step: &'static str, status: u16 },
     #[error("{step} answered an undecodable body")]
     Decode { step: &'static str },
+    #[error("{step} answered a body over {limit} bytes")]
+    TooLarge { step: &'static str, limit: u64 },
 }
 
 impl AuthError {
@@ -170,10 +172,7 @@ impl AppCredential {
         if !(200..300).contains(&status) {
             return Err(AuthError::Status { step, status });
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| AuthError::Request { step, source })?;
+        let body = read_auth_body(response, step).await?;
         let token: wire::AccessToken =
             serde_json::from_slice(&body).map_err(|_| AuthError::Decode { step })?;
         let expires = wire::parse_time(&token.expires_at).ok_or(AuthError::Decode { step })?;
@@ -211,14 +210,27 @@ impl AppCredential {
         if status != 200 {
             return Err(AuthError::Status { step, status });
         }
-        let body = response
-            .bytes()
-            .await
-            .map_err(|source| AuthError::Request { step, source })?;
+        let body = read_auth_body(response, step).await?;
         let installation: wire::Installation =
             serde_json::from_slice(&body).map_err(|_| AuthError::Decode { step })?;
         tracing::info!(org = %self.org, installation = installation.id, "GitHub App installation discovered");
         *known = Some(installation.id);
         Ok(installation.id)
     }
+}
+
+/// Largest token-exchange or installation answer read (they are a few hundred bytes).
+const MAX_AUTH_BODY_BYTES: u64 = 1 << 20;
+
+async fn read_auth_body(
+    response: reqwest::Response,
+    step: &'static str,
+) -> Result<bytes::Bytes, AuthError> {
+    super::body::read_capped(response, MAX_AUTH_BODY_BYTES, None)
+        .await
+        .map_err(|e| match e {
+            super::body::BodyError::TooLarge { limit }
+            | super::body::BodyError::Busy { budget: limit } => AuthError::TooLarge { step, limit },
+            super::body::BodyError::Read(source) => AuthError::Request { step, source },
+        })
 }

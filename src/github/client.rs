@@ -1,7 +1,10 @@
 //! The request core every GitHub call goes through: authentication, the credential's
 //! [`Governor`], retries with jittered exponential backoff (5xx, transport errors, malformed or
 //! truncated bodies), secondary-limit and exhausted-budget handling, ETag reuse, `Link`
-//! pagination, and per-org request telemetry.
+//! pagination, and per-org request telemetry. Hostile answers are bounded ([`ResponseLimits`]):
+//! a body longer than `github.max_response_bytes` fails that call at once (read while it
+//! streams, never retried), a listing longer than `github.max_pages_per_listing` pages fails,
+//! and a `next` link to another origin is not followed (logged, since the listing is cut short).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,6 +18,7 @@ use serde::Serialize;
 use url::Url;
 
 use super::auth::Credential;
+use super::body::{read_capped, BodyError, InFlightBudget};
 use super::governor::{parse_retry_after, Governor};
 
 /// The `retry.*` settings.
@@ -38,6 +42,26 @@ impl RetrySettings {
             base.mul_f64(rand::thread_rng().gen_range(0.5..=1.0))
         } else {
             base
+        }
+    }
+}
+
+/// Bounds on what one answer, and one listing, may cost (`github.max_response_bytes`,
+/// `github.max_pages_per_listing`), and the process-wide budget of body bytes being read at
+/// once (`github.max_response_bytes_in_flight`, shared by every client).
+#[derive(Debug, Clone)]
+pub struct ResponseLimits {
+    pub max_response_bytes: u64,
+    pub max_pages_per_listing: u32,
+    pub in_flight: InFlightBudget,
+}
+
+impl Default for ResponseLimits {
+    fn default() -> Self {
+        ResponseLimits {
+            max_response_bytes: 32 << 20,
+            max_pages_per_listing: 1000,
+            in_flight: InFlightBudget::new(32 << 20),
         }
     }
 }
@@ -107,6 +131,7 @@ pub struct Client {
     pub credential: Arc<Credential>,
     pub governor: Arc<Governor>,
     pub retry: RetrySettings,
+    pub limits: ResponseLimits,
     telemetry: Mutex<ApiTelemetry>,
     etags: Mutex<EtagCache>,
 }
@@ -152,9 +177,75 @@ impl Client {
             credential,
             governor,
             retry,
+            limits: ResponseLimits::default(),
             telemetry: Mutex::new(ApiTelemetry::default()),
             etags: Mutex::new(EtagCache::default()),
         }
+    }
+
+    /// The same client with other [`ResponseLimits`].
+    pub fn with_limits(mut self, limits: ResponseLimits) -> Client {
+        self.limits = limits;
+        self
+    }
+
+    /// The body of `response`, at most `max_response_bytes` long. An error with `true` is a
+    /// read error worth a retry; with `false` it is final for the call (too large: the same
+    /// request would stream the same body again).
+    async fn read_body(
+        &self,
+        endpoint: &'static str,
+        response: reqwest::Response,
+    ) -> Result<Bytes, (ApiError, bool)> {
+        let limits = &self.limits;
+        match read_capped(response, limits.max_response_bytes, Some(&limits.in_flight)).await {
+            Ok(body) => Ok(body),
+            Err(BodyError::TooLarge { limit }) => {
+                tracing::warn!(org = %self.org, endpoint, limit_bytes = limit, "response body over github.max_response_bytes; call failed");
+                let detail =
+                    format!("response body exceeds github.max_response_bytes ({limit} bytes)");
+                Err((self.error(ApiErrorKind::Decode, endpoint, detail), false))
+            }
+            Err(BodyError::Busy { budget }) => {
+                tracing::warn!(org = %self.org, endpoint, budget_bytes = budget, "response bodies in flight over github.max_response_bytes_in_flight; retrying");
+                let detail = format!(
+                    "response bodies in flight exceed github.max_response_bytes_in_flight ({budget} bytes)"
+                );
+                Err((self.error(ApiErrorKind::Decode, endpoint, detail), true))
+            }
+            Err(BodyError::Read(e)) => {
+                let detail = format!("truncated body: {}", gse_actors::store::error_chain(&e));
+                Err((self.error(ApiErrorKind::Decode, endpoint, detail), true))
+            }
+        }
+    }
+
+    /// The `rel="next"` URL of `response`'s `Link`, if it stays on `api_base_url`'s origin;
+    /// a `next` elsewhere is not followed (a token must not leave for another host) and logged.
+    fn next_page(&self, endpoint: &'static str, response: &reqwest::Response) -> Option<Url> {
+        let next = Url::parse(header(response, "link").and_then(next_link)?).ok()?;
+        if next.origin() == self.base.origin() {
+            return Some(next);
+        }
+        tracing::warn!(
+            org = %self.org,
+            endpoint,
+            next_origin = %next.origin().ascii_serialization(),
+            api_origin = %self.base.origin().ascii_serialization(),
+            "pagination stopped: the next page is on another origin, so this listing is incomplete"
+        );
+        None
+    }
+
+    /// The error for a listing that still has a next page after `max_pages_per_listing`.
+    fn too_many_pages(&self, endpoint: &'static str) -> ApiError {
+        let max = self.limits.max_pages_per_listing;
+        tracing::warn!(org = %self.org, endpoint, max_pages = max, "listing longer than github.max_pages_per_listing; call failed");
+        self.error(
+            ApiErrorKind::Decode,
+            endpoint,
+            format!("listing exceeds github.max_pages_per_listing ({max} pages)"),
+        )
     }
 
     pub fn telemetry(&self) -> ApiTelemetry {
@@ -333,10 +424,7 @@ impl Client {
             self.record_rate(&rate_resource, remaining, reset);
             let limit = header(&response, "x-ratelimit-limit").and_then(|v| v.parse::<u64>().ok());
             self.governor.observe(resource, limit, remaining, reset);
-            let next = header(&response, "link")
-                .and_then(next_link)
-                .and_then(|l| Url::parse(l).ok())
-                .filter(|u| u.origin() == self.base.origin());
+            let next = self.next_page(endpoint, &response);
             match status {
                 304 => {
                     let etags = self.etags.lock().unwrap_or_else(|p| p.into_inner());
@@ -363,7 +451,9 @@ impl Client {
                 204 => return Ok((Answer::NoContent, None)),
                 200..=299 => {
                     let etag = header(&response, "etag").map(str::to_string);
-                    match response.bytes().await {
+                    match self.read_body(endpoint, response).await {
+                        Err((error, false)) => return Err(error),
+                        Err((error, true)) => last_error = error,
                         Ok(body) => match serde_json::from_slice::<T>(&body) {
                             Ok(value) => {
                                 self.governor.success(resource);
@@ -378,13 +468,6 @@ impl Client {
                                 );
                             }
                         },
-                        Err(e) => {
-                            last_error = self.error(
-                                ApiErrorKind::Decode,
-                                endpoint,
-                                format!("truncated body: {}", gse_actors::store::error_chain(&e)),
-                            );
-                        }
                     }
                 }
                 401 if self.credential.is_app() && !refreshed_token => {
@@ -403,7 +486,11 @@ impl Client {
                 }
                 403 | 429 => {
                     let retry_after = header(&response, "retry-after").and_then(parse_retry_after);
-                    let body = response.bytes().await.unwrap_or_default();
+                    let limits = &self.limits;
+                    let in_flight = Some(&limits.in_flight);
+                    let body = read_capped(response, limits.max_response_bytes, in_flight)
+                        .await
+                        .unwrap_or_default();
                     let secondary_text = String::from_utf8_lossy(&body)
                         .to_ascii_lowercase()
                         .contains("secondary rate limit");
@@ -465,7 +552,12 @@ impl Client {
         mut page: impl FnMut(T) -> bool,
     ) -> Result<(), ApiError> {
         let mut next = Some(url);
+        let mut pages = 0u32;
         while let Some(url) = next.take() {
+            if pages >= self.limits.max_pages_per_listing {
+                return Err(self.too_many_pages(endpoint));
+            }
+            pages += 1;
             match self.get::<T>(endpoint, url, resource).await? {
                 Answer::Page(p) => {
                     if !page(p.value) {
@@ -488,7 +580,12 @@ impl Client {
         mut page: impl FnMut(T),
     ) -> Result<(), ApiError> {
         let mut next = Some(url);
+        let mut pages = 0u32;
         while let Some(url) = next.take() {
+            if pages >= self.limits.max_pages_per_listing {
+                return Err(self.too_many_pages(endpoint));
+            }
+            pages += 1;
             if let Answer::Page(p) = self.get_cached::<T>(endpoint, url, resource).await? {
                 page(p.value);
                 next = p.next;

@@ -10,6 +10,7 @@
 //!
 //! - [`auth`]: PAT and GitHub App credentials (JWT → installation token, cached, refreshed).
 //! - [`governor`]: the per-credential rate-limit governor with cancellable waits.
+//! - [`body`]: reading a response body under a size cap.
 //! - [`client`]: the request core (retries, backoff, ETags, pagination, telemetry).
 //! - [`api`]: `OrgApi`, the `GithubApi` port of one org.
 //! - [`graphql`]: the org-wide search over GraphQL (items with their reviews and comments).
@@ -18,10 +19,13 @@
 
 pub mod api;
 pub mod auth;
+pub mod body;
 pub mod client;
 pub mod governor;
 pub mod graphql;
 pub mod probe;
+#[cfg(test)]
+mod proptests;
 pub mod setup;
 pub mod wire;
 

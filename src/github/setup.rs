@@ -11,7 +11,8 @@ use secrecy::ExposeSecret;
 
 use super::api::OrgApi;
 use super::auth::{AuthError, Credential};
-use super::client::{Client, RetrySettings};
+use super::body::InFlightBudget;
+use super::client::{Client, ResponseLimits, RetrySettings};
 use super::governor::{Governor, RateLimitSettings};
 use crate::config::{Config, OrgConfig};
 
@@ -59,6 +60,7 @@ pub fn org_apis(config: &Config) -> Result<Vec<OrgPort>, SetupError> {
         &config.leader_election.identity,
     )
     .map_err(SetupError::Http)?;
+    let in_flight = InFlightBudget::new(config.github.max_response_bytes_in_flight);
     let mut shared: HashMap<String, (Arc<Credential>, Arc<Governor>)> = HashMap::new();
     let mut out = Vec::new();
     let g = &config.github;
@@ -113,7 +115,12 @@ pub fn org_apis(config: &Config) -> Result<Vec<OrgPort>, SetupError> {
             credential,
             governor,
             retry_settings(config),
-        );
+        )
+        .with_limits(ResponseLimits {
+            max_response_bytes: g.max_response_bytes,
+            max_pages_per_listing: g.max_pages_per_listing,
+            in_flight: in_flight.clone(),
+        });
         let api = OrgApi::new(Arc::new(client));
         out.push((org.clone(), Arc::new(api) as Arc<dyn GithubApi>));
     }

@@ -148,10 +148,20 @@ pub struct Installation {
     pub id: u64,
 }
 
-#[derive(Debug, Deserialize)]
+/// An installation access token as GitHub answers it. `Debug` never shows the token.
+#[derive(Deserialize)]
 pub struct AccessToken {
     pub token: String,
     pub expires_at: String,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("token", &"[REDACTED]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 /// Parses GitHub's ISO 8601 timestamps (`2024-05-01T12:00:00Z`) into Unix seconds.
@@ -161,9 +171,14 @@ pub fn parse_time(s: &str) -> Option<i64> {
     i64::try_from(secs).ok()
 }
 
-/// Formats Unix seconds as GitHub's ISO 8601 form.
+/// The last second RFC3339 can write (9999-12-31T23:59:59Z).
+const MAX_RFC3339_SECS: i64 = 253_402_300_799;
+
+/// Formats Unix seconds as GitHub's ISO 8601 form, clamped to 1970..=9999 (humantime cannot
+/// write other years, and a corrupt stored cursor must not panic a scrape).
 pub fn format_time(secs: i64) -> String {
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);
+    let secs = secs.clamp(0, MAX_RFC3339_SECS) as u64;
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
@@ -177,5 +192,18 @@ mod tests {
         assert_eq!(format_time(1_700_000_000), "2023-11-14T22:13:20Z");
         assert_eq!(parse_time("2023-11-14T22:13:20Z"), Some(1_700_000_000));
         assert_eq!(parse_time("not a time"), None);
+    }
+
+    /// The installation token never shows in a `Debug` print.
+    #[test]
+    fn access_token_debug_is_redacted() {
+        let token: AccessToken = serde_json::from_str(
+            r#"{"token": "ghs_s3cr3tInstallationToken", "expires_at": "2030-01-01T00:00:00Z"}"#,
+        )
+        .expect("decodes");
+        assert_eq!(token.token, "ghs_s3cr3tInstallationToken");
+        let printed = format!("{token:?} {token:#?}");
+        assert!(!printed.contains("s3cr3t"), "{printed}");
+        assert!(printed.contains("2030-01-01"), "{printed}");
     }
 }

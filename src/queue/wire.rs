@@ -151,4 +151,108 @@ mod tests {
             Err(DecodeError::Version(2))
         ));
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn reason() -> impl Strategy<Value = Reason> {
+            prop::sample::select(vec![
+                Reason::ScrapeError,
+                Reason::GithubUnhealthy,
+                Reason::PartialScrapeError,
+                Reason::ActivityCommitsFailed,
+                Reason::ActivityPullsFailed,
+                Reason::ActivityReviewsFailed,
+                Reason::ActivityIssueCommentsFailed,
+                Reason::ContributorStatsFailed,
+                Reason::FallbackListCommitsFailed,
+                Reason::FallbackCommitDetailFailed,
+                Reason::FallbackTruncated,
+            ])
+        }
+
+        /// Any instant RFC3339 can write: 1970 to the end of 9999, nanoseconds included.
+        fn instant() -> impl Strategy<Value = SystemTime> {
+            (0u64..253_402_300_800, 0u32..1_000_000_000)
+                .prop_map(|(s, n)| UNIX_EPOCH + Duration::new(s, n))
+        }
+
+        fn job() -> impl Strategy<Value = BackfillJob> {
+            (
+                (
+                    any::<String>(),
+                    any::<String>(),
+                    any::<String>(),
+                    any::<String>(),
+                ),
+                (instant(), instant(), instant()),
+                reason(),
+                (1u32.., 1u32..),
+            )
+                .prop_map(
+                    |((job_id, dedup_key, org, repo), (start, end, created), reason, (a, m))| {
+                        BackfillJob {
+                            job_id,
+                            dedup_key,
+                            org,
+                            repo,
+                            window_start: start,
+                            window_end: end,
+                            reason,
+                            attempt: a,
+                            max_attempts: m,
+                            created_at: created,
+                        }
+                    },
+                )
+        }
+
+        /// A field value for a hand-built body: a time-like string, a number, or anything.
+        fn field() -> impl Strategy<Value = serde_json::Value> {
+            prop_oneof![
+                "[0-9]{1,5}-[0-9]{1,2}-[0-9]{1,2}T[0-9:.]{0,20}Z?"
+                    .prop_map(serde_json::Value::from),
+                any::<String>().prop_map(serde_json::Value::from),
+                any::<i64>().prop_map(serde_json::Value::from),
+                any::<u32>().prop_map(serde_json::Value::from),
+                Just(serde_json::Value::Null),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+            /// encode → decode gives the job back, whatever its strings and instants.
+            #[test]
+            fn encode_then_decode_round_trips(job in job()) {
+                let decoded = decode(&encode(&job)).expect("an encoded job decodes");
+                prop_assert_eq!(decoded, job);
+            }
+
+            /// Any bytes decode to a job or an error, never a panic.
+            #[test]
+            fn decoding_any_bytes_never_panics(body in prop::collection::vec(any::<u8>(), 0..512)) {
+                let _ = decode(&body);
+            }
+
+            /// Bodies with the right keys and arbitrary values never panic either.
+            #[test]
+            fn decoding_any_field_values_never_panics(
+                values in prop::collection::vec(field(), 11),
+                version in prop::option::of(any::<i64>()),
+            ) {
+                let keys = [
+                    "job_id", "dedup_key", "org", "repo", "window_start", "window_end",
+                    "reason", "attempt", "max_attempts", "created_at", "extra",
+                ];
+                let mut body: serde_json::Map<String, serde_json::Value> =
+                    keys.iter().map(|k| k.to_string()).zip(values).collect();
+                if let Some(v) = version {
+                    body.insert("version".into(), v.into());
+                }
+                let _ = decode(&serde_json::to_vec(&body).expect("json"));
+            }
+        }
+    }
 }
