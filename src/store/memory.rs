@@ -60,7 +60,9 @@ impl MetricStore for MemoryStore {
                 current,
             })
         } else {
-            inner.version += 1;
+            // The empty store reports version 1 (see `load_if_changed`): the first write must
+            // move past it, or a reader that loaded the empty store never sees that write.
+            inner.version = inner.version.max(1) + 1;
             for packet in &batch.counter_deltas {
                 if !inner.applied_set.insert(packet.id.clone()) {
                     continue;
@@ -145,6 +147,29 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    /// A reader that loaded the empty store sees the first write (it once reported the same
+    /// version before and after it, so the first cycle stayed invisible until a second write).
+    #[tokio::test]
+    async fn first_write_after_an_empty_load_is_seen() {
+        let store = MemoryStore::new();
+        let empty = store.load_if_changed(0).await.unwrap().expect("first load");
+        store
+            .write_org_batch(batch("a", 0, &[("u1", 1.0)]))
+            .await
+            .unwrap();
+        let after = store
+            .load_if_changed(empty.version)
+            .await
+            .unwrap()
+            .expect("the write changed the version");
+        assert!(after.version > empty.version);
+        assert!(store
+            .load_if_changed(after.version)
+            .await
+            .unwrap()
+            .is_none());
     }
 
     /// A new batch replaces the org's old series entirely: departed users disappear.
