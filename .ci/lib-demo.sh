@@ -5,10 +5,16 @@
 # Needs: curl, python3, Redis on 127.0.0.1:6379, RabbitMQ on 127.0.0.1:5672 (guest/guest).
 
 EXPORTER_BIN="${EXPORTER_BIN:-target/debug/github-stats-exporter}"
+# The standalone fake GitHub (built with its `faults` feature, which the exporter's embedded
+# demo fake leaves out), for checks that inject faults: `DEMO_STANDALONE_FAKE=1 demo_start …`.
+FAKE_BIN="${FAKE_BIN:-target/debug/fake-github}"
 
 demo_build() {
   if [ ! -x "$EXPORTER_BIN" ] || [ "$EXPORTER_BIN" = target/debug/github-stats-exporter ]; then
     cargo build --locked -p github-stats-exporter
+  fi
+  if [ "${DEMO_STANDALONE_FAKE:-}" = 1 ] && { [ ! -x "$FAKE_BIN" ] || [ "$FAKE_BIN" = target/debug/fake-github ]; }; then
+    cargo build --locked -p fake-github --bin fake-github
   fi
 }
 
@@ -45,6 +51,11 @@ demo_start() {
   DEMO_NS=$ns
   DEMO_LOG="$(mktemp -t "demo-${name}.XXXXXX.log")"
   DEMO_URL="http://127.0.0.1:${port}"
+  local mode=(--demo)
+  if [ "${DEMO_STANDALONE_FAKE:-}" = 1 ]; then
+    fake_start "$((port + 1))"
+    mode=()
+  fi
   env GITHUB_STATS_SERVER__LISTEN_ADDR="127.0.0.1:${port}" \
     GITHUB_STATS_SERVER__LOG_FORMAT=json \
     GITHUB_STATS_STORE__REDIS_URL=redis://127.0.0.1:6379/0 \
@@ -55,17 +66,35 @@ demo_start() {
     GITHUB_STATS_LEADER_ELECTION__ENABLED=true GITHUB_STATS_LEADER_ELECTION__MODE=per_org \
     GITHUB_STATS_BACKFILL__MAX_ATTEMPTS=1 GITHUB_STATS_BACKFILL__REQUEUE_DELAYS=1s \
     GITHUB_STATS_BACKFILL__COALESCE_WINDOW=1s \
-    "$EXPORTER_BIN" --demo >"$DEMO_LOG" 2>&1 &
+    "$EXPORTER_BIN" "${mode[@]}" >"$DEMO_LOG" 2>&1 &
   DEMO_PID=$!
   trap 'demo_stop' EXIT
-  wait_for 60 "the demo's fake GitHub in the log" grep -q '"fake_github"' "$DEMO_LOG"
-  DEMO_FAKE="$(demo_log_field fake_github)"
-  DEMO_ORGS="$(demo_log_field orgs)"
+  if [ "${DEMO_STANDALONE_FAKE:-}" != 1 ]; then
+    wait_for 60 "the demo's fake GitHub in the log" grep -q '"fake_github"' "$DEMO_LOG"
+    DEMO_FAKE="$(demo_log_field fake_github)"
+    DEMO_ORGS="$(demo_log_field orgs)"
+  fi
   wait_for 60 "$DEMO_URL/readyz" curl -fsS "$DEMO_URL/readyz"
 }
 
+# Starts the standalone fake GitHub (3 orgs of 20 repositories, like the demo) on PORT and sets
+# DEMO_FAKE, DEMO_ORGS and the exporter's `mode` arguments/environment to scrape it.
+fake_start() {
+  local port=$1
+  DEMO_FAKE="http://127.0.0.1:${port}"
+  "$FAKE_BIN" --orgs 3 --repos 20 --users 12 --listen "127.0.0.1:${port}" \
+    --rate-limit 1000000 --stats-compute-calls 1 >"${DEMO_LOG}.fake" 2>&1 &
+  DEMO_FAKE_PID=$!
+  wait_for 60 "$DEMO_FAKE/_fake/info" curl -fsS "$DEMO_FAKE/_fake/info"
+  DEMO_ORGS="$(curl -fsS "$DEMO_FAKE/_fake/info" |
+    python3 -c 'import json, sys; print(",".join(o["login"] for o in json.load(sys.stdin)["orgs"]))')"
+  export GITHUB_STATS_GITHUB__API_BASE_URL="$DEMO_FAKE/" GITHUB_STATS_GITHUB__TOKEN=fake-token \
+    GITHUB_STATS_GITHUB__ORGS="$DEMO_ORGS" GITHUB_STATS_GITHUB__SCRAPE_INTERVAL=10s
+}
+
 # Makes every cycle of the demo's last org fail, so that backfill jobs are enqueued, consumed
-# and (max_attempts 1) dead-lettered: the backfill families appear.
+# and (max_attempts 1) dead-lettered: the backfill families appear. Needs the standalone fake
+# (`DEMO_STANDALONE_FAKE=1`): the embedded demo fake has no fault injection.
 demo_fail_one_org() {
   local org=${DEMO_ORGS##*,}
   curl -fsS -X POST "$DEMO_FAKE/_fake/faults" -H 'content-type: application/json' \
@@ -77,6 +106,11 @@ demo_stop() {
   if [ -n "${DEMO_PID:-}" ] && kill -0 "$DEMO_PID" 2>/dev/null; then
     kill -TERM "$DEMO_PID"
     wait "$DEMO_PID" || true
+  fi
+  if [ -n "${DEMO_FAKE_PID:-}" ]; then
+    kill -TERM "$DEMO_FAKE_PID" 2>/dev/null || true
+    wait "$DEMO_FAKE_PID" 2>/dev/null || true
+    DEMO_FAKE_PID=
   fi
   DEMO_PID=
   # Remove what this run created in the shared Redis and RabbitMQ (its own names only).
