@@ -148,9 +148,9 @@ impl ScrapeActor {
         ctx.spawn(fut.into_actor(self).map(move |outcome, act, ctx| {
             act.running = false;
             let loc_due = outcome.loc_due;
-            let failed = outcome.result == CycleResult::Failure;
             act.finish(outcome, started.elapsed().as_secs_f64());
-            if !failed && loc_due > 0 {
+            // Also after a failed cycle: repositories still computing are asked again.
+            if loc_due > 0 || act.loc_waiting > 0 {
                 act.loc_retry_round = 0;
                 act.start_loc_round(ctx);
             }
@@ -204,10 +204,9 @@ impl ScrapeActor {
         self.args
             .observer
             .loc_progress(&self.args.org, outcome.asked, outcome.waiting);
-        if self.cycle_wanted {
-            self.cycle_wanted = false;
-            self.start_cycle(ctx);
-        } else if outcome.waiting > 0 {
+        // The retry never depends on a cycle running or succeeding: a LocRetry that finds a
+        // cycle running is absorbed, and that cycle's end starts the next round.
+        if outcome.waiting > 0 {
             self.loc_retry_round += 1;
             let delay = self
                 .args
@@ -217,6 +216,10 @@ impl ScrapeActor {
             ctx.notify_later(LocRetry, delay);
         } else {
             self.loc_retry_round = 0;
+        }
+        if self.cycle_wanted {
+            self.cycle_wanted = false;
+            self.start_cycle(ctx);
         }
     }
 
