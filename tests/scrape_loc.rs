@@ -47,9 +47,6 @@ fn healthz_waiting(exporter: &Exporter, org: &str) -> Option<u64> {
 /// each LOC round asks again. Once GitHub answers, LOC series equal the truth after the same
 /// single cycle (no second cycle ran: the interval is 1 h), and nothing waits any more.
 #[test]
-#[ignore = "flaky under CPU load (about 1 run in 4 with 3 busy loops): LOC sometimes does not \
-            reach the truth within 90 s after GitHub answers; open problem, see issue 11's note. \
-            Run: cargo nextest run --test scrape_loc --run-ignored all"]
 fn loc_series_follow_githubs_answer_without_another_cycle() {
     let fake = fake(1, 10, 8, |c| {
         c.secondary.burst_max = 0;
@@ -124,10 +121,18 @@ fn loc_series_follow_githubs_answer_without_another_cycle() {
         if problems.is_empty() {
             Ok(())
         } else {
+            let scrapes = exporter
+                .get("/healthz")
+                .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(&body).ok())
+                .map(|json| json["scrapes"].to_string())
+                .unwrap_or_default();
+            let requests = fake.requests();
             Err(format!(
-                "{} differences, first {:?}",
+                "{} differences, first {:?}; /healthz scrapes {scrapes}; fake requests by status {:?}, by endpoint {:?}",
                 problems.len(),
-                problems.first()
+                problems.first(),
+                requests.by_status,
+                requests.by_endpoint,
             ))
         }
     });

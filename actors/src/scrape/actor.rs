@@ -192,6 +192,15 @@ impl ScrapeActor {
         let waiting_changed = self.loc_waiting != outcome.waiting;
         self.loc_waiting = outcome.waiting;
         let publish = outcome.served.is_some() || waiting_changed;
+        tracing::debug!(
+            org = %self.args.org,
+            asked = outcome.asked,
+            waiting = outcome.waiting,
+            round_served_now = outcome.served.as_ref().map(|s| s.0),
+            round_series = outcome.served.as_ref().map(|s| s.1.len()),
+            actor_served_now = self.served.as_ref().map(|s| s.0),
+            "LOC round finished"
+        );
         if let Some(served) = outcome.served {
             // Only over the cycle it was computed for: a newer cycle already published more.
             if self.served.as_ref().is_none_or(|(now, _)| *now <= served.0) {
@@ -225,6 +234,7 @@ impl ScrapeActor {
 
     fn finish(&mut self, outcome: CycleOutcome, duration: f64) {
         let result = outcome.result;
+        tracing::debug!(org = %self.args.org, now = outcome.now, result = result.as_str(), series = outcome.samples.len(), loc_due = outcome.loc_due, "cycle finished");
         self.count_run(result.as_str());
         self.last_duration = Some(duration);
         self.args

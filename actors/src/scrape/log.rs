@@ -104,3 +104,38 @@ impl OrgState {
 pub fn state_key(org: &str) -> String {
     format!("scrape/{org}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The state's `last_now` is compared with the `now` a cycle served (a LOC round publishes
+    /// only over the cycle it was computed for; backfill compares cursors with window ends),
+    /// so it must come back from the store bit for bit. serde_json's default float parser can
+    /// be one unit in the last place off (1796191520.8171105 came back as …103 and a LOC round
+    /// was dropped); the `float_roundtrip` feature makes it exact.
+    #[test]
+    fn last_now_round_trips_exactly() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut values = vec![1_796_191_520.817_110_5];
+        for _ in 0..20_000 {
+            // xorshift: fractional seconds of instants around 2026.
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            values.push(1.7e9 + (x % 200_000_000_000_000) as f64 / 1e6);
+        }
+        for now in values {
+            let state = OrgState {
+                last_now: Some(now),
+                ..OrgState::default()
+            };
+            let back = OrgState::decode(&state.encode()).expect("decodes");
+            assert_eq!(
+                back.last_now.map(f64::to_bits),
+                Some(now.to_bits()),
+                "{now}"
+            );
+        }
+    }
+}
