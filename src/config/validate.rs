@@ -727,6 +727,29 @@ fn copilot(c: &CopilotConfig, p: &mut Problems) {
         c.download_timeout,
         (SECOND, HOUR),
     );
+    if c.user_label_mode == UserLabelMode::Hashed
+        && c.user_label_salt.is_none()
+        && !p.has_key("copilot.user_label_salt")
+    {
+        p.push(
+            "copilot.user_label_salt",
+            "",
+            "required when copilot.user_label_mode=hashed (an unsalted hash of a login is \
+             reversible by hashing every known login)",
+        );
+    }
+    if let Some(salt) = &c.user_label_salt {
+        if salt.expose_secret().is_empty() {
+            p.push("copilot.user_label_salt", "", "must not be empty");
+        }
+    }
+    if c.max_label_values == 0 || c.max_label_values > 10_000 {
+        p.push(
+            "copilot.max_label_values",
+            c.max_label_values.to_string(),
+            "must be between 1 and 10000",
+        );
+    }
     let e = &c.enterprise;
     if e.enabled {
         let missing = [
