@@ -497,11 +497,21 @@ impl Source {
             .unwrap_or_default();
         let mut days = Vec::new();
         if let Some(end) = &end_day {
-            samples.extend(mapping::report_day_series(&self.scope, &report28, end));
+            samples.extend(mapping::report_day_series(
+                &self.scope,
+                &report28,
+                end,
+                &s.map,
+            ));
             days.push((report28.clone(), end.clone()));
         }
         if let Some(day) = &one_day {
-            samples.extend(mapping::report_day_series(&self.scope, &report1, day));
+            samples.extend(mapping::report_day_series(
+                &self.scope,
+                &report1,
+                day,
+                &s.map,
+            ));
             days.push((report1.clone(), day.clone()));
         }
         (
@@ -566,7 +576,7 @@ impl Source {
                 let mut samples = sink.users.series(&self.scope, &s.map);
                 let mut days = Vec::new();
                 if let Some(end) = &links.report_end_day {
-                    samples.extend(mapping::report_day_series(&self.scope, report, end));
+                    samples.extend(mapping::report_day_series(&self.scope, report, end, &s.map));
                     days.push((report.to_string(), end.clone()));
                 }
                 Ok(Part {

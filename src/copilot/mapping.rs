@@ -643,12 +643,18 @@ pub fn hashed(salt: Option<&SecretString>, login: &str) -> String {
     digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// `gh_copilot_report_day_timestamp_seconds{report}`.
-pub fn report_day_series(scope: &Scope, report: &str, day: &str) -> Option<Sample> {
+/// `gh_copilot_report_day_timestamp_seconds{report}` (with `day` = that day under
+/// `emit_day_label`).
+pub fn report_day_series(
+    scope: &Scope,
+    report: &str,
+    day: &str,
+    s: &MapSettings,
+) -> Option<Sample> {
     let ts = day_start(day)?;
     Some(scope.sample(
         "gh_copilot_report_day_timestamp_seconds",
-        None,
+        Some(day).filter(|_| s.emit_day_label),
         &[("report", report)],
         ts as f64,
     ))

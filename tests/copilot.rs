@@ -1,0 +1,314 @@
+//! Copilot usage metrics end to end: the exporter (in-process `run_with`, on the fake's clock)
+//! against the fake GitHub's Copilot report API, compared with `/_fake/copilot/truth` for the
+//! same `copilot.*` settings — every `gh_copilot_*` series, no extra one. The default test
+//! also serves several files per report, an expired download link, a 204 day and malformed
+//! values, and checks that no download carried the GitHub token and that the activity series
+//! still equal their truth.
+
+mod scrape_support;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fake_github::copilot::truth::Settings;
+use fake_github::FakeGithub;
+use scrape_support::*;
+
+type Series = BTreeMap<(String, Vec<(String, String)>), f64>;
+
+/// The served `gh_copilot_*` series.
+fn served(m: &Metrics) -> Series {
+    m.0.iter()
+        .filter(|((name, _), _)| name.starts_with("gh_copilot_"))
+        .map(|(k, v)| (k.clone(), *v))
+        .collect()
+}
+
+/// The truth for the settings given as query pairs.
+fn truth(fake: &FakeGithub, query: &[(&str, &str)]) -> Series {
+    let query: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let settings = Settings::from_query(&query).expect("truth settings");
+    fake.copilot_truth(&settings)
+        .series
+        .into_iter()
+        .map(|s| ((s.metric, s.labels.into_iter().collect()), s.value))
+        .collect()
+}
+
+fn differences(served: &Series, expected: &Series) -> Vec<String> {
+    let mut out = Vec::new();
+    for (k, v) in expected {
+        match served.get(k) {
+            None => out.push(format!("missing {k:?} = {v}")),
+            Some(s) if s != v => out.push(format!("wrong {k:?}: served {s}, truth {v}")),
+            _ => {}
+        }
+    }
+    for (k, v) in served {
+        if !expected.contains_key(k) {
+            out.push(format!("extra {k:?} = {v}"));
+        }
+    }
+    out
+}
+
+/// Waits until the served `gh_copilot_*` series equal the truth; fails with the differences.
+fn assert_copilot_truth(exporter: &Exporter, fake: &FakeGithub, query: &[(&str, &str)]) -> Metrics {
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let m = exporter.metrics();
+        let expected = truth(fake, query);
+        let problems = differences(&served(&m), &expected);
+        if problems.is_empty() {
+            assert!(!expected.is_empty(), "the truth has series");
+            return m;
+        }
+        assert!(
+            Instant::now() < until,
+            "gh_copilot_* never equalled the truth for {query:?}: {} differences, first: {:#?}",
+            problems.len(),
+            &problems[..problems.len().min(20)]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `copilot.*` settings as environment variables, plus Copilot on.
+fn copilot_env(fake: &FakeGithub, settings: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut extra: Vec<(String, String)> =
+        vec![("GITHUB_STATS_COPILOT__ENABLED".into(), "true".into())];
+    for (k, v) in settings {
+        extra.push((
+            format!("GITHUB_STATS_COPILOT__{}", k.to_ascii_uppercase()),
+            v.to_string(),
+        ));
+    }
+    let extra: Vec<(&str, &str)> = extra
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    env_for(fake, &extra)
+}
+
+fn knobs(fake: &FakeGithub, body: &str) {
+    let answer = http_send(fake.addr(), "POST", "/_fake/copilot", Some(body));
+    assert_eq!(
+        answer.as_ref().map(|a| a.0),
+        Some(200),
+        "knobs accepted: {answer:?}"
+    );
+}
+
+fn small_fake() -> Arc<FakeGithub> {
+    fake(2, 4, 12, |c| c.secondary.burst_max = 0)
+}
+
+/// Default settings: every `gh_copilot_*` series equals the truth, through three files per
+/// report, one expired link, a 204 day and malformed values; no download carried the token;
+/// activity series are untouched.
+#[test]
+fn copilot_series_equal_truth_with_default_settings() {
+    let fake = small_fake();
+    knobs(
+        &fake,
+        r#"{"files_per_report": 3, "expire_next_links": 1, "malformed": true}"#,
+    );
+    let exporter = Exporter::start(fake.clone(), copilot_env(&fake, &[]));
+    let m = assert_copilot_truth(&exporter, &fake, &[]);
+
+    let requests = fake.requests();
+    eprintln!("fake requests: {requests:?}");
+    assert_eq!(
+        requests.download_requests_with_authorization, 0,
+        "no download link ever saw the GitHub token"
+    );
+    let orgs = fake.org_names();
+    // Three files per 28-day report, per org, plus the expired one asked again.
+    let by_report = &requests.download_requests_by_report;
+    assert!(
+        by_report.get("organization-28-day").copied().unwrap_or(0) > 3 * orgs.len() as u64,
+        "every file of every report downloaded, and the expired link re-issued: {by_report:?}"
+    );
+    let state = http_send(fake.addr(), "GET", "/_fake/copilot", None).expect("knobs");
+    assert!(
+        state.1.contains("\"expire_next_links\":0"),
+        "the expired link was served: {}",
+        state.1
+    );
+    // The probes stop at the first 204: one 200 (T-1) and one 204 (T) per org.
+    assert_eq!(
+        requests_to(
+            &fake,
+            "GET /orgs/{org}/copilot/metrics/reports/organization-1-day"
+        ),
+        2 * orgs.len() as u64,
+        "1-day probes: {:?}",
+        requests.by_endpoint
+    );
+    assert!(
+        requests.by_status.get("204").copied().unwrap_or(0) >= orgs.len() as u64,
+        "a 204 day was served: {:?}",
+        requests.by_status
+    );
+    // The malformed value was skipped and counted, never fatal.
+    for org in &orgs {
+        assert!(
+            m.get(
+                "gh_exporter_copilot_records_skipped_total",
+                &[
+                    ("scope", "organization"),
+                    ("org", org),
+                    ("report", "organization-28-day"),
+                    ("reason", "malformed"),
+                ],
+            )
+            .is_some_and(|v| v >= 1.0),
+            "malformed values of {org} counted"
+        );
+        assert!(
+            m.get(
+                "gh_exporter_copilot_report_staleness_seconds",
+                &[
+                    ("scope", "organization"),
+                    ("org", org),
+                    ("report", "organization-1-day"),
+                ],
+            )
+            .is_some(),
+            "staleness of {org}"
+        );
+    }
+    // The org's activity series are still exact (their own store partition).
+    assert_matches_truth(&exporter, &fake, fake.now());
+    exporter.stop();
+}
+
+/// Every breakdown, users by login, the label and user caps, the day label, no seats and no
+/// pull requests.
+#[test]
+fn copilot_breakdowns_users_caps_and_day_label_equal_truth() {
+    let fake = small_fake();
+    let settings = [
+        ("include_breakdown_ide", "true"),
+        ("include_breakdown_feature", "true"),
+        ("include_breakdown_language", "true"),
+        ("include_breakdown_model", "true"),
+        ("include_org_users_28d", "true"),
+        ("include_pull_request_activity", "false"),
+        ("include_seats", "false"),
+        ("max_label_values", "2"),
+        ("max_users_per_report", "5"),
+        ("emit_day_label", "true"),
+    ];
+    knobs(&fake, r#"{"malformed": true}"#);
+    let exporter = Exporter::start(fake.clone(), copilot_env(&fake, &settings));
+    let m = assert_copilot_truth(&exporter, &fake, &settings);
+    assert!(served(&m)
+        .keys()
+        .any(|(_, l)| l.iter().any(|(k, v)| k == "language" && v == "other")));
+    assert!(!served(&m).keys().any(|(n, _)| n == "gh_copilot_seats"));
+    let copilot = served(&m);
+    for org in fake.org_names() {
+        let users: std::collections::BTreeSet<&str> = copilot
+            .keys()
+            .filter(|(n, l)| {
+                n == "gh_copilot_user_loc_added_sum"
+                    && l.iter().any(|(k, v)| k == "org" && *v == org)
+            })
+            .flat_map(|(_, l)| {
+                l.iter()
+                    .filter(|(k, _)| k == "user")
+                    .map(|(_, v)| v.as_str())
+            })
+            .collect();
+        assert_eq!(users.len(), 5, "user cap of {org}: {users:?}");
+    }
+    assert!(
+        m.sum(
+            "gh_exporter_copilot_records_skipped_total",
+            &[("report", "users-28-day"), ("reason", "malformed")]
+        ) >= 1.0
+    );
+    assert!(
+        m.sum(
+            "gh_exporter_copilot_records_skipped_total",
+            &[("report", "users-28-day"), ("reason", "user_cap")]
+        ) >= 1.0
+    );
+    exporter.stop();
+}
+
+/// The user label modes id, hashed (salted) and none.
+#[test]
+fn copilot_user_label_modes_equal_truth() {
+    for mode in [
+        vec![("user_label_mode", "id")],
+        vec![
+            ("user_label_mode", "hashed"),
+            ("user_label_salt", "pepper-1"),
+        ],
+        vec![("user_label_mode", "none")],
+    ] {
+        let fake = fake(1, 3, 8, |c| c.secondary.burst_max = 0);
+        let mut settings = vec![("include_org_users_28d", "true")];
+        settings.extend(mode.iter().copied());
+        let exporter = Exporter::start(fake.clone(), copilot_env(&fake, &settings));
+        let m = assert_copilot_truth(&exporter, &fake, &settings);
+        if mode[0].1 == "hashed" {
+            let body = exporter.get("/metrics").map(|r| r.1).unwrap_or_default();
+            assert!(!body.contains("pepper-1"), "the salt never appears");
+        }
+        if mode[0].1 == "none" {
+            assert!(served(&m)
+                .keys()
+                .all(|(_, l)| l.iter().all(|(k, _)| k != "user")));
+        }
+        exporter.stop();
+    }
+}
+
+/// 403 on one org and 404 on the other: each is a visible `copilot.<org>` component state
+/// with the reason, and neither serves a `gh_copilot_*` series (no zeros); activity goes on.
+#[test]
+fn copilot_403_and_404_are_visible_states_without_series() {
+    let fake = small_fake();
+    let orgs = fake.org_names();
+    knobs(
+        &fake,
+        &format!(
+            r#"{{"org_status": {{"{}": 403, "{}": 404}}}}"#,
+            orgs[0], orgs[1]
+        ),
+    );
+    let exporter = Exporter::start(fake.clone(), copilot_env(&fake, &[]));
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let health = exporter.get("/healthz").map(|r| r.1).unwrap_or_default();
+        let seen = health.contains(&format!("copilot.{}", orgs[0]))
+            && health.contains("403")
+            && health.contains(&format!("copilot.{}", orgs[1]))
+            && health.contains("404");
+        if seen {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "healthz never showed both: {health}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_matches_truth(&exporter, &fake, fake.now());
+    let m = exporter.metrics();
+    assert!(
+        served(&m).is_empty(),
+        "no gh_copilot_* series: {:?}",
+        served(&m)
+    );
+    assert!(truth(&fake, &[]).is_empty());
+    assert!(m.sum("gh_exporter_copilot_runs_total", &[("result", "error")]) >= 2.0);
+    exporter.stop();
+}
