@@ -5,6 +5,7 @@
 //! values, and checks that no download carried the GitHub token and that the activity series
 //! still equal their truth.
 
+mod redis_common;
 mod scrape_support;
 
 use std::collections::BTreeMap;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use fake_github::copilot::truth::Settings;
-use fake_github::FakeGithub;
+use fake_github::{AppAuth, FakeGithub};
 use scrape_support::*;
 
 type Series = BTreeMap<(String, Vec<(String, String)>), f64>;
@@ -310,5 +311,93 @@ fn copilot_403_and_404_are_visible_states_without_series() {
     );
     assert!(truth(&fake, &[]).is_empty());
     assert!(m.sum("gh_exporter_copilot_runs_total", &[("result", "error")]) >= 2.0);
+    exporter.stop();
+}
+
+fn testdata(name: &str) -> String {
+    format!("{}/fake-github/testdata/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The enterprise scope on its own App credentials: enterprise 28-day and users reports equal
+/// the truth beside the orgs' series (which use the token).
+#[test]
+fn copilot_enterprise_scope_equals_truth() {
+    const ENTERPRISE_APP: u64 = 5151;
+    let public = std::fs::read_to_string(testdata("app_public_key.pem")).expect("test key");
+    let fake = fake(2, 3, 8, |c| {
+        c.secondary.burst_max = 0;
+        c.enterprise_app = Some(AppAuth {
+            app_id: ENTERPRISE_APP,
+            public_key_pem: public,
+        });
+    });
+    let settings = [
+        ("include_enterprise_28d", "true"),
+        ("include_enterprise_users_28d", "true"),
+    ];
+    let mut env = copilot_env(&fake, &settings);
+    for (k, v) in [
+        (
+            "GITHUB_STATS_COPILOT__ENTERPRISE__ENABLED",
+            "true".to_string(),
+        ),
+        (
+            "GITHUB_STATS_COPILOT__ENTERPRISE__SLUG",
+            fake.enterprise_slug(),
+        ),
+        (
+            "GITHUB_STATS_COPILOT__ENTERPRISE__APP_ID",
+            ENTERPRISE_APP.to_string(),
+        ),
+        (
+            "GITHUB_STATS_COPILOT__ENTERPRISE__INSTALLATION_ID",
+            fake.enterprise_installation_id().to_string(),
+        ),
+        (
+            "GITHUB_STATS_COPILOT__ENTERPRISE__PRIVATE_KEY_PATH",
+            testdata("app_private_key.pem"),
+        ),
+    ] {
+        env.push((k.to_string(), v));
+    }
+    let exporter = Exporter::start(fake.clone(), env);
+    let m = assert_copilot_truth(&exporter, &fake, &settings);
+    let slug = fake.enterprise_slug();
+    assert!(
+        served(&m)
+            .keys()
+            .any(|(n, l)| n == "gh_copilot_active_users"
+                && l.contains(&("scope".to_string(), "enterprise".to_string()))
+                && l.contains(&("org".to_string(), slug.clone()))),
+        "enterprise series served"
+    );
+    assert!(!served(&m).keys().any(|(n, l)| n == "gh_copilot_seats"
+        && l.contains(&("scope".to_string(), "enterprise".to_string()))));
+    exporter.stop();
+}
+
+/// On the Redis store the Copilot series live in their own partition (`<org>/copilot`): both
+/// they and the org's activity series equal their truth.
+#[test]
+fn copilot_series_equal_truth_on_the_redis_store() {
+    let namespace = redis_common::unique_namespace("copilot");
+    let _cleanup = redis_common::Cleanup {
+        url: redis_common::SHARED_REDIS.to_string(),
+        namespace: namespace.clone(),
+    };
+    let fake = small_fake();
+    let mut env = copilot_env(&fake, &[("include_org_users_28d", "true")]);
+    env.push((
+        "GITHUB_STATS_STORE__REDIS_URL".into(),
+        redis_common::SHARED_REDIS.into(),
+    ));
+    env.push(("GITHUB_STATS_STORE__NAMESPACE".into(), namespace.clone()));
+    env.push((
+        "GITHUB_STATS_STORE__METRIC_REFRESH_INTERVAL".into(),
+        "1s".into(),
+    ));
+    let exporter = Exporter::start(fake.clone(), env);
+    assert_copilot_truth(&exporter, &fake, &[("include_org_users_28d", "true")]);
+    assert_matches_truth(&exporter, &fake, fake.now());
     exporter.stop();
 }
