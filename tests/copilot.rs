@@ -401,3 +401,107 @@ fn copilot_series_equal_truth_on_the_redis_store() {
     assert_matches_truth(&exporter, &fake, fake.now());
     exporter.stop();
 }
+
+/// A Copilot source for `org` of `fake` (token credential), as the actor runs it.
+fn source(
+    fake: &FakeGithub,
+    org: &str,
+    refresh_if_unchanged: bool,
+) -> github_stats_exporter::copilot::fetch::Source {
+    use github_stats_exporter::copilot::fetch::{download_client, RunSettings, Source};
+    use github_stats_exporter::copilot::mapping::{MapSettings, Scope};
+    use github_stats_exporter::github::auth::Credential;
+    use github_stats_exporter::github::client::{Client, RetrySettings};
+    use github_stats_exporter::github::governor::{Governor, RateLimitSettings};
+    let http = github_stats_exporter::github::http_client(Duration::from_secs(10), "test")
+        .expect("http client");
+    let base = url::Url::parse(&format!("{}/", fake.base_url())).expect("base url");
+    let client = Client::new(
+        http,
+        base,
+        org.to_string(),
+        Arc::new(Credential::Token(secrecy::SecretString::from("fake-token"))),
+        Arc::new(Governor::new(RateLimitSettings {
+            min_remaining_threshold: 5,
+            min_reset_buffer: Duration::from_secs(1),
+            secondary_limit_backoff: Duration::from_secs(1),
+            requests_per_minute: 0,
+        })),
+        RetrySettings {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(20),
+            max_backoff: Duration::from_millis(200),
+            jitter: false,
+        },
+    );
+    Source {
+        scope: Scope {
+            scope: "organization",
+            org: org.to_string(),
+        },
+        github: Arc::new(client),
+        download: download_client(Duration::from_secs(10), "test").expect("download client"),
+        settings: Arc::new(RunSettings {
+            map: MapSettings::default(),
+            include_28d: true,
+            include_users: true,
+            include_seats: true,
+            max_records: 0,
+            max_users: 0,
+            refresh_if_unchanged,
+            max_value_bytes: 1 << 20,
+        }),
+    }
+}
+
+fn downloads(fake: &FakeGithub, report: &str) -> u64 {
+    fake.requests()
+        .download_requests_by_report
+        .get(report)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// A report whose `report_end_day` did not move is not downloaded again (its series stay; the
+/// 1-day probes still run) unless `refresh_if_report_unchanged`.
+#[test]
+fn an_unchanged_report_is_not_downloaded_again_unless_asked() {
+    let fake = fake(1, 2, 6, |c| c.secondary.burst_max = 0);
+    let org = fake.org_names()[0].clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    for refresh in [false, true] {
+        let source = source(&fake, &org, refresh);
+        let first = runtime.block_on(source.run(Default::default(), fake.now()));
+        assert!(first.problems.is_empty(), "{:?}", first.problems);
+        const PROBE: &str = "GET /orgs/{org}/copilot/metrics/reports/organization-1-day";
+        let (org28, users, probes) = (
+            downloads(&fake, "organization-28-day"),
+            downloads(&fake, "users-28-day"),
+            requests_to(&fake, PROBE),
+        );
+        let second = runtime.block_on(source.run(first.memory.clone(), fake.now()));
+        assert!(second.problems.is_empty(), "{:?}", second.problems);
+        let again = |before: u64, report: &str| downloads(&fake, report) > before;
+        assert_eq!(again(org28, "organization-28-day"), refresh);
+        assert_eq!(again(users, "users-28-day"), refresh);
+        assert!(requests_to(&fake, PROBE) > probes, "the 1-day probe runs");
+        let series = |out: &github_stats_exporter::copilot::fetch::RunOutput| {
+            let mut all: Vec<String> = [&out.memory.org, &out.memory.users, &out.memory.seats]
+                .into_iter()
+                .flatten()
+                .flat_map(|p| p.samples.iter().map(|s| format!("{s:?}")))
+                .collect();
+            all.sort();
+            all
+        };
+        assert!(!series(&first).is_empty());
+        assert_eq!(
+            series(&first),
+            series(&second),
+            "the same series are served"
+        );
+    }
+}

@@ -57,6 +57,8 @@ pub struct Part {
     pub end_day: Option<String>,
     /// The latest day record (org part only), reused when the report did not change.
     pub latest: Option<Arc<DayRecord>>,
+    /// The newest 1-day report used (org part only).
+    pub one_day: Option<String>,
 }
 
 /// What a run keeps for the next one.
@@ -433,7 +435,7 @@ impl Source {
                 out,
             )
             .await;
-        let (end_day, mut latest) = match read {
+        let (end_day, mut latest, mut one_day) = match read {
             Err(e) => return (Err(e), notes),
             Ok(ReadOutcome::NoReport) => {
                 return (
@@ -445,15 +447,18 @@ impl Source {
                 let Some(prev) = previous.as_ref() else {
                     return (Err(PartError::transient("no report".into())), notes);
                 };
-                (prev.end_day.clone(), prev.latest.clone())
+                (
+                    prev.end_day.clone(),
+                    prev.latest.clone(),
+                    prev.one_day.clone(),
+                )
             }
             Ok(ReadOutcome::Read { links, malformed }) => {
                 self.skipped(out, &report28, &sink, malformed);
-                (links.report_end_day, sink.latest.take().map(Arc::new))
+                (links.report_end_day, sink.latest.take().map(Arc::new), None)
             }
         };
         // Fresher days from the 1-day reports, never from the local clock.
-        let mut one_day: Option<String> = None;
         if let Some(start) = latest
             .as_ref()
             .and_then(|l| l.day.as_deref())
@@ -520,6 +525,7 @@ impl Source {
                 days,
                 end_day,
                 latest,
+                one_day,
             }),
             notes,
         )
@@ -584,6 +590,7 @@ impl Source {
                     days,
                     end_day: links.report_end_day,
                     latest: None,
+                    one_day: None,
                 })
             }
         };
