@@ -220,13 +220,17 @@ impl Sink for UserSink {
     }
 }
 
-/// Reads NDJSON users rows from `bytes` through the real scanner and reduction (the bench and
-/// tests use this; a run streams downloads through the same path).
-pub fn reduce_users(chunks: impl Iterator<Item = Vec<u8>>, max_value_bytes: usize) -> (usize, u64) {
+/// Reads a users report given as chunks through the real scanner and per-user reduction (as a
+/// run reads its downloads); returns the users kept and the values skipped as malformed. For
+/// the parse benchmark.
+pub fn reduce_users<C: AsRef<[u8]>>(
+    chunks: impl IntoIterator<Item = C>,
+    max_value_bytes: usize,
+) -> (usize, u64) {
     let mut sink = UserSink::new(0, 0);
     let mut scanner = ValueScanner::new(max_value_bytes);
     for chunk in chunks {
-        scanner.push(&chunk, &mut |v| sink.value(v));
+        scanner.push(chunk.as_ref(), &mut |v| sink.value(v));
     }
     scanner.finish(&mut |v| sink.value(v));
     (sink.users.len(), sink.malformed + scanner.malformed())
