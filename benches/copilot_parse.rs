@@ -122,11 +122,11 @@ fn row(out: &mut String, user: u64, day: u64) {
         counters(out, seed + 3 * i as u64);
         out.push('}');
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
         "],\"used_agent\":true,\"used_chat\":{},\"used_cli\":false,\"used_copilot_app\":null,\
          \"used_copilot_cloud_agent\":false,\"used_copilot_coding_agent\":false,\
-         \"used_copilot_code_review_active\":false,\"used_copilot_code_review_passive\":null}}\n",
+         \"used_copilot_code_review_active\":false,\"used_copilot_code_review_passive\":null}}",
         seed % 2 == 0
     );
 }

@@ -5,6 +5,7 @@
 //! values, and checks that no download carried the GitHub token and that the activity series
 //! still equal their truth.
 
+mod common;
 mod redis_common;
 mod scrape_support;
 
@@ -504,4 +505,64 @@ fn an_unchanged_report_is_not_downloaded_again_unless_asked() {
             "the same series are served"
         );
     }
+}
+
+/// The real binary against the fake, the truth read over the fake's HTTP API: with three files
+/// per report, an expired link and malformed values, `/metrics` serves exactly
+/// `GET /_fake/copilot/truth`, and no download carried the token.
+#[test]
+fn binary_serves_exactly_the_copilot_truth() {
+    let fake = small_fake();
+    knobs(
+        &fake,
+        r#"{"files_per_report": 3, "expire_next_links": 2, "malformed": true}"#,
+    );
+    let base = format!("{}/", fake.base_url());
+    let orgs = fake.org_names().join(",");
+    let mut running = common::Running::start(&[
+        ("GITHUB_STATS_GITHUB__API_BASE_URL", &base),
+        ("GITHUB_STATS_GITHUB__TOKEN", "fake-token"),
+        ("GITHUB_STATS_GITHUB__ORGS", &orgs),
+        ("GITHUB_STATS_RATE_LIMIT__REQUESTS_PER_MINUTE", "6000"),
+        ("GITHUB_STATS_COPILOT__ENABLED", "true"),
+        ("GITHUB_STATS_COPILOT__INCLUDE_ORG_USERS_28D", "true"),
+    ]);
+    let truth_over_http = || -> Series {
+        let (status, body) = http_get(
+            fake.addr(),
+            "/_fake/copilot/truth?include_org_users_28d=true",
+        )
+        .expect("truth answers");
+        assert_eq!(status, 200, "{body}");
+        let truth: serde_json::Value = serde_json::from_str(&body).expect("truth is JSON");
+        truth["series"]
+            .as_array()
+            .expect("series")
+            .iter()
+            .map(|s| {
+                let labels = s["labels"]
+                    .as_object()
+                    .expect("labels")
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                    .collect::<Vec<_>>();
+                let mut labels = labels;
+                labels.sort();
+                (
+                    (s["metric"].as_str().unwrap_or_default().to_string(), labels),
+                    s["value"].as_f64().unwrap_or(-1.0),
+                )
+            })
+            .collect()
+    };
+    let mut last = Vec::new();
+    running.wait_until("gh_copilot_* equal the truth", |r| {
+        let body = r.get("/metrics").map(|x| x.text()).unwrap_or_default();
+        let expected = truth_over_http();
+        last = differences(&served(&Metrics::parse(&body)), &expected);
+        !expected.is_empty() && last.is_empty()
+    });
+    assert_eq!(fake.requests().download_requests_with_authorization, 0);
+    let status = running.terminate(Duration::from_secs(15));
+    assert!(status.success(), "clean exit: {status}");
 }
