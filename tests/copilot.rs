@@ -566,3 +566,44 @@ fn binary_serves_exactly_the_copilot_truth() {
     let status = running.terminate(Duration::from_secs(15));
     assert!(status.success(), "clean exit: {status}");
 }
+
+/// Flags off and partial breakdowns: without the 28-day report only users and seats are
+/// served; language and model alone give `language_model` and nothing with `feature`.
+#[test]
+fn copilot_flag_combinations_equal_truth() {
+    for settings in [
+        vec![
+            ("include_org_28d", "false"),
+            ("include_org_users_28d", "true"),
+        ],
+        vec![
+            ("include_breakdown_language", "true"),
+            ("include_breakdown_model", "true"),
+            ("max_label_values", "1"),
+        ],
+        vec![("include_breakdown_feature", "true")],
+    ] {
+        let fake = fake(1, 3, 8, |c| c.secondary.burst_max = 0);
+        let exporter = Exporter::start(fake.clone(), copilot_env(&fake, &settings));
+        let m = assert_copilot_truth(&exporter, &fake, &settings);
+        let breakdowns: std::collections::BTreeSet<String> = served(&m)
+            .keys()
+            .flat_map(|(_, l)| {
+                l.iter()
+                    .filter(|(k, _)| k == "breakdown")
+                    .map(|(_, v)| v.clone())
+            })
+            .collect();
+        let expected: &[&str] = match settings[0].0 {
+            "include_org_28d" => &[],
+            "include_breakdown_language" => &["language_model", "total"],
+            _ => &["feature", "total"],
+        };
+        assert_eq!(
+            breakdowns.iter().map(String::as_str).collect::<Vec<_>>(),
+            expected,
+            "{settings:?}"
+        );
+        exporter.stop();
+    }
+}

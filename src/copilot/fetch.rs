@@ -691,3 +691,47 @@ pub fn download_client(
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .build()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_sink_keeps_the_newest_day_and_honours_the_record_cap() {
+        let mut sink = DaySink::new(2);
+        sink.value(br#"{"report_end_day":"2026-11-03","day_totals":[{"day":"2026-11-01"},{"day":"2026-11-03"},{"day":"2026-11-02"}]}"#);
+        sink.value(br#"{"day_totals":"not a list"}"#);
+        sink.value(br#"{"no_day":1}"#);
+        assert_eq!(
+            sink.latest.as_ref().and_then(|r| r.day.as_deref()),
+            Some("2026-11-03")
+        );
+        assert_eq!(sink.record_cap, 1);
+        assert_eq!(sink.malformed(), 2);
+    }
+
+    #[test]
+    fn user_sink_counts_caps_and_malformed_rows() {
+        let mut sink = UserSink::new(3, 1);
+        for row in [
+            r#"{"user_id":1,"user_login":"a","day":"2026-11-01"}"#,
+            r#"{"user_id":2,"user_login":"b","day":"2026-11-01"}"#,
+            r#"["an","unknown","shape"]"#,
+            r#"{"user_id":1,"user_login":"a","day":"2026-11-02"}"#,
+            r#"{"user_id":3,"user_login":"c","day":"2026-11-02"}"#,
+        ] {
+            sink.value(row.as_bytes());
+        }
+        assert_eq!(sink.users.len(), 1);
+        assert_eq!(sink.users.user_cap_skipped, 1);
+        assert_eq!(sink.record_cap, 1);
+        assert_eq!(sink.malformed(), 1);
+    }
+
+    #[test]
+    fn reduce_users_reads_across_chunks() {
+        let text = b"{\"user_id\":1,\"day\":\"2026-11-01\"}\n{\"user_id\":2,\"day\":\"2026-11-01\"}\n{broken\n";
+        let (users, malformed) = reduce_users(text.chunks(5), 1 << 10);
+        assert_eq!((users, malformed), (2, 1));
+    }
+}
