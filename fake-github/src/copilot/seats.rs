@@ -46,16 +46,18 @@ const EDITORS: [&str; 4] = [
     "copilot-cli/0.0.339",
 ];
 
-/// Seats of an org, in member order.
+/// Seats of an org, in member order. The second seat was never used and the third has no plan
+/// type, so every org of three seats or more has both `null`s.
 pub fn seats(world: &World, org: usize) -> Vec<Seat> {
     let o = &world.orgs[org];
     seat_holders(world, org)
         .into_iter()
-        .map(|u| {
+        .enumerate()
+        .map(|(i, u)| {
             let id = world.user(u).id;
             let mut rng = Rng::new(&[world.seed, 0xC9, o.id, id]);
             let bucket = rng.range(0, 3);
-            let never = rng.chance(0.1);
+            let never = rng.chance(0.1) || i == 1;
             let age = match bucket {
                 0 => rng.range(HOUR, 7 * DAY - 12 * HOUR),
                 1 => rng.range(7 * DAY + 12 * HOUR, 30 * DAY - 12 * HOUR),
@@ -63,6 +65,7 @@ pub fn seats(world: &World, org: usize) -> Vec<Seat> {
                 _ => rng.range(90 * DAY + 12 * HOUR, 400 * DAY),
             };
             let plan = match rng.range(0, 9) {
+                _ if i == 2 => None,
                 0 => None,
                 1..=4 => Some("business"),
                 _ => Some("enterprise"),
