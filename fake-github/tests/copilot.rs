@@ -414,7 +414,10 @@ async fn seats_paginate_with_fake_clock_date_and_match_the_truth() {
         let plan = match &s["plan_type"] {
             Value::Null => "unknown".to_string(),
             Value::String(p) => {
-                assert!(p == "business" || p == "enterprise", "{p}");
+                assert!(
+                    ["business", "enterprise", "unknown"].contains(&p.as_str()),
+                    "{p}"
+                );
                 p.clone()
             }
             other => panic!("plan_type {other}"),
@@ -857,9 +860,11 @@ async fn user_truth_equals_latest_rows_in_every_label_mode() {
             .collect();
         assert_eq!(got, want, "mode {mode}");
     }
-    let hashed = fake_github::copilot::truth::hashed_user(salt, "alice");
-    assert_eq!(hashed.len(), 16);
-    assert!(hashed.chars().all(|c| c.is_ascii_hexdigit()));
+    // Known answer: `printf pepperalice | sha256sum | cut -c1-16`.
+    assert_eq!(
+        fake_github::copilot::truth::hashed_user(salt, "alice"),
+        "b1b68da447843a65"
+    );
 
     let t = truth(
         &c,
