@@ -211,6 +211,11 @@ async fn one_day_reports_answer_204_from_today_and_400_without_day() {
         assert_eq!(status(format!("?date={}", day(LATEST))).await, 400);
         assert_eq!(status("?day=2023-11-1".to_string()).await, 400);
     }
+    let ghes = format!(
+        "{base}/api/v3/orgs/{org}/copilot/metrics/reports/users-1-day?day={}",
+        day(LATEST)
+    );
+    assert_eq!(get(&c, &ghes).await.status(), 200, "GHES prefix");
     let r = get(
         &c,
         &org_url(&base, org, &format!("users-1-day?day={}", day(TODAY))),
@@ -1141,4 +1146,70 @@ async fn enterprise_reports_use_their_own_installation_and_dedupe_users() {
             ("report", "enterprise-1-day")
         ]
     )));
+}
+
+/// Each flag gates its families: no org reports without `include_org_28d`, no pull-request
+/// families without `include_pull_request_activity`, no seats without `include_seats`;
+/// `emit_day_label` labels every report family with its day and never seats; the enterprise
+/// set to 403 disappears from the truth and answers 403.
+#[tokio::test]
+async fn flags_gate_families_and_day_labels_skip_seats() {
+    let fake = spawn(config());
+    let (base, c) = (fake.base_url(), client());
+    let metrics =
+        |t: &BTreeMap<Key, f64>| -> BTreeSet<String> { t.keys().map(|(m, _)| m.clone()).collect() };
+    let default = truth(&c, &base, "").await;
+    assert!(metrics(&default).contains("gh_copilot_pull_requests"));
+    assert!(metrics(&default).contains("gh_copilot_seats"));
+    assert!(!metrics(&default)
+        .iter()
+        .any(|m| m.starts_with("gh_copilot_user_")));
+
+    let no_reports = truth(&c, &base, "include_org_28d=false").await;
+    assert_eq!(
+        metrics(&no_reports),
+        BTreeSet::from(["gh_copilot_seats".to_string()])
+    );
+    let no_pr = truth(
+        &c,
+        &base,
+        "include_pull_request_activity=false&include_seats=false",
+    )
+    .await;
+    assert!(!metrics(&no_pr)
+        .iter()
+        .any(|m| m.contains("pull_requests") || m == "gh_copilot_seats"));
+    assert!(metrics(&no_pr).contains("gh_copilot_active_users"));
+
+    let dated = truth(&c, &base, "emit_day_label=true&include_org_users_28d=true").await;
+    for (m, l) in dated.keys() {
+        assert_eq!(m != "gh_copilot_seats", l.contains_key("day"), "{m} {l:?}");
+    }
+    let active_days: BTreeSet<&String> = dated
+        .keys()
+        .filter(|(m, _)| m == "gh_copilot_active_users")
+        .map(|(_, l)| &l["day"])
+        .collect();
+    assert_eq!(active_days, BTreeSet::from([&day(LATEST)]));
+
+    let slug = fake.enterprise_slug();
+    let ent = truth(
+        &c,
+        &base,
+        "include_enterprise_28d=true&include_org_28d=false&include_seats=false",
+    )
+    .await;
+    assert!(!ent.is_empty());
+    knobs(&c, &base, json!({"enterprise_status": 403})).await;
+    let url = format!("{base}/enterprises/{slug}/copilot/metrics/reports/enterprise-28-day/latest");
+    assert_eq!(get(&c, &url).await.status(), 403);
+    let ent = truth(
+        &c,
+        &base,
+        "include_enterprise_28d=true&include_org_28d=false&include_seats=false",
+    )
+    .await;
+    assert!(ent.is_empty());
+    knobs(&c, &base, json!({"enterprise_status": 200})).await;
+    assert_eq!(get(&c, &url).await.status(), 200);
 }
