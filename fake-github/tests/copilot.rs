@@ -923,7 +923,18 @@ async fn faults_apply_to_copilot_routes_and_downloads() {
         assert_eq!(r.status(), 201);
     }
     assert_eq!(c.get(&link).send().await.expect("send").status(), 503);
-    assert_eq!(c.get(&link).send().await.expect("send").status(), 200);
+    let streamed = download(&c, &link).await;
+    assert!(!streamed.is_empty());
+    // A fault that only delays makes the fake build the file in memory: same bytes.
+    let r = c
+        .post(format!("{base}/_fake/faults"))
+        .json(&json!({"path_regex": "^/_blob/copilot/", "delay_ms": 1, "count": 1}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 201);
+    assert_eq!(download(&c, &link).await, streamed);
+    assert_eq!(fake.faults_served().get("delay"), Some(&1));
     let seats = format!("{base}/orgs/{org}/copilot/billing/seats");
     assert_eq!(get(&c, &seats).await.status(), 502);
     assert_eq!(get(&c, &url).await.status(), 500);
