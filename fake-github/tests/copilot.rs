@@ -1223,4 +1223,45 @@ async fn flags_gate_families_and_day_labels_skip_seats() {
     assert!(ent.is_empty());
     knobs(&c, &base, json!({"enterprise_status": 200})).await;
     assert_eq!(get(&c, &url).await.status(), 200);
+
+    // `at` moves the truth's instant: a day later every report day is a day later.
+    let org = &fake.org_names()[0];
+    let report_day = |t: &BTreeMap<Key, f64>, report: &str| {
+        t.get(&key(
+            "gh_copilot_report_day_timestamp_seconds",
+            &[("scope", "organization"), ("org", org), ("report", report)],
+        ))
+        .copied()
+    };
+    let later = truth(&c, &base, &format!("at={}", NOW + 86_400.0)).await;
+    assert_eq!(
+        report_day(&default, "organization-28-day"),
+        Some((END * 86_400) as f64)
+    );
+    assert_eq!(
+        report_day(&later, "organization-28-day"),
+        Some(((END + 1) * 86_400) as f64)
+    );
+    assert_eq!(
+        report_day(&later, "organization-1-day"),
+        Some(((LATEST + 1) * 86_400) as f64)
+    );
+
+    // The in-process knob setter is the same state as the HTTP one.
+    let state = fake
+        .copilot_knobs(fake_github::copilot::knobs::KnobChange {
+            malformed: Some(true),
+            ..Default::default()
+        })
+        .expect("valid knobs");
+    assert!(state.malformed);
+    let seen: Value = c
+        .get(format!("{base}/_fake/copilot"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(seen["malformed"], true);
 }
