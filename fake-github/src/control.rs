@@ -122,10 +122,20 @@ pub(crate) fn copilot_truth(
 }
 
 fn get_copilot_truth(req: &HttpRequest, state: &State) -> HttpResponse {
-    let query: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    match crate::copilot::truth::Settings::from_query(&query) {
-        Ok(s) => ok(&copilot_truth(state, state.clock.now(), &s)),
+    type Pairs = Vec<(String, String)>;
+    let (at, settings): (Pairs, Pairs) = serde_urlencoded::from_str::<Pairs>(req.query_string())
+        .unwrap_or_default()
+        .into_iter()
+        .partition(|(k, _)| k == "at");
+    let at = match at.last() {
+        None => state.clock.now(),
+        Some((_, v)) => match v.parse::<f64>() {
+            Ok(at) if at.is_finite() && at >= 0.0 => at,
+            _ => return bad_request("`at` must be Unix seconds"),
+        },
+    };
+    match crate::copilot::truth::Settings::from_query(&settings) {
+        Ok(s) => ok(&copilot_truth(state, at, &s)),
         Err(e) => bad_request(&e),
     }
 }

@@ -137,6 +137,14 @@ impl FakeGithub {
         crate::control::copilot_truth(&self.state, self.state.clock.now(), settings)
     }
 
+    /// Changes the Copilot knobs (as `POST /_fake/copilot`); returns their new state.
+    pub fn copilot_knobs(
+        &self,
+        change: crate::copilot::knobs::KnobChange,
+    ) -> Result<crate::copilot::knobs::KnobState, crate::copilot::knobs::KnobError> {
+        self.state.copilot.apply(change)
+    }
+
     /// The fake's current "now" (Unix seconds).
     pub fn now(&self) -> f64 {
         self.state.clock.now()

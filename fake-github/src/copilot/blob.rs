@@ -7,17 +7,24 @@
 //! A link names everything its file depends on (scope, report, day, part, parts, malformed
 //! flag) and is signed over it, so the file is the same whenever it is downloaded.
 
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 use serde_json::{json, Value};
 
-use super::model::{day_str, parse_day, scope_id, Activity, Scope};
+use super::model::{day_str, is_active, parse_day, scope_id, user_day, Activity, Scope};
 use super::records::{day_record, user_record, Ids};
 use super::ReportKind;
 use crate::hash::hash;
 use crate::state::State;
 use crate::timefmt::{iso, DAY};
+use crate::world::{UserIdx, World};
 
 /// Path prefix of download links.
 pub const PREFIX: &str = "/_blob/copilot/";
@@ -298,11 +305,136 @@ async fn serve_inner(
             .body(body);
         return (resp, 404);
     };
-    let body = crate::server::mangle(Bytes::from(content(state, &t)), fault.as_ref());
-    let resp = HttpResponse::Ok()
-        .insert_header(("content-type", "application/octet-stream"))
+    let mut b = HttpResponse::Ok();
+    b.insert_header(("content-type", "application/octet-stream"))
         .insert_header(("x-ms-blob-type", "BlockBlob"))
-        .insert_header(("x-ms-version", "2025-01-05"))
-        .body(body);
+        .insert_header(("x-ms-version", "2025-01-05"));
+    // Users reports are streamed (a big world's file never sits in memory); a fault that
+    // changes the body needs the whole of it.
+    let resp = if t.kind.is_users() && fault.is_none() {
+        b.body(UserRows::new(state, &t))
+    } else {
+        b.body(crate::server::mangle(
+            Bytes::from(content(state, &t)),
+            fault.as_ref(),
+        ))
+    };
     (resp, 200)
+}
+
+/// A users report file generated row by row while it is sent (chunked, ~64 KiB a chunk): the
+/// rows with index `[from, to)` in file order (by day, then seat order), the malformed lines of
+/// the knob after the first row of the first file.
+struct UserRows {
+    world: Arc<World>,
+    users: Vec<UserIdx>,
+    ids: Ids,
+    range: Option<(i64, i64)>,
+    day: i64,
+    last_day: i64,
+    ui: usize,
+    /// Index of the next active row.
+    index: usize,
+    from: usize,
+    to: usize,
+    bad: bool,
+    emitted: usize,
+}
+
+impl UserRows {
+    fn new(state: &State, t: &Target) -> UserRows {
+        let world = state.world.clone();
+        let users = super::model::scope_users(&world, t.scope);
+        let (start, end, range) = if t.kind == ReportKind::Users28 {
+            (t.day - 27, t.day, Some((t.day - 27, t.day)))
+        } else {
+            (t.day, t.day, None)
+        };
+        let total = (start..=end)
+            .map(|d| {
+                users
+                    .iter()
+                    .filter(|u| is_active(world.seed, world.user(**u).id, d))
+                    .count()
+            })
+            .sum::<usize>();
+        let (p, ps) = (t.part as usize, t.parts.max(1) as usize);
+        UserRows {
+            ids: ids(state, t.scope),
+            world,
+            users,
+            range,
+            day: start,
+            last_day: end,
+            ui: 0,
+            index: 0,
+            from: total * p / ps,
+            to: total * (p + 1) / ps,
+            bad: t.bad && t.part == 0,
+            emitted: 0,
+        }
+    }
+
+    /// The next row of this file (with its newline), or `None` at its end.
+    fn next_row(&mut self) -> Option<Vec<u8>> {
+        while self.day <= self.last_day && self.index < self.to {
+            let (day, u) = (self.day, self.users.get(self.ui).copied());
+            self.ui += 1;
+            if self.ui >= self.users.len() {
+                self.ui = 0;
+                self.day += 1;
+            }
+            let Some(u) = u else { continue };
+            let id = self.world.user(u).id;
+            if !is_active(self.world.seed, id, day) {
+                continue;
+            }
+            let index = self.index;
+            self.index += 1;
+            if index < self.from {
+                continue;
+            }
+            let ud = user_day(self.world.seed, id, u, day)?;
+            let mut out = serde_json::to_vec(&user_record(&self.world, &ud, self.ids, self.range))
+                .unwrap_or_default();
+            out.push(b'\n');
+            if self.bad && self.emitted == 0 {
+                out.extend_from_slice(BAD_USER_LINES.as_bytes());
+            }
+            self.emitted += 1;
+            return Some(out);
+        }
+        if self.bad && self.emitted == 0 {
+            self.emitted = 1;
+            return Some(BAD_USER_LINES.as_bytes().to_vec());
+        }
+        None
+    }
+}
+
+impl MessageBody for UserRows {
+    type Error = Infallible;
+
+    fn size(&self) -> BodySize {
+        BodySize::Stream
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+        const CHUNK: usize = 64 * 1024;
+        let mut buf = Vec::with_capacity(CHUNK + 16 * 1024);
+        while buf.len() < CHUNK {
+            match self.next_row() {
+                Some(row) => buf.extend(row),
+                None => break,
+            }
+        }
+        if buf.is_empty() {
+            Poll::Ready(None)
+        } else {
+            Poll::Ready(Some(Ok(Bytes::from(buf))))
+        }
+    }
 }

@@ -40,7 +40,7 @@ impl Default for KnobState {
 
 /// Body of `POST /_fake/copilot`: only the fields given change. A status of 200 (or `null` for
 /// the enterprise) enables Copilot again.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KnobChange {
     #[serde(default)]

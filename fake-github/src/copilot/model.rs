@@ -219,17 +219,26 @@ fn skewed<'a>(rng: &mut Rng, items: &'a [&'static str], power: f64) -> &'static 
     items[i.min(items.len() - 1)]
 }
 
-/// The user's day, or `None` when they did not use Copilot that day.
-pub fn user_day(seed: u64, user_id: u64, user: UserIdx, day: i64) -> Option<UserDay> {
+/// Probability that the user uses Copilot on that day (weekends less).
+fn active_probability(seed: u64, user_id: u64, day: i64) -> f64 {
     let engagement = 0.35 + (hash(&[seed, 0xC1, user_id]) % 60) as f64 / 100.0;
     let weekday = (day + 4).rem_euclid(7); // 0 = Sunday
-    let p = if weekday == 0 || weekday == 6 {
+    if weekday == 0 || weekday == 6 {
         engagement * 0.4
     } else {
         engagement
-    };
+    }
+}
+
+/// Whether [`user_day`] is `Some`, without generating the day.
+pub fn is_active(seed: u64, user_id: u64, day: i64) -> bool {
+    Rng::new(&[seed, 0xC2, user_id, day as u64]).chance(active_probability(seed, user_id, day))
+}
+
+/// The user's day, or `None` when they did not use Copilot that day.
+pub fn user_day(seed: u64, user_id: u64, user: UserIdx, day: i64) -> Option<UserDay> {
     let mut rng = Rng::new(&[seed, 0xC2, user_id, day as u64]);
-    if !rng.chance(p) {
+    if !rng.chance(active_probability(seed, user_id, day)) {
         return None;
     }
     let n = rng.range(3, 12) as usize;
@@ -660,6 +669,12 @@ mod tests {
                 );
                 rows.extend(u.rows);
             }
+        }
+        for d in 0..40 {
+            assert_eq!(
+                is_active(7, 1234, 20_000 + d),
+                user_day(7, 1234, 0, 20_000 + d).is_some()
+            );
         }
         let b = Breakdown::of_rows(&rows);
         let sum = |it: &mut dyn Iterator<Item = &Counts>| {

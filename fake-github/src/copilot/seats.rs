@@ -1,5 +1,5 @@
 //! Copilot seats of an org (`GET /orgs/{org}/copilot/billing/seats`): one per seat holder, with
-//! a plan type (`business`, `enterprise` or `null`) and a `last_activity_at` whose age relative
+//! a plan type (`business`, `enterprise`, `unknown` or `null`) and a `last_activity_at` whose age relative
 //! to the fake clock's now lies at least 12 h away from the 7/30/90-day bucket boundaries (or
 //! is `null`), so a reader's buckets cannot depend on a few seconds of request latency.
 
@@ -46,16 +46,18 @@ const EDITORS: [&str; 4] = [
     "copilot-cli/0.0.339",
 ];
 
-/// Seats of an org, in member order.
+/// Seats of an org, in member order. The second seat was never used and the third has no plan
+/// type, so every org of three seats or more has both `null`s.
 pub fn seats(world: &World, org: usize) -> Vec<Seat> {
     let o = &world.orgs[org];
     seat_holders(world, org)
         .into_iter()
-        .map(|u| {
+        .enumerate()
+        .map(|(i, u)| {
             let id = world.user(u).id;
             let mut rng = Rng::new(&[world.seed, 0xC9, o.id, id]);
             let bucket = rng.range(0, 3);
-            let never = rng.chance(0.1);
+            let never = rng.chance(0.1) || i == 1;
             let age = match bucket {
                 0 => rng.range(HOUR, 7 * DAY - 12 * HOUR),
                 1 => rng.range(7 * DAY + 12 * HOUR, 30 * DAY - 12 * HOUR),
@@ -63,8 +65,11 @@ pub fn seats(world: &World, org: usize) -> Vec<Seat> {
                 _ => rng.range(90 * DAY + 12 * HOUR, 400 * DAY),
             };
             let plan = match rng.range(0, 9) {
+                _ if i == 2 => None,
                 0 => None,
-                1..=4 => Some("business"),
+                // GitHub's own value for an unknown plan; counts with the `null`s.
+                1 => Some("unknown"),
+                2..=4 => Some("business"),
                 _ => Some("enterprise"),
             };
             let team_pick = rng.range(0, 5) as usize;
@@ -106,6 +111,7 @@ pub fn seat_json(world: &World, api: &str, org: &str, s: &Seat, now: f64) -> Val
             "privacy": "closed",
             "notification_setting": "notifications_enabled",
             "permission": "pull",
+            "type": "organization",
             "url": format!("{api}/orgs/{org}/teams/{slug}"),
             "html_url": format!("https://github.com/orgs/{org}/teams/{slug}"),
             "members_url": format!("{api}/orgs/{org}/teams/{slug}/members{{/member}}"),
