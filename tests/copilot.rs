@@ -607,3 +607,40 @@ fn copilot_flag_combinations_equal_truth() {
         exporter.stop();
     }
 }
+
+/// Per-org mode on Redis leases, two replicas: each org's Copilot actor runs beside its scraper
+/// under the org's lease, its fenced batch lands in the shared store, and both replicas serve
+/// exactly the truth.
+#[test]
+fn copilot_runs_under_each_orgs_lease_in_per_org_mode() {
+    let namespace = redis_common::unique_namespace("copilot-per-org");
+    let _cleanup = redis_common::Cleanup {
+        url: redis_common::SHARED_REDIS.to_string(),
+        namespace: namespace.clone(),
+    };
+    let fake = fake(3, 3, 8, |c| c.secondary.burst_max = 0);
+    let replica = |identity: &str| {
+        let mut env = copilot_env(&fake, &[]);
+        for (k, v) in [
+            ("GITHUB_STATS_STORE__REDIS_URL", redis_common::SHARED_REDIS),
+            ("GITHUB_STATS_STORE__NAMESPACE", namespace.as_str()),
+            ("GITHUB_STATS_STORE__METRIC_REFRESH_INTERVAL", "1s"),
+            ("GITHUB_STATS_LEADER_ELECTION__ENABLED", "true"),
+            ("GITHUB_STATS_LEADER_ELECTION__MODE", "per_org"),
+            ("GITHUB_STATS_LEADER_ELECTION__LEASE_DURATION", "3s"),
+            ("GITHUB_STATS_LEADER_ELECTION__RENEW_DEADLINE", "2s"),
+            ("GITHUB_STATS_LEADER_ELECTION__RETRY_PERIOD", "500ms"),
+            ("GITHUB_STATS_LEADER_ELECTION__REBALANCE_DELAY", "2s"),
+            ("GITHUB_STATS_LEADER_ELECTION__IDENTITY", identity),
+            ("GITHUB_STATS_BACKFILL__ENABLED", "false"),
+        ] {
+            env.push((k.to_string(), v.to_string()));
+        }
+        Exporter::start(fake.clone(), env)
+    };
+    let (a, b) = (replica("copilot-a"), replica("copilot-b"));
+    assert_copilot_truth(&a, &fake, &[]);
+    assert_copilot_truth(&b, &fake, &[]);
+    b.stop();
+    a.stop();
+}
