@@ -296,6 +296,27 @@ impl Source {
         }
     }
 
+    /// The endpoint template of report `what` (`gh_exporter_github_requests{endpoint}`).
+    fn endpoint(&self, what: &str) -> &'static str {
+        let enterprise = self.scope.scope == "enterprise";
+        match (enterprise, what) {
+            (false, "organization-28-day") => {
+                "/orgs/{org}/copilot/metrics/reports/organization-28-day/latest"
+            }
+            (false, "organization-1-day") => {
+                "/orgs/{org}/copilot/metrics/reports/organization-1-day"
+            }
+            (false, _) => "/orgs/{org}/copilot/metrics/reports/users-28-day/latest",
+            (true, "enterprise-28-day") => {
+                "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-28-day/latest"
+            }
+            (true, "enterprise-1-day") => {
+                "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-1-day"
+            }
+            (true, _) => "/enterprises/{enterprise}/copilot/metrics/reports/users-28-day/latest",
+        }
+    }
+
     async fn links(&self, what: &str, path: &str, query: &[(&str, &str)]) -> LinkAnswer {
         let url = match self.github.url(path, query) {
             Ok(url) => url,
@@ -303,7 +324,7 @@ impl Source {
         };
         match self
             .github
-            .get::<LinkResponse>("copilot_metrics_report", url, "core")
+            .get::<LinkResponse>(self.endpoint(what), url, "core")
             .await
         {
             Ok(Answer::Page(page)) => LinkAnswer::Links(page.value),
