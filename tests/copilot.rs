@@ -173,6 +173,33 @@ fn copilot_series_equal_truth_with_default_settings() {
         );
         assert!(
             m.get(
+                "gh_exporter_github_requests_total",
+                &[
+                    ("org", org),
+                    (
+                        "endpoint",
+                        "/orgs/{org}/copilot/metrics/reports/organization-28-day/latest",
+                    ),
+                    ("status_class", "2xx"),
+                ],
+            )
+            .is_some_and(|v| v >= 1.0),
+            "Copilot calls of {org} in the request counter"
+        );
+        assert!(
+            m.get(
+                "gh_exporter_copilot_runs_total",
+                &[
+                    ("scope", "organization"),
+                    ("org", org),
+                    ("result", "success")
+                ],
+            )
+            .is_some_and(|v| v >= 1.0),
+            "a successful run of {org}"
+        );
+        assert!(
+            m.get(
                 "gh_exporter_copilot_report_staleness_seconds",
                 &[
                     ("scope", "organization"),

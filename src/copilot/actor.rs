@@ -15,8 +15,10 @@ use actix::{
 use gse_actors::health::{ComponentStatus, HealthReporter};
 use gse_actors::messages::UpsertBatch;
 use gse_actors::metrics::copilot as families;
+use gse_actors::metrics::github_api;
 use gse_actors::ports::{CounterDeltas, OrgBatch, Sample};
 use gse_actors::roles::Grant;
+use gse_actors::scrape::actor::CounterLedger;
 use gse_actors::scrape::port::Clock;
 
 use super::fetch::{RunMemory, RunOutput, Source};
@@ -36,6 +38,9 @@ pub struct CopilotActorArgs {
     pub clock: Arc<dyn Clock>,
     /// What the last run remembered; shared across restarts and changes of owner.
     pub memory: Arc<Mutex<RunMemory>>,
+    /// Counter increments not yet handed to the store, and the last request totals seen from
+    /// the Copilot client's telemetry; shared across restarts.
+    pub counters: Arc<Mutex<CounterLedger>>,
 }
 
 /// The per-scope Copilot scraper.
@@ -102,25 +107,37 @@ impl CopilotActor {
         } else {
             "error"
         };
-        let mut deltas = vec![
-            Sample {
-                metric: families::RUNS.name.to_string(),
-                labels: base(&[("result", result)]),
-                value: 1.0,
-            },
-            Sample {
-                metric: families::DOWNLOAD_BYTES.name.to_string(),
-                labels: base(&[]),
-                value: out.download_bytes as f64,
-            },
-        ];
-        for (report, reason, count) in &out.skipped {
-            deltas.push(Sample {
-                metric: families::RECORDS_SKIPPED.name.to_string(),
-                labels: base(&[("report", report), ("reason", reason)]),
-                value: *count as f64,
-            });
-        }
+        let deltas = {
+            let mut ledger = self
+                .args
+                .counters
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            ledger.add(families::RUNS.name, base(&[("result", result)]), 1.0);
+            ledger.add(
+                families::DOWNLOAD_BYTES.name,
+                base(&[]),
+                out.download_bytes as f64,
+            );
+            for (report, reason, count) in &out.skipped {
+                ledger.add(
+                    families::RECORDS_SKIPPED.name,
+                    base(&[("report", report), ("reason", reason)]),
+                    *count as f64,
+                );
+            }
+            // The report-link and seat calls, in the shared request counter of the org.
+            for ((endpoint, class), count) in &self.args.source.github.telemetry().requests {
+                let mut labels = vec![
+                    ("endpoint".to_string(), endpoint.clone()),
+                    ("org".to_string(), scope.org.clone()),
+                    ("status_class".to_string(), class.clone()),
+                ];
+                labels.sort();
+                ledger.observe_total(github_api::REQUESTS.name, labels, *count as f64);
+            }
+            ledger.drain()
+        };
         let status = if out.problems.is_empty() {
             ComponentStatus::Up
         } else {
@@ -133,7 +150,11 @@ impl CopilotActor {
             grant: self.args.grant.clone(),
             samples,
             shared: Arc::default(),
-            counter_deltas: vec![CounterDeltas::new(deltas)],
+            counter_deltas: if deltas.is_empty() {
+                Vec::new()
+            } else {
+                vec![CounterDeltas::new(deltas)]
+            },
         }));
     }
 }

@@ -12,6 +12,7 @@ use actix::Recipient;
 use gse_actors::health::HealthReporter;
 use gse_actors::messages::UpsertBatch;
 use gse_actors::roles::Grant;
+use gse_actors::scrape::actor::CounterLedger;
 use gse_actors::scrape::port::Clock;
 use gse_actors::supervisor::ChildSpec;
 
@@ -39,6 +40,7 @@ struct Entry {
     component: String,
     source: Arc<Source>,
     memory: Arc<Mutex<RunMemory>>,
+    counters: Arc<Mutex<CounterLedger>>,
 }
 
 /// Every Copilot actor this process may run, keyed by the org that carries it.
@@ -119,6 +121,7 @@ impl CopilotActors {
                 component: format!("copilot.{org}"),
                 source: Arc::new(source),
                 memory: Arc::default(),
+                counters: Arc::default(),
             });
         }
         let e = &c.enterprise;
@@ -166,6 +169,7 @@ impl CopilotActors {
                     component: format!("copilot.enterprise.{slug}"),
                     source: Arc::new(source),
                     memory: Arc::default(),
+                    counters: Arc::default(),
                 });
             }
         }
@@ -194,9 +198,10 @@ impl CopilotActors {
         entries
             .iter()
             .map(|entry| {
-                let (source, memory, partition, component) = (
+                let (source, memory, counters, partition, component) = (
                     entry.source.clone(),
                     entry.memory.clone(),
+                    entry.counters.clone(),
                     entry.partition.clone(),
                     entry.component.clone(),
                 );
@@ -219,6 +224,7 @@ impl CopilotActors {
                         health: health.clone(),
                         clock: clock.clone(),
                         memory: memory.clone(),
+                        counters: counters.clone(),
                     })
                 });
                 spec
