@@ -478,6 +478,7 @@ fn source(
             max_users: 0,
             refresh_if_unchanged,
             max_value_bytes: 1 << 20,
+            max_row_bytes: 1 << 20,
         }),
     }
 }

@@ -34,8 +34,11 @@ pub struct RunSettings {
     /// 0 = no cap.
     pub max_users: u64,
     pub refresh_if_unchanged: bool,
-    /// A single JSON value longer than this is skipped as malformed.
+    /// A single JSON value of an organization/enterprise report (a whole 28-day object with
+    /// every day) longer than this is skipped as malformed.
     pub max_value_bytes: usize,
+    /// The same for one row of a users report.
+    pub max_row_bytes: usize,
 }
 
 /// The scope's ports: GitHub (with the token) and the download client (without it).
@@ -342,6 +345,7 @@ impl Source {
         path: &str,
         query: &[(&str, &str)],
         unchanged: Option<&str>,
+        cap: usize,
         sink: &mut dyn Sink,
         out: &mut RunOutput,
     ) -> Result<ReadOutcome, PartError> {
@@ -359,7 +363,7 @@ impl Source {
                 }
             }
             sink.reset();
-            let mut scanner = ValueScanner::new(self.settings.max_value_bytes);
+            let mut scanner = ValueScanner::new(cap);
             let mut expired = false;
             for link in &links.download_links {
                 match self.download(link, &mut scanner, sink, out).await {
@@ -456,6 +460,7 @@ impl Source {
                 &format!("{base}/{report28}/latest"),
                 &[],
                 unchanged.as_deref(),
+                s.max_value_bytes,
                 &mut sink,
                 out,
             )
@@ -498,6 +503,7 @@ impl Source {
                         &format!("{base}/{report1}"),
                         &[("day", &day)],
                         None,
+                        s.max_value_bytes,
                         &mut sink,
                         out,
                     )
@@ -584,7 +590,15 @@ impl Source {
             self.scope_path()
         );
         let read = self
-            .read_report(report, &path, &[], unchanged.as_deref(), &mut sink, out)
+            .read_report(
+                report,
+                &path,
+                &[],
+                unchanged.as_deref(),
+                s.max_row_bytes,
+                &mut sink,
+                out,
+            )
             .await;
         let result = match read {
             Err(e) => Err(e),

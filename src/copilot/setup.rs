@@ -25,9 +25,8 @@ use crate::github::client::Client;
 use crate::github::governor::Governor;
 use crate::github::setup::{rate_settings, retry_settings, SetupError};
 
-/// The largest single JSON value read from a report file (a day record with every breakdown
-/// is tens of kilobytes; a user row a few).
-pub const MAX_VALUE_BYTES: usize = 8 << 20;
+/// The largest users-report row read (a row is a few kilobytes).
+pub const MAX_ROW_BYTES: usize = 1 << 20;
 
 /// The store partition of an org's Copilot series.
 pub fn partition(org: &str) -> String {
@@ -50,6 +49,11 @@ pub struct CopilotActors {
     store: Arc<dyn Fn() -> Option<Recipient<UpsertBatch>> + Send + Sync>,
     health: HealthReporter,
     clock: Arc<dyn Clock>,
+}
+
+/// The largest organization/enterprise report value: `github.max_response_bytes`.
+fn max_value_bytes(config: &Config) -> usize {
+    usize::try_from(config.github.max_response_bytes).unwrap_or(usize::MAX)
 }
 
 fn map_settings(config: &Config) -> MapSettings {
@@ -94,7 +98,9 @@ impl CopilotActors {
             max_records: c.max_records_per_report,
             max_users: c.max_users_per_report,
             refresh_if_unchanged: c.refresh_if_report_unchanged,
-            max_value_bytes: MAX_VALUE_BYTES,
+            // A whole 28-day object is one value: bounded like any GitHub body.
+            max_value_bytes: max_value_bytes(config),
+            max_row_bytes: MAX_ROW_BYTES,
         });
         for (org, scrape) in &clients {
             let client = Client::new(
@@ -160,7 +166,9 @@ impl CopilotActors {
                         max_records: c.max_records_per_report,
                         max_users: c.max_users_per_report,
                         refresh_if_unchanged: c.refresh_if_report_unchanged,
-                        max_value_bytes: MAX_VALUE_BYTES,
+                        // A whole 28-day object is one value: bounded like any GitHub body.
+                        max_value_bytes: max_value_bytes(config),
+                        max_row_bytes: MAX_ROW_BYTES,
                     }),
                 };
                 by_org.entry(host).or_default().push(Entry {
