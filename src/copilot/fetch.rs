@@ -341,14 +341,17 @@ impl Source {
     /// again (at most [`LINK_REFRESHES`] times) and starts the read over.
     async fn read_report(
         &self,
-        what: &str,
-        path: &str,
-        query: &[(&str, &str)],
-        unchanged: Option<&str>,
-        cap: usize,
+        request: Request<'_>,
         sink: &mut dyn Sink,
         out: &mut RunOutput,
     ) -> Result<ReadOutcome, PartError> {
+        let Request {
+            what,
+            path,
+            query,
+            unchanged,
+            cap,
+        } = request;
         let mut refreshes = 0;
         loop {
             let links = match self.links(what, path, query).await {
@@ -456,11 +459,13 @@ impl Source {
         let mut notes = Vec::new();
         let read = self
             .read_report(
-                &report28,
-                &format!("{base}/{report28}/latest"),
-                &[],
-                unchanged.as_deref(),
-                s.max_value_bytes,
+                Request {
+                    what: &report28,
+                    path: &format!("{base}/{report28}/latest"),
+                    query: &[],
+                    unchanged: unchanged.as_deref(),
+                    cap: s.max_value_bytes,
+                },
                 &mut sink,
                 out,
             )
@@ -499,11 +504,13 @@ impl Source {
                 let mut sink = DaySink::new(s.max_records);
                 let read = self
                     .read_report(
-                        &report1,
-                        &format!("{base}/{report1}"),
-                        &[("day", &day)],
-                        None,
-                        s.max_value_bytes,
+                        Request {
+                            what: &report1,
+                            path: &format!("{base}/{report1}"),
+                            query: &[("day", &day)],
+                            unchanged: None,
+                            cap: s.max_value_bytes,
+                        },
                         &mut sink,
                         out,
                     )
@@ -591,11 +598,13 @@ impl Source {
         );
         let read = self
             .read_report(
-                report,
-                &path,
-                &[],
-                unchanged.as_deref(),
-                s.max_row_bytes,
+                Request {
+                    what: report,
+                    path: &path,
+                    query: &[],
+                    unchanged: unchanged.as_deref(),
+                    cap: s.max_row_bytes,
+                },
                 &mut sink,
                 out,
             )
@@ -690,6 +699,16 @@ impl Source {
             Vec::new(),
         )
     }
+}
+
+/// One report to read: its name, path and query, the last `report_end_day` read (skip when
+/// the report did not move), and the size cap of one value.
+struct Request<'a> {
+    what: &'a str,
+    path: &'a str,
+    query: &'a [(&'a str, &'a str)],
+    unchanged: Option<&'a str>,
+    cap: usize,
 }
 
 enum LinkAnswer {
