@@ -608,6 +608,18 @@ fn validation_rules_name_the_key() {
             ],
         ),
         (
+            "copilot runs more often than the store forgets",
+            &[
+                ("GITHUB_STATS_COPILOT__ENABLED", "true"),
+                ("GITHUB_STATS_COPILOT__SCRAPE_INTERVAL", "2h"),
+                ("GITHUB_STATS_STORE__RETENTION", "1h"),
+            ],
+            &[(
+                "copilot.scrape_interval",
+                "must be shorter than store.retention",
+            )],
+        ),
+        (
             "org override interval",
             &[("GITHUB_STATS_GITHUB__ORGS__0__SCRAPE_INTERVAL", "0s")],
             &[("github.orgs[0].scrape_interval", "must be between")],

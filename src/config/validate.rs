@@ -31,7 +31,30 @@ pub(crate) fn validate(config: &Config, root: &Map<String, Value>, problems: &mu
     store(&config.store, problems);
     leader_election(config, problems);
     copilot(&config.copilot, problems);
+    copilot_retention(config, problems);
     pending(root, problems);
+}
+
+/// Copilot series are rewritten once per `copilot.scrape_interval`; a store retention shorter
+/// than that would expire them between runs.
+fn copilot_retention(config: &Config, p: &mut Problems) {
+    let shown = |d: Duration| humantime::format_duration(d).to_string();
+    let c = &config.copilot;
+    if c.enabled
+        && c.scrape_interval >= config.store.retention
+        && !p.has_key("copilot.scrape_interval")
+        && !p.has_key("store.retention")
+    {
+        p.push(
+            "copilot.scrape_interval",
+            shown(c.scrape_interval),
+            format!(
+                "must be shorter than store.retention ({}), or the Copilot series expire \
+                 between runs",
+                shown(config.store.retention)
+            ),
+        );
+    }
 }
 
 /// Adds a problem unless `value` lies in `min..=max`; skipped when the key already has one.
