@@ -10,6 +10,7 @@
 pub mod backfill_worker;
 pub mod cli;
 pub mod config;
+pub mod copilot;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod election;
@@ -243,6 +244,7 @@ fn leadership_spec(
     mode: RoleMode,
     elector: Option<Arc<dyn LeaderElector>>,
     scrapers: Arc<scraping::OrgScrapers>,
+    copilot: Option<Arc<copilot::setup::CopilotActors>>,
     roles_slot: ActorSlot<RoleManager>,
     health_slot: ActorSlot<HealthActor>,
     reporter: HealthReporter,
@@ -263,6 +265,7 @@ fn leadership_spec(
     let host: Arc<dyn ScraperHost> = Arc::new(scraping::SupervisedScrapers {
         scrapers,
         orgs: orgs_slot.clone(),
+        copilot,
     });
     let announce: Arc<dyn Fn() -> Vec<Recipient<RoleChanged>> + Send + Sync> =
         Arc::new(move || {
@@ -476,6 +479,7 @@ pub async fn run_with(
     // lease that makes it the owner, in the `orgs` supervisor; both live in the `leadership`
     // supervisor (one_for_all: a new RoleManager never finds scrapers it did not start).
     let state_store = options.state_store.unwrap_or(configured_state);
+    let copilot_clock = options.clock.clone();
     let deps = ScrapeDeps {
         clock: options.clock,
         state_store: state_store.clone(),
@@ -491,6 +495,20 @@ pub async fn run_with(
         on_stale: Some(on_stale.clone()),
     };
     let scrapers = Arc::new(scraping::OrgScrapers::new(&config, deps).map_err(RunError::Github)?);
+    // Copilot actors go with each org's scraper (same owner, same grant), in their own store
+    // partition.
+    let copilot_actors = copilot::setup::CopilotActors::new(
+        &config,
+        scrapers.clients(),
+        {
+            let slot = store_slot.clone();
+            Arc::new(move || slot.get().map(|a| a.recipient()))
+        },
+        reporter.clone(),
+        copilot_clock,
+    )
+    .map_err(RunError::Github)?
+    .map(Arc::new);
 
     // Consumers run on every replica, leader included.
     if config.backfill.enabled {
@@ -516,6 +534,7 @@ pub async fn run_with(
         role_mode,
         elector,
         scrapers,
+        copilot_actors,
         roles_slot,
         health_slot.clone(),
         reporter.clone(),

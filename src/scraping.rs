@@ -29,7 +29,9 @@ use gse_actors::supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorSlot, Sup
 use crate::backfill_worker::ScraperSlots;
 
 use crate::config::{Config, OrgConfig};
-use crate::github::setup::{org_apis, SetupError};
+use crate::github::api::OrgApi;
+use crate::github::client::Client;
+use crate::github::setup::{org_clients, SetupError};
 
 /// Finds the current incarnation of an actor the scrapers send to.
 pub type RecipientLookup<M> = Arc<dyn Fn() -> Option<Recipient<M>> + Send + Sync>;
@@ -83,6 +85,7 @@ struct OrgEntry {
     settings: Arc<CycleSettings>,
     org: OrgConfig,
     api: Arc<dyn GithubApi>,
+    client: Arc<Client>,
     ledger: Arc<std::sync::Mutex<CounterLedger>>,
     slot: ActorSlot<ScrapeActor>,
 }
@@ -95,12 +98,13 @@ pub fn child_name(org: &str) -> String {
 impl OrgScrapers {
     pub fn new(config: &Config, deps: ScrapeDeps) -> Result<OrgScrapers, SetupError> {
         let g = &config.github;
-        let orgs = org_apis(config)?
+        let orgs = org_clients(config)?
             .into_iter()
-            .map(|(org, api)| {
+            .map(|(org, client)| {
                 let entry = OrgEntry {
                     settings: Arc::new(cycle_settings(config, &org)),
-                    api,
+                    api: Arc::new(OrgApi::new(client.clone())),
+                    client,
                     ledger: Arc::new(std::sync::Mutex::new(CounterLedger::default())),
                     slot: ActorSlot::<ScrapeActor>::new(),
                     org: org.clone(),
@@ -117,6 +121,15 @@ impl OrgScrapers {
                 g.recover_success_threshold,
             ),
         })
+    }
+
+    /// The GitHub client of every configured org (its credential and rate governor), for the
+    /// Copilot actors.
+    pub fn clients(&self) -> Vec<(String, Arc<Client>)> {
+        self.orgs
+            .iter()
+            .map(|(org, entry)| (org.clone(), entry.client.clone()))
+            .collect()
     }
 
     /// The org → ScrapeActor slots (stable across restarts and changes of owner), which the
@@ -190,6 +203,8 @@ pub fn orgs_supervisor_in(slot: &SupervisorSlot) -> ChildSpec {
 pub struct SupervisedScrapers {
     pub scrapers: Arc<OrgScrapers>,
     pub orgs: SupervisorSlot,
+    /// The Copilot actors started and stopped with an org's scraper (`copilot.enabled`).
+    pub copilot: Option<Arc<crate::copilot::setup::CopilotActors>>,
 }
 
 impl ScraperHost for SupervisedScrapers {
@@ -198,7 +213,12 @@ impl ScraperHost for SupervisedScrapers {
         org: &str,
         grant: Option<Grant>,
     ) -> LocalBoxFuture<'static, Result<(), String>> {
-        let spec = self.scrapers.child_spec(org, grant);
+        let spec = self.scrapers.child_spec(org, grant.clone());
+        let copilot = self
+            .copilot
+            .as_ref()
+            .map(|c| c.child_specs(org, grant))
+            .unwrap_or_default();
         let control = self.orgs.get();
         let org = org.to_string();
         async move {
@@ -207,18 +227,30 @@ impl ScraperHost for SupervisedScrapers {
             control
                 .start_child(spec)
                 .await
-                .map_err(|error| format!("starting the scraper of {org}: {error}"))
+                .map_err(|error| format!("starting the scraper of {org}: {error}"))?;
+            for spec in copilot {
+                control
+                    .start_child(spec)
+                    .await
+                    .map_err(|error| format!("starting the Copilot actor of {org}: {error}"))?;
+            }
+            Ok(())
         }
         .boxed_local()
     }
 
     fn stop(&self, org: &str) -> LocalBoxFuture<'static, ()> {
         let control = self.orgs.get();
-        let name = child_name(org);
+        let mut names = vec![child_name(org)];
+        if let Some(copilot) = &self.copilot {
+            names.extend(copilot.child_names(org));
+        }
         async move {
             if let Some(control) = control {
-                if let Err(error) = control.terminate_child(&name).await {
-                    tracing::debug!(child = %name, error = %error, "stopping a scraper: its supervisor is gone");
+                for name in names {
+                    if let Err(error) = control.terminate_child(&name).await {
+                        tracing::debug!(child = %name, error = %error, "stopping a scraper: its supervisor is gone");
+                    }
                 }
             }
         }

@@ -71,6 +71,8 @@ const JWT_MAX_LIFETIME: f64 = 600.0;
 pub struct Auth {
     pat: String,
     app: Option<(u64, DecodingKey)>,
+    /// The enterprise's own App (Copilot enterprise reports), checked after `app`.
+    enterprise_app: Option<(u64, DecodingKey)>,
     tokens: Mutex<HashMap<String, IssuedToken>>,
     ttl_secs: f64,
     seed: u64,
@@ -80,6 +82,10 @@ impl fmt::Debug for Auth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Auth")
             .field("app_id", &self.app.as_ref().map(|a| a.0))
+            .field(
+                "enterprise_app_id",
+                &self.enterprise_app.as_ref().map(|a| a.0),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -116,10 +122,28 @@ impl Auth {
         Ok(Auth {
             pat,
             app,
+            enterprise_app: None,
             tokens: Mutex::new(HashMap::new()),
             ttl_secs: f64::from(ttl_secs),
             seed,
         })
+    }
+
+    /// Adds the enterprise's App, whose JWTs are accepted besides the main App's.
+    pub fn with_enterprise_app(mut self, app: Option<&AppAuth>) -> Result<Auth, AuthSetupError> {
+        if let Some(a) = app {
+            self.enterprise_app = Some((
+                a.app_id,
+                DecodingKey::from_rsa_pem(a.public_key_pem.as_bytes())
+                    .map_err(AuthSetupError::PublicKey)?,
+            ));
+        }
+        Ok(self)
+    }
+
+    /// The enterprise App's id, if one is configured.
+    pub fn enterprise_app_id(&self) -> Option<u64> {
+        self.enterprise_app.as_ref().map(|a| a.0)
     }
 
     /// Authenticates a token-bearing request (PAT or installation token).
@@ -150,15 +174,23 @@ impl Auth {
         let Some(jwt) = header.and_then(bearer) else {
             return Err(AuthError::Missing);
         };
-        let Some((app_id, key)) = &self.app else {
+        if self.app.is_none() && self.enterprise_app.is_none() {
             return Err(AuthError::NoApp);
-        };
+        }
         let mut validation = Validation::new(Algorithm::RS256);
         validation.validate_exp = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
-        let data = jsonwebtoken::decode::<Claims>(jwt, key, &validation)
-            .map_err(|_| AuthError::JwtUndecodable)?;
+        // The App whose key verifies the signature; its id must then be the `iss`.
+        let (app_id, data) = [&self.app, &self.enterprise_app]
+            .into_iter()
+            .flatten()
+            .find_map(|(id, key)| {
+                jsonwebtoken::decode::<Claims>(jwt, key, &validation)
+                    .ok()
+                    .map(|d| (id, d))
+            })
+            .ok_or(AuthError::JwtUndecodable)?;
         let c = data.claims;
         let iss_ok = match &c.iss {
             Some(serde_json::Value::Number(n)) => n.as_u64() == Some(*app_id),

@@ -88,6 +88,11 @@ pub struct FakeConfig {
     pub history_weeks: u32,
     /// Lifetime of issued installation tokens, in seconds of the fake clock.
     pub installation_token_ttl_secs: u32,
+    /// Slug of the enterprise whose Copilot reports cover every org of the world.
+    pub enterprise_slug: String,
+    /// The enterprise's own GitHub App (its installation id is
+    /// [`crate::copilot::enterprise_installation_id`]); `None`: only the PAT reads enterprise reports.
+    pub enterprise_app: Option<AppAuth>,
 }
 
 impl Default for FakeConfig {
@@ -110,6 +115,8 @@ impl Default for FakeConfig {
             workers: 1,
             history_weeks: 3,
             installation_token_ttl_secs: 3600,
+            enterprise_slug: "fake-enterprise".to_string(),
+            enterprise_app: None,
         }
     }
 }
@@ -138,6 +145,8 @@ impl fmt::Debug for FakeConfig {
                 "installation_token_ttl_secs",
                 &self.installation_token_ttl_secs,
             )
+            .field("enterprise_slug", &self.enterprise_slug)
+            .field("enterprise_app", &self.enterprise_app)
             .finish()
     }
 }

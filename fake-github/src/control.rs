@@ -1,5 +1,5 @@
 //! The `/_fake/` control API (no auth, not counted): truth, request counters, faults, clock,
-//! and a few helpers for tests (`info`, `limits`).
+//! Copilot knobs and truth (`copilot`), and a few helpers for tests (`info`, `limits`).
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
@@ -39,6 +39,21 @@ pub fn handle(req: &HttpRequest, body: &[u8], state: &State) -> HttpResponse {
         ("/_fake/clock", &Method::GET) => clock_body(state),
         ("/_fake/clock", &Method::POST) => post_clock(body, state),
         ("/_fake/info", &Method::GET) => info(state),
+        ("/_fake/copilot/truth", &Method::GET) => get_copilot_truth(req, state),
+        ("/_fake/copilot", &Method::GET) => ok(&state.copilot.snapshot()),
+        ("/_fake/copilot", &Method::POST) => {
+            match serde_json::from_slice::<crate::copilot::knobs::KnobChange>(body) {
+                Ok(change) => match state.copilot.apply(change) {
+                    Ok(s) => ok(&s),
+                    Err(e) => bad_request(&e.to_string()),
+                },
+                Err(e) => bad_request(&format!("invalid copilot knobs: {e}")),
+            }
+        }
+        ("/_fake/copilot", &Method::DELETE) => {
+            state.copilot.reset();
+            HttpResponse::NoContent().finish()
+        }
         ("/_fake/limits", &Method::DELETE) => {
             state.core.reset_all();
             state.search.reset_all();
@@ -47,8 +62,14 @@ pub fn handle(req: &HttpRequest, body: &[u8], state: &State) -> HttpResponse {
             HttpResponse::NoContent().finish()
         }
         (
-            "/_fake/truth" | "/_fake/requests" | "/_fake/faults" | "/_fake/clock" | "/_fake/info"
-            | "/_fake/limits",
+            "/_fake/truth"
+            | "/_fake/requests"
+            | "/_fake/faults"
+            | "/_fake/clock"
+            | "/_fake/info"
+            | "/_fake/limits"
+            | "/_fake/copilot"
+            | "/_fake/copilot/truth",
             _,
         ) => HttpResponse::build(StatusCode::METHOD_NOT_ALLOWED)
             .json(json!({"message": "Method Not Allowed"})),
@@ -80,6 +101,43 @@ fn get_truth(req: &HttpRequest, state: &State) -> HttpResponse {
         at,
         snaps.iter().map(|c| &c.snap),
     ))
+}
+
+/// The Copilot truth at `now` for `settings`.
+pub(crate) fn copilot_truth(
+    state: &State,
+    now: f64,
+    settings: &crate::copilot::truth::Settings,
+) -> crate::copilot::truth::CopilotTruth {
+    let knobs = state.copilot.snapshot();
+    crate::copilot::truth::compute(
+        crate::copilot::truth::Input {
+            world: &state.world,
+            knobs: &knobs,
+            enterprise_slug: &state.config.enterprise_slug,
+            now,
+        },
+        settings,
+    )
+}
+
+fn get_copilot_truth(req: &HttpRequest, state: &State) -> HttpResponse {
+    type Pairs = Vec<(String, String)>;
+    let (at, settings): (Pairs, Pairs) = serde_urlencoded::from_str::<Pairs>(req.query_string())
+        .unwrap_or_default()
+        .into_iter()
+        .partition(|(k, _)| k == "at");
+    let at = match at.last() {
+        None => state.clock.now(),
+        Some((_, v)) => match v.parse::<f64>() {
+            Ok(at) if at.is_finite() && at >= 0.0 => at,
+            _ => return bad_request("`at` must be Unix seconds"),
+        },
+    };
+    match crate::copilot::truth::Settings::from_query(&settings) {
+        Ok(s) => ok(&copilot_truth(state, at, &s)),
+        Err(e) => bad_request(&e),
+    }
 }
 
 fn query_value(query: &str, key: &str) -> Option<String> {
@@ -133,6 +191,11 @@ fn info(state: &State) -> HttpResponse {
     ok(&json!({
         "orgs": orgs,
         "app_id": state.config.app.as_ref().map(|a| a.app_id),
+        "enterprise": {
+            "slug": state.config.enterprise_slug,
+            "installation_id": crate::copilot::enterprise_installation_id(state.world.seed),
+            "app_id": state.config.enterprise_app.as_ref().map(|a| a.app_id),
+        },
         "clock": state.clock.mode(),
         "api_url": state.api_url,
     }))

@@ -22,6 +22,10 @@ pub struct Counters {
     by_status: Mutex<BTreeMap<String, u64>>,
     /// The latest org-scoped REST requests (bounded): who asked about which org, when.
     org_log: Mutex<std::collections::VecDeque<OrgRequest>>,
+    /// Copilot report downloads (`/_blob/copilot/…`).
+    downloads: AtomicU64,
+    downloads_with_authorization: AtomicU64,
+    downloads_by_report: Mutex<BTreeMap<String, u64>>,
 }
 
 /// Org-scoped requests the log keeps (the oldest are dropped first).
@@ -51,6 +55,13 @@ pub struct RequestCounts {
     pub not_modified: u64,
     pub by_endpoint: BTreeMap<String, u64>,
     pub by_status: BTreeMap<String, u64>,
+    /// Requests to Copilot report download links (also in `total`, `by_endpoint` and
+    /// `by_status`; never in the budget).
+    pub download_requests: u64,
+    /// Download requests that carried an `Authorization` header (a client leaking its token).
+    pub download_requests_with_authorization: u64,
+    /// Download requests by report (`organization-28-day`, `users-28-day`, …).
+    pub download_requests_by_report: BTreeMap<String, u64>,
 }
 
 impl Counters {
@@ -87,7 +98,23 @@ impl Counters {
             not_modified: self.not_modified.load(Ordering::Relaxed),
             by_endpoint: lock(&self.by_endpoint).clone(),
             by_status: lock(&self.by_status).clone(),
+            download_requests: self.downloads.load(Ordering::Relaxed),
+            download_requests_with_authorization: self
+                .downloads_with_authorization
+                .load(Ordering::Relaxed),
+            download_requests_by_report: lock(&self.downloads_by_report).clone(),
         }
+    }
+
+    /// Records a download of a Copilot report file (no budget).
+    pub fn record_download(&self, report: &str, with_authorization: bool, status: u16) {
+        self.downloads.fetch_add(1, Ordering::Relaxed);
+        if with_authorization {
+            self.downloads_with_authorization
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        bump(&self.downloads_by_report, report);
+        self.record_use("GET /_blob/copilot/{report}/…", status, "core", 0);
     }
 
     /// Records an org-scoped request in the bounded log.
@@ -112,6 +139,10 @@ impl Counters {
         lock(&self.by_resource).clear();
         lock(&self.by_endpoint).clear();
         lock(&self.by_status).clear();
+        self.downloads.store(0, Ordering::Relaxed);
+        self.downloads_with_authorization
+            .store(0, Ordering::Relaxed);
+        lock(&self.downloads_by_report).clear();
     }
 }
 

@@ -12,6 +12,8 @@
 //!   [`push`]: when each direct commit is pushed.
 //! - [`snapshot`]: what a repository looks like at one instant; [`store`] caches it and its pages.
 //! - [`truth`] and [`identity`]: the expected series, and commit-author resolution.
+//! - [`copilot`]: Copilot usage-metrics reports (signed download links under `/_blob/copilot/`),
+//!   seats, and their truth (`GET /_fake/copilot/truth`).
 //! - [`server`], [`routes`], `api`, [`render`], [`pagination`]: the HTTP side;
 //!   [`auth`], [`budget`], [`secondary`], `faults` (cargo feature `faults`, on by default),
 //!   [`counters`], [`clock`]: what it enforces and records; `control`: the `/_fake/` API; [`graphql`]: GraphQL over the same snapshots.
@@ -96,6 +98,7 @@ pub mod budget;
 pub mod clock;
 pub mod config;
 mod control;
+pub mod copilot;
 pub mod counters;
 #[cfg(feature = "faults")]
 pub mod faults;

@@ -56,6 +56,16 @@ struct Args {
     /// PEM file with the App's RSA public key.
     #[arg(long, requires = "app_id")]
     app_public_key: Option<PathBuf>,
+    /// Slug of the enterprise whose Copilot reports cover every org.
+    #[arg(long, default_value = "fake-enterprise")]
+    enterprise_slug: String,
+    /// The enterprise's own GitHub App id (Copilot enterprise reports; needs
+    /// --enterprise-app-public-key).
+    #[arg(long, requires = "enterprise_app_public_key")]
+    enterprise_app_id: Option<u64>,
+    /// PEM file with the enterprise App's RSA public key.
+    #[arg(long, requires = "enterprise_app_id")]
+    enterprise_app_public_key: Option<PathBuf>,
     /// Secondary limit: max requests in flight per token (0 = off).
     #[arg(long, default_value_t = 100)]
     max_concurrent: u32,
@@ -125,6 +135,17 @@ fn run(a: Args) -> Result<(), MainError> {
         }
         _ => None,
     };
+    let enterprise_app = match (a.enterprise_app_id, a.enterprise_app_public_key) {
+        (Some(app_id), Some(path)) => {
+            let public_key_pem = std::fs::read_to_string(&path)
+                .map_err(|source| MainError::PublicKey { path, source })?;
+            Some(AppAuth {
+                app_id,
+                public_key_pem,
+            })
+        }
+        _ => None,
+    };
     let config = FakeConfig {
         seed: a.seed,
         orgs: a.orgs,
@@ -148,6 +169,8 @@ fn run(a: Args) -> Result<(), MainError> {
         listen: a.listen,
         workers: a.workers,
         history_weeks: a.history_weeks,
+        enterprise_slug: a.enterprise_slug,
+        enterprise_app,
         ..FakeConfig::default()
     };
     let started = std::time::Instant::now();

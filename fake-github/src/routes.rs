@@ -3,6 +3,8 @@
 
 use actix_web::http::Method;
 
+use crate::copilot::ReportKind;
+
 /// A GHES-style prefix; every route is also served under it.
 pub const GHES_PREFIX: &str = "/api/v3";
 
@@ -47,6 +49,21 @@ pub enum Route {
     RateLimit,
     Meta,
     SearchIssues,
+    /// `…/copilot/metrics/reports/{report}[/latest]` of an org or the enterprise.
+    CopilotReport {
+        scope: CopilotScope,
+        kind: ReportKind,
+    },
+    CopilotSeats {
+        org: String,
+    },
+}
+
+/// Whose Copilot report a path asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopilotScope {
+    Org(String),
+    Enterprise(String),
 }
 
 /// Which budget a route draws from.
@@ -88,6 +105,8 @@ impl Route {
             Route::RateLimit => "/rate_limit",
             Route::Meta => "/meta",
             Route::SearchIssues => "/search/issues",
+            Route::CopilotReport { scope, kind } => copilot_template(scope, *kind),
+            Route::CopilotSeats { .. } => "/orgs/{org}/copilot/billing/seats",
         }
     }
 
@@ -115,7 +134,7 @@ impl Route {
     }
 
     /// All routes' (method, template), for counters and docs.
-    pub fn all_templates() -> [(&'static str, &'static str); 13] {
+    pub fn all_templates() -> [(&'static str, &'static str); 22] {
         [
             ("GET", "/orgs/{org}/repos"),
             ("GET", "/installation/repositories"),
@@ -130,7 +149,66 @@ impl Route {
             ("GET", "/rate_limit"),
             ("GET", "/meta"),
             ("GET", "/search/issues"),
+            (
+                "GET",
+                "/orgs/{org}/copilot/metrics/reports/organization-28-day/latest",
+            ),
+            (
+                "GET",
+                "/orgs/{org}/copilot/metrics/reports/users-28-day/latest",
+            ),
+            (
+                "GET",
+                "/orgs/{org}/copilot/metrics/reports/organization-1-day",
+            ),
+            ("GET", "/orgs/{org}/copilot/metrics/reports/users-1-day"),
+            (
+                "GET",
+                "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-28-day/latest",
+            ),
+            (
+                "GET",
+                "/enterprises/{enterprise}/copilot/metrics/reports/users-28-day/latest",
+            ),
+            (
+                "GET",
+                "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-1-day",
+            ),
+            (
+                "GET",
+                "/enterprises/{enterprise}/copilot/metrics/reports/users-1-day",
+            ),
+            ("GET", "/orgs/{org}/copilot/billing/seats"),
         ]
+    }
+}
+
+fn copilot_template(scope: &CopilotScope, kind: ReportKind) -> &'static str {
+    match (scope, kind) {
+        (CopilotScope::Org(_), ReportKind::Scope28) => {
+            "/orgs/{org}/copilot/metrics/reports/organization-28-day/latest"
+        }
+        (CopilotScope::Org(_), ReportKind::Users28) => {
+            "/orgs/{org}/copilot/metrics/reports/users-28-day/latest"
+        }
+        (CopilotScope::Org(_), ReportKind::Scope1) => {
+            "/orgs/{org}/copilot/metrics/reports/organization-1-day"
+        }
+        (CopilotScope::Org(_), ReportKind::Users1) => {
+            "/orgs/{org}/copilot/metrics/reports/users-1-day"
+        }
+        (CopilotScope::Enterprise(_), ReportKind::Scope28) => {
+            "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-28-day/latest"
+        }
+        (CopilotScope::Enterprise(_), ReportKind::Users28) => {
+            "/enterprises/{enterprise}/copilot/metrics/reports/users-28-day/latest"
+        }
+        (CopilotScope::Enterprise(_), ReportKind::Scope1) => {
+            "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-1-day"
+        }
+        (CopilotScope::Enterprise(_), ReportKind::Users1) => {
+            "/enterprises/{enterprise}/copilot/metrics/reports/users-1-day"
+        }
     }
 }
 
@@ -183,6 +261,29 @@ pub fn parse(path: &str) -> Option<Route> {
         ["rate_limit"] => Route::RateLimit,
         ["meta"] => Route::Meta,
         ["search", "issues"] => Route::SearchIssues,
+        ["orgs", org, "copilot", "billing", "seats"] => Route::CopilotSeats { org: s(org) },
+        ["orgs", org, "copilot", "metrics", "reports", rest @ ..] => {
+            let scope = CopilotScope::Org(s(org));
+            let kind = match rest {
+                ["organization-28-day", "latest"] => ReportKind::Scope28,
+                ["users-28-day", "latest"] => ReportKind::Users28,
+                ["organization-1-day"] => ReportKind::Scope1,
+                ["users-1-day"] => ReportKind::Users1,
+                _ => return None,
+            };
+            Route::CopilotReport { scope, kind }
+        }
+        ["enterprises", ent, "copilot", "metrics", "reports", rest @ ..] => {
+            let scope = CopilotScope::Enterprise(s(ent));
+            let kind = match rest {
+                ["enterprise-28-day", "latest"] => ReportKind::Scope28,
+                ["users-28-day", "latest"] => ReportKind::Users28,
+                ["enterprise-1-day"] => ReportKind::Scope1,
+                ["users-1-day"] => ReportKind::Users1,
+                _ => return None,
+            };
+            Route::CopilotReport { scope, kind }
+        }
         _ => return None,
     })
 }

@@ -119,6 +119,32 @@ impl FakeGithub {
             .map(|o| o.installation_id)
     }
 
+    /// The enterprise slug of the Copilot enterprise reports.
+    pub fn enterprise_slug(&self) -> String {
+        self.state.config.enterprise_slug.clone()
+    }
+
+    /// The installation id of the enterprise's App installation.
+    pub fn enterprise_installation_id(&self) -> u64 {
+        crate::copilot::enterprise_installation_id(self.state.world.seed)
+    }
+
+    /// The Copilot truth for `settings` at the fake's now (as `GET /_fake/copilot/truth`).
+    pub fn copilot_truth(
+        &self,
+        settings: &crate::copilot::truth::Settings,
+    ) -> crate::copilot::truth::CopilotTruth {
+        crate::control::copilot_truth(&self.state, self.state.clock.now(), settings)
+    }
+
+    /// Changes the Copilot knobs (as `POST /_fake/copilot`); returns their new state.
+    pub fn copilot_knobs(
+        &self,
+        change: crate::copilot::knobs::KnobChange,
+    ) -> Result<crate::copilot::knobs::KnobState, crate::copilot::knobs::KnobError> {
+        self.state.copilot.apply(change)
+    }
+
     /// The fake's current "now" (Unix seconds).
     pub fn now(&self) -> f64 {
         self.state.clock.now()
@@ -189,6 +215,9 @@ async fn dispatch(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Htt
     let path = req.path();
     if path == "/_fake" || path.starts_with("/_fake/") {
         return control::handle(&req, &body, &state);
+    }
+    if path.starts_with(crate::copilot::blob::PREFIX) && req.method() == Method::GET {
+        return crate::copilot::blob::serve(&req, &state).await;
     }
     if graphql::is_graphql_path(path) && req.method() == Method::POST {
         let outcome = graphql::http::serve(&req, &body, &state).await;
@@ -337,6 +366,10 @@ async fn pipeline(req: &HttpRequest, state: &State, route: Option<Route>, path: 
         None
     };
     let status = reply.status();
+    let copilot = matches!(
+        route,
+        Route::CopilotReport { .. } | Route::CopilotSeats { .. }
+    );
     let mut b = HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::OK));
     common_headers(&mut b, state);
     let (body, etag, link) = match &reply {
@@ -378,6 +411,10 @@ async fn pipeline(req: &HttpRequest, state: &State, route: Option<Route>, path: 
     }
     if let Some(l) = link {
         insert(&mut resp, "link", &l);
+    }
+    if copilot {
+        // The fake clock's now: a seats reader buckets `last_activity_at` against it.
+        insert(&mut resp, "date", &http_date(now));
     }
     if let Some(v) = view {
         rate_headers(&mut resp, v);
@@ -446,6 +483,12 @@ pub(crate) fn common_headers(b: &mut HttpResponseBuilder, state: &State) {
     b.insert_header(("x-github-request-id", format!("FAKE:{n:08X}")));
     b.insert_header(("cache-control", "private, max-age=60, s-maxage=60"));
     b.insert_header(("vary", "Accept, Authorization, Cookie, X-GitHub-OTP"));
+}
+
+/// An IMF-fixdate (`Tue, 14 Nov 2023 22:13:20 GMT`) of Unix seconds.
+pub(crate) fn http_date(secs: f64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0.0) as u64);
+    actix_web::http::header::HttpDate::from(t).to_string()
 }
 
 pub(crate) fn rate_headers(resp: &mut HttpResponse, v: BudgetView) {

@@ -31,6 +31,8 @@ pub struct State {
     #[cfg(feature = "faults")]
     pub faults: Faults,
     pub counters: Counters,
+    /// `/_fake/copilot` knobs.
+    pub copilot: crate::copilot::knobs::Knobs,
     /// Calls to `stats/contributors` per repository, for the 202-then-200 behaviour.
     pub stats_calls: Vec<AtomicU32>,
     /// Base of the `url` fields in bodies (`http://host:port`).
@@ -46,7 +48,8 @@ impl State {
             config.app.as_ref(),
             config.installation_token_ttl_secs,
             config.seed,
-        )?;
+        )?
+        .with_enterprise_app(config.enterprise_app.as_ref())?;
         Ok(State {
             store: Store::new(world.clone(), config.history_weeks),
             clock: FakeClock::new(config.clock),
@@ -64,6 +67,7 @@ impl State {
             #[cfg(feature = "faults")]
             faults: Faults::default(),
             counters: Counters::default(),
+            copilot: crate::copilot::knobs::Knobs::default(),
             stats_calls: (0..world.repos.len()).map(|_| AtomicU32::new(0)).collect(),
             api_url,
             request_seq: AtomicU64::new(1),

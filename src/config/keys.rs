@@ -179,7 +179,10 @@ pub(crate) const KEYS: &[KeyDef] = &[
     key("copilot.include_breakdown_language", Bool, One("false")),
     key("copilot.include_breakdown_model", Bool, One("false")),
     key("copilot.include_pull_request_activity", Bool, One("true")),
+    key("copilot.include_seats", Bool, One("true")),
     key("copilot.user_label_mode", Text, One("login")),
+    secret("copilot.user_label_salt"),
+    key("copilot.max_label_values", Int, One("50")),
     key("copilot.emit_day_label", Bool, One("false")),
     key("copilot.max_records_per_report", Int, One("0")),
     key("copilot.max_users_per_report", Int, One("0")),
@@ -210,7 +213,7 @@ pub(crate) const ORG_KEYS: &[KeyDef] = &[
 /// Keys whose feature is not built yet, with what brings it. Setting one to a non-default value
 /// is a validation error, never silently ignored. Delete a row when its feature lands.
 /// A path ending in `.*` covers a whole section; `github.orgs[].x` covers `x` in every org.
-pub(crate) const PENDING: &[(&str, &str)] = &[("copilot.*", "Copilot metrics")];
+pub(crate) const PENDING: &[(&str, &str)] = &[];
 
 /// The top-level key definition for `path`, if any.
 pub(crate) fn find(path: &str) -> Option<&'static KeyDef> {

@@ -160,6 +160,8 @@ fn defaults_match_the_spec() {
     assert_eq!(c.leader_election.max_orgs_per_replica, 0);
     assert!(!c.copilot.enabled && c.copilot.include_org_28d);
     assert_eq!(c.copilot.user_label_mode, UserLabelMode::Login);
+    assert!(c.copilot.include_seats && c.copilot.user_label_salt.is_none());
+    assert_eq!(c.copilot.max_label_values, 50);
 }
 
 /// A TOML file sets values and may list orgs as names or as tables.
@@ -455,9 +457,15 @@ fn pending_features_reject_non_default_values() {
             &[],
         ),
         (
-            "copilot",
-            &[("GITHUB_STATS_COPILOT__ENABLED", "true")],
-            &[("copilot.enabled", "arrives with Copilot metrics")],
+            "copilot keys are not pending",
+            &[
+                ("GITHUB_STATS_COPILOT__ENABLED", "true"),
+                ("GITHUB_STATS_COPILOT__INCLUDE_SEATS", "false"),
+                ("GITHUB_STATS_COPILOT__MAX_LABEL_VALUES", "10"),
+                ("GITHUB_STATS_COPILOT__USER_LABEL_MODE", "hashed"),
+                ("GITHUB_STATS_COPILOT__USER_LABEL_SALT", "pepper"),
+            ],
+            &[],
         ),
         (
             "scraper keys are not pending",
@@ -584,6 +592,32 @@ fn validation_rules_name_the_key() {
                 ),
                 ("backfill.buffer_capacity", "must be between 1 and 1000000"),
             ],
+        ),
+        (
+            "copilot hashed labels need a salt; label cap in range",
+            &[
+                ("GITHUB_STATS_COPILOT__USER_LABEL_MODE", "hashed"),
+                ("GITHUB_STATS_COPILOT__MAX_LABEL_VALUES", "0"),
+            ],
+            &[
+                (
+                    "copilot.user_label_salt",
+                    "required when copilot.user_label_mode=hashed",
+                ),
+                ("copilot.max_label_values", "must be between 1 and 10000"),
+            ],
+        ),
+        (
+            "copilot runs more often than the store forgets",
+            &[
+                ("GITHUB_STATS_COPILOT__ENABLED", "true"),
+                ("GITHUB_STATS_COPILOT__SCRAPE_INTERVAL", "2h"),
+                ("GITHUB_STATS_STORE__RETENTION", "1h"),
+            ],
+            &[(
+                "copilot.scrape_interval",
+                "must be shorter than store.retention",
+            )],
         ),
         (
             "org override interval",
@@ -738,10 +772,7 @@ fn no_leader_election_key_is_pending() {
             assert_eq!(keys::pending_feature(def.path), None, "{}", def.path);
         }
     }
-    assert_eq!(
-        keys::pending_feature("copilot.enabled"),
-        Some("Copilot metrics")
-    );
+    assert_eq!(keys::pending_feature("copilot.enabled"), None);
 }
 
 /// With Redis configured, for the cases that elect.

@@ -195,7 +195,13 @@ pub struct CopilotConfig {
     pub include_breakdown_language: bool,
     pub include_breakdown_model: bool,
     pub include_pull_request_activity: bool,
+    /// `copilot.include_seats`: the org seat listing (`gh_copilot_seats`).
+    pub include_seats: bool,
     pub user_label_mode: UserLabelMode,
+    /// `copilot.user_label_salt`: the salt of `user_label_mode=hashed` (secret).
+    pub user_label_salt: Option<SecretString>,
+    /// `copilot.max_label_values`: open label values kept per dimension before `other`.
+    pub max_label_values: u32,
     pub emit_day_label: bool,
     /// 0 means unlimited.
     pub max_records_per_report: u64,

@@ -31,7 +31,30 @@ pub(crate) fn validate(config: &Config, root: &Map<String, Value>, problems: &mu
     store(&config.store, problems);
     leader_election(config, problems);
     copilot(&config.copilot, problems);
+    copilot_retention(config, problems);
     pending(root, problems);
+}
+
+/// Copilot series are rewritten once per `copilot.scrape_interval`; a store retention shorter
+/// than that would expire them between runs.
+fn copilot_retention(config: &Config, p: &mut Problems) {
+    let shown = |d: Duration| humantime::format_duration(d).to_string();
+    let c = &config.copilot;
+    if c.enabled
+        && c.scrape_interval >= config.store.retention
+        && !p.has_key("copilot.scrape_interval")
+        && !p.has_key("store.retention")
+    {
+        p.push(
+            "copilot.scrape_interval",
+            shown(c.scrape_interval),
+            format!(
+                "must be shorter than store.retention ({}), or the Copilot series expire \
+                 between runs",
+                shown(config.store.retention)
+            ),
+        );
+    }
 }
 
 /// Adds a problem unless `value` lies in `min..=max`; skipped when the key already has one.
@@ -727,6 +750,29 @@ fn copilot(c: &CopilotConfig, p: &mut Problems) {
         c.download_timeout,
         (SECOND, HOUR),
     );
+    if c.user_label_mode == UserLabelMode::Hashed
+        && c.user_label_salt.is_none()
+        && !p.has_key("copilot.user_label_salt")
+    {
+        p.push(
+            "copilot.user_label_salt",
+            "",
+            "required when copilot.user_label_mode=hashed (an unsalted hash of a login is \
+             reversible by hashing every known login)",
+        );
+    }
+    if let Some(salt) = &c.user_label_salt {
+        if salt.expose_secret().is_empty() {
+            p.push("copilot.user_label_salt", "", "must not be empty");
+        }
+    }
+    if c.max_label_values == 0 || c.max_label_values > 10_000 {
+        p.push(
+            "copilot.max_label_values",
+            c.max_label_values.to_string(),
+            "must be between 1 and 10000",
+        );
+    }
     let e = &c.enterprise;
     if e.enabled {
         let missing = [

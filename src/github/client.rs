@@ -70,6 +70,8 @@ impl Default for ResponseLimits {
 pub struct Page<T> {
     pub value: T,
     pub next: Option<Url>,
+    /// The response's `Date` header (GitHub's clock), when it had one.
+    pub date: Option<String>,
 }
 
 /// What a GET answered.
@@ -425,6 +427,7 @@ impl Client {
             let limit = header(&response, "x-ratelimit-limit").and_then(|v| v.parse::<u64>().ok());
             self.governor.observe(resource, limit, remaining, reset);
             let next = self.next_page(endpoint, &response);
+            let date = header(&response, "date").map(str::to_string);
             match status {
                 304 => {
                     let etags = self.etags.lock().unwrap_or_else(|p| p.into_inner());
@@ -434,6 +437,7 @@ impl Client {
                             let page = Page {
                                 value,
                                 next: c.next.clone(),
+                                date,
                             };
                             return Ok((Answer::Page(page), None));
                         }
@@ -458,7 +462,7 @@ impl Client {
                             Ok(value) => {
                                 self.governor.success(resource);
                                 let etag = etag.filter(|_| cacheable);
-                                return Ok((Answer::Page(Page { value, next }), etag));
+                                return Ok((Answer::Page(Page { value, next, date }), etag));
                             }
                             Err(e) => {
                                 last_error = self.error(

@@ -41,7 +41,7 @@ pub fn retry_settings(config: &Config) -> RetrySettings {
     }
 }
 
-fn rate_settings(config: &Config) -> RateLimitSettings {
+pub fn rate_settings(config: &Config) -> RateLimitSettings {
     RateLimitSettings {
         min_remaining_threshold: u64::from(config.rate_limit.min_remaining_threshold),
         min_reset_buffer: config.rate_limit.min_reset_buffer,
@@ -55,6 +55,15 @@ pub type OrgPort = (OrgConfig, Arc<dyn GithubApi>);
 
 /// One `GithubApi` per org, in configuration order.
 pub fn org_apis(config: &Config) -> Result<Vec<OrgPort>, SetupError> {
+    Ok(org_clients(config)?
+        .into_iter()
+        .map(|(org, client)| (org, Arc::new(OrgApi::new(client)) as Arc<dyn GithubApi>))
+        .collect())
+}
+
+/// One GitHub [`Client`] per org (credential and governor shared per distinct credential), in
+/// configuration order.
+pub fn org_clients(config: &Config) -> Result<Vec<(OrgConfig, Arc<Client>)>, SetupError> {
     let http = super::http_client(
         config.github.request_timeout,
         &config.leader_election.identity,
@@ -121,8 +130,7 @@ pub fn org_apis(config: &Config) -> Result<Vec<OrgPort>, SetupError> {
             max_pages_per_listing: g.max_pages_per_listing,
             in_flight: in_flight.clone(),
         });
-        let api = OrgApi::new(Arc::new(client));
-        out.push((org.clone(), Arc::new(api) as Arc<dyn GithubApi>));
+        out.push((org.clone(), Arc::new(client)));
     }
     Ok(out)
 }

@@ -3,6 +3,7 @@
 //! here so that help text and type are defined once.
 
 pub mod activity;
+pub mod copilot;
 pub mod github_api;
 pub mod scrape;
 pub mod store;
@@ -27,6 +28,7 @@ pub fn catalog() -> impl Iterator<Item = &'static FamilySpec> {
         .chain(store::FAMILIES.iter())
         .chain(scrape::FAMILIES.iter())
         .chain(github_api::FAMILIES.iter())
+        .chain(copilot::FAMILIES.iter())
 }
 
 /// Looks a family up by the name a sample carries (`_total` stripped for counters).

@@ -11,14 +11,33 @@ pub fn access_tokens(req: &ApiReq<'_>, installation_id: &str) -> Reply {
     let Ok(id) = installation_id.parse::<u64>() else {
         return not_found();
     };
-    if req.state.world.org_by_installation(id).is_none() {
-        return not_found();
-    }
+    // Each installation belongs to one App: the enterprise's to the enterprise App, the orgs'
+    // to the main App; another App's JWT finds nothing (404), as on GitHub.
+    let jwt_app = match req.cred {
+        crate::auth::Credential::App { app_id } => Some(*app_id),
+        _ => None,
+    };
+    let enterprise_app = req.state.auth.enterprise_app_id();
+    let enterprise = id == crate::copilot::enterprise_installation_id(req.state.world.seed);
+    let permissions = if enterprise {
+        if enterprise_app.is_none() || jwt_app != enterprise_app {
+            return not_found();
+        }
+        json!({"enterprise_copilot_metrics": "read"})
+    } else {
+        if req.state.world.org_by_installation(id).is_none()
+            || (enterprise_app.is_some() && jwt_app == enterprise_app)
+        {
+            return not_found();
+        }
+        json!({"metadata": "read", "contents": "read", "pull_requests": "read", "issues": "read",
+               "organization_copilot_metrics": "read", "organization_copilot_seat_management": "read"})
+    };
     let (token, expires_at) = req.state.auth.issue(id, req.now);
     let body = json!({
         "token": token,
         "expires_at": iso(expires_at as i64),
-        "permissions": {"metadata": "read", "contents": "read", "pull_requests": "read", "issues": "read"},
+        "permissions": permissions,
         "repository_selection": "all"
     });
     Reply::Plain {

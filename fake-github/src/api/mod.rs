@@ -2,6 +2,7 @@
 //! the snapshot covering "now" and a rendered page keyed by its normalised query; the pipeline in
 //! [`crate::server`] adds auth, limits, ETag/304, `Link` and rate headers around it.
 
+mod copilot;
 mod git;
 mod misc;
 mod pulls;
@@ -150,5 +151,7 @@ pub fn handle(req: &ApiReq<'_>) -> Reply {
         Route::RateLimit => misc::rate_limit(req),
         Route::Meta => misc::meta(req),
         Route::SearchIssues => search::search_issues(req),
+        Route::CopilotReport { scope, kind } => copilot::report(req, scope, *kind),
+        Route::CopilotSeats { org } => copilot::seats(req, org),
     }
 }
