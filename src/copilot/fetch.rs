@@ -231,7 +231,7 @@ pub fn reduce_users<C: AsRef<[u8]>>(
     max_value_bytes: usize,
 ) -> (usize, u64) {
     let mut sink = UserSink::new(0, 0);
-    let mut scanner = ValueScanner::new(max_value_bytes);
+    let mut scanner = ValueScanner::ndjson(max_value_bytes);
     for chunk in chunks {
         scanner.push(chunk.as_ref(), &mut |v| sink.value(v));
     }
@@ -351,6 +351,7 @@ impl Source {
             query,
             unchanged,
             cap,
+            ndjson,
         } = request;
         let mut refreshes = 0;
         loop {
@@ -366,7 +367,11 @@ impl Source {
                 }
             }
             sink.reset();
-            let mut scanner = ValueScanner::new(cap);
+            let mut scanner = if ndjson {
+                ValueScanner::ndjson(cap)
+            } else {
+                ValueScanner::values(cap)
+            };
             let mut expired = false;
             for link in &links.download_links {
                 match self.download(link, &mut scanner, sink, out).await {
@@ -465,6 +470,7 @@ impl Source {
                     query: &[],
                     unchanged: unchanged.as_deref(),
                     cap: s.max_value_bytes,
+                    ndjson: false,
                 },
                 &mut sink,
                 out,
@@ -510,6 +516,7 @@ impl Source {
                             query: &[("day", &day)],
                             unchanged: None,
                             cap: s.max_value_bytes,
+                            ndjson: false,
                         },
                         &mut sink,
                         out,
@@ -604,6 +611,7 @@ impl Source {
                     query: &[],
                     unchanged: unchanged.as_deref(),
                     cap: s.max_row_bytes,
+                    ndjson: true,
                 },
                 &mut sink,
                 out,
@@ -709,6 +717,8 @@ struct Request<'a> {
     query: &'a [(&'a str, &'a str)],
     unchanged: Option<&'a str>,
     cap: usize,
+    /// The files are NDJSON (users reports): a `{` at a line start always starts a record.
+    ndjson: bool,
 }
 
 enum LinkAnswer {

@@ -8,7 +8,9 @@
 //! longer value is skipped to its end and counted as malformed. Broken input resynchronises at
 //! the next line: a raw newline inside a string (never valid JSON) ends the value, and so does a
 //! `{` at the start of a line while a value is open (a truncated line followed by the next
-//! record). Whatever the scanner hands out is decoded by the caller (serde), whose failures are
+//! record) — in NDJSON (users reports) always, elsewhere only where JSON cannot open an object
+//! (after anything but `[`, `,` or `:`), so pretty-printed reports without indentation read
+//! whole. Whatever the scanner hands out is decoded by the caller (serde), whose failures are
 //! the caller's malformed count.
 
 /// Where the scanner is between bytes.
@@ -36,8 +38,15 @@ enum State {
 pub struct ValueScanner {
     state: State,
     depth: u32,
-    /// The previous byte was a newline (outside strings): a `{` here starts a new record.
+    /// The previous byte was a newline (outside strings): a `{` here starts a new record,
+    /// unless JSON allows a value here.
     line_start: bool,
+    /// The last significant byte of the open container was `[`, `,` or `:`, the only places
+    /// where valid JSON may open an object; a `{` at a line start anywhere else means the open
+    /// value was cut off (so pretty-printed JSON without indentation still reads as one value).
+    value_expected: bool,
+    /// NDJSON: every `{` at a line start starts a record, wherever JSON would allow it.
+    lines: bool,
     /// Bytes of the open value gathered from earlier chunks.
     buf: Vec<u8>,
     /// The open value passed `max_value_bytes`: its bytes are dropped until it ends.
@@ -48,12 +57,26 @@ pub struct ValueScanner {
 }
 
 impl ValueScanner {
-    /// A scanner that skips any single value longer than `max_value_bytes`.
-    pub fn new(max_value_bytes: usize) -> ValueScanner {
+    /// A scanner for NDJSON (users reports): a `{` at the start of a line always starts a new
+    /// record, so a truncated line costs only itself. Skips any value longer than
+    /// `max_value_bytes`.
+    pub fn ndjson(max_value_bytes: usize) -> ValueScanner {
         ValueScanner {
+            lines: true,
+            ..ValueScanner::values(max_value_bytes)
+        }
+    }
+
+    /// A scanner for any whitespace-separated JSON values (organization reports, which may be
+    /// pretty-printed, with or without indentation): a `{` at a line start ends an open value
+    /// only where JSON cannot open an object. Skips any value longer than `max_value_bytes`.
+    pub fn values(max_value_bytes: usize) -> ValueScanner {
+        ValueScanner {
+            lines: false,
             state: State::Between,
             depth: 0,
             line_start: true,
+            value_expected: false,
             buf: Vec::new(),
             oversized: false,
             max_value_bytes: max_value_bytes.max(16),
@@ -93,6 +116,7 @@ impl ValueScanner {
                         b'{' | b'[' => {
                             self.state = State::Container;
                             self.depth = 1;
+                            self.value_expected = b == b'[';
                             start = Some(i);
                             carried = false;
                         }
@@ -116,22 +140,25 @@ impl ValueScanner {
                         self.state = State::String;
                         self.line_start = false;
                     }
-                    b'{' if self.line_start => {
+                    b'{' if self.line_start && (self.lines || !self.value_expected) => {
                         // A record starts at the beginning of a line while one is open: the
                         // open one was truncated. Skip it and start over here.
                         self.drop_open();
                         self.state = State::Container;
                         self.depth = 1;
                         self.line_start = false;
+                        self.value_expected = false;
                         start = Some(i);
                         carried = false;
                     }
                     b'{' | b'[' => {
                         self.depth += 1;
                         self.line_start = false;
+                        self.value_expected = b == b'[';
                     }
                     b'}' | b']' => {
                         self.line_start = false;
+                        self.value_expected = false;
                         self.depth -= 1;
                         if self.depth == 0 {
                             self.complete(chunk, start, carried, i + 1, emit);
@@ -153,6 +180,7 @@ impl ValueScanner {
                         {
                             j += 1;
                         }
+                        self.value_expected = matches!(chunk[j - 1], b',' | b':');
                         i = j;
                         continue;
                     }
@@ -176,6 +204,7 @@ impl ValueScanner {
                                 carried = false;
                             } else {
                                 self.state = State::Container;
+                                self.value_expected = false;
                             }
                         }
                         b'\\' => self.state = if top { State::TopEscape } else { State::Escape },
@@ -291,7 +320,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn scan(chunks: &[&[u8]], cap: usize) -> (Vec<String>, u64) {
-        let mut scanner = ValueScanner::new(cap);
+        scan_with(ValueScanner::ndjson(cap), chunks)
+    }
+
+    fn scan_with(mut scanner: ValueScanner, chunks: &[&[u8]]) -> (Vec<String>, u64) {
         let mut out = Vec::new();
         for chunk in chunks {
             scanner.push(chunk, &mut |v| {
@@ -325,6 +357,27 @@ mod tests {
         assert_eq!(malformed, 2);
     }
 
+    /// Pretty-printed without indentation (e.g. Python's `indent=0`), nested objects open at
+    /// the start of a line; outside NDJSON that is one value, and a line cut where JSON cannot
+    /// open an object still resynchronises.
+    #[test]
+    fn unindented_pretty_json_is_one_value_outside_ndjson() {
+        let text =
+            b"{\n\"day_totals\": [\n{\n\"day\": \"2026-11-30\",\n\"x\":\n{\n\"y\": 1\n}\n}\n]\n}\n";
+        let (values, malformed) = scan_with(ValueScanner::values(1 << 20), &[text]);
+        assert_eq!(values.len(), 1, "{values:?}");
+        assert_eq!(malformed, 0);
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&values[0]).expect("whole value")
+                ["day_totals"][0]["x"]["y"],
+            1
+        );
+        let cut = b"{\"a\": 1, \"b\": 2\n{\"c\": 3}\n";
+        let (values, malformed) = scan_with(ValueScanner::values(1 << 20), &[cut]);
+        assert_eq!(values, vec!["{\"c\": 3}"]);
+        assert_eq!(malformed, 1);
+    }
+
     #[test]
     fn bare_tokens_are_handed_out_for_the_decoder_to_judge() {
         let (values, malformed) = scan(&[b"garbage {\"a\":1} 42"], 1 << 20);
@@ -341,7 +394,7 @@ mod tests {
         assert_eq!(values, vec!["{\"s\":1}", "{\"t\":2}"]);
         assert_eq!(malformed, 1);
         let chunks: Vec<&[u8]> = text.as_bytes().chunks(7).collect();
-        let mut scanner = ValueScanner::new(100);
+        let mut scanner = ValueScanner::ndjson(100);
         let mut seen = Vec::new();
         for chunk in &chunks {
             scanner.push(chunk, &mut |v| seen.push(v.to_vec()));
@@ -402,7 +455,7 @@ mod tests {
                 last = c;
             }
             chunks.push(&text[last..]);
-            let mut scanner = ValueScanner::new(1 << 20);
+            let mut scanner = if pretty { ValueScanner::values(1 << 20) } else { ValueScanner::ndjson(1 << 20) };
             let mut out = Vec::new();
             for chunk in &chunks {
                 scanner.push(chunk, &mut |v| {
