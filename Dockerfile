@@ -18,12 +18,13 @@ FROM ${BUILD_IMAGE} AS build-source
 WORKDIR /src
 # Manifests first so that dependency builds are cached across source changes.
 COPY Cargo.toml Cargo.lock ./
+COPY .cargo .cargo
 COPY actors/Cargo.toml actors/Cargo.toml
 COPY fake-github/Cargo.toml fake-github/Cargo.toml
 RUN mkdir -p src actors/src fake-github/src benches \
  && echo 'fn main() {}' > src/main.rs && touch src/lib.rs actors/src/lib.rs fake-github/src/lib.rs \
  && echo 'fn main() {}' > fake-github/src/main.rs \
- && for b in store scrape_economy backfill_broker election; do echo 'fn main() {}' > benches/$b.rs; done \
+ && for b in $(grep -A1 '^\[\[bench\]\]' Cargo.toml | sed -n 's/^name = "\(.*\)"$/\1/p'); do echo 'fn main() {}' > benches/$b.rs; done \
  && cargo build --release --locked -p github-stats-exporter
 COPY . .
 RUN touch src/main.rs src/lib.rs actors/src/lib.rs fake-github/src/lib.rs \

@@ -10,6 +10,10 @@ use std::process::ExitCode;
 use clap::Parser;
 use github_stats_exporter::{cli::Cli, config, healthcheck, logging, run};
 
+/// jemalloc instead of glibc's malloc: see `ARCHITECTURE.md` ("Memory").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.healthcheck {
