@@ -41,30 +41,13 @@ fn truth(fake: &FakeGithub, query: &[(&str, &str)]) -> Series {
         .collect()
 }
 
-fn differences(served: &Series, expected: &Series) -> Vec<String> {
-    let mut out = Vec::new();
-    for (k, v) in expected {
-        match served.get(k) {
-            None => out.push(format!("missing {k:?} = {v}")),
-            Some(s) if s != v => out.push(format!("wrong {k:?}: served {s}, truth {v}")),
-            _ => {}
-        }
-    }
-    for (k, v) in served {
-        if !expected.contains_key(k) {
-            out.push(format!("extra {k:?} = {v}"));
-        }
-    }
-    out
-}
-
 /// Waits until the served `gh_copilot_*` series equal the truth; fails with the differences.
 fn assert_copilot_truth(exporter: &Exporter, fake: &FakeGithub, query: &[(&str, &str)]) -> Metrics {
     let until = Instant::now() + Duration::from_secs(60);
     loop {
         let m = exporter.metrics();
         let expected = truth(fake, query);
-        let problems = differences(&served(&m), &expected);
+        let problems = diff(&served(&m), &expected);
         if problems.is_empty() {
             assert!(!expected.is_empty(), "the truth has series");
             return m;
@@ -587,7 +570,7 @@ fn binary_serves_exactly_the_copilot_truth() {
     running.wait_until("gh_copilot_* equal the truth", |r| {
         let body = r.get("/metrics").map(|x| x.text()).unwrap_or_default();
         let expected = truth_over_http();
-        last = differences(&served(&Metrics::parse(&body)), &expected);
+        last = diff(&served(&Metrics::parse(&body)), &expected);
         !expected.is_empty() && last.is_empty()
     });
     assert_eq!(fake.requests().download_requests_with_authorization, 0);

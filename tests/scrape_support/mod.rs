@@ -331,9 +331,9 @@ pub fn truth(fake: &FakeGithub, org: &str, at: f64) -> BTreeMap<(String, String,
 }
 
 /// Describes the differences between served and expected series (empty when equal).
-pub fn diff(
-    served: &BTreeMap<(String, String, String), f64>,
-    expected: &BTreeMap<(String, String, String), f64>,
+pub fn diff<K: Ord + std::fmt::Debug>(
+    served: &BTreeMap<K, f64>,
+    expected: &BTreeMap<K, f64>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     for (k, v) in expected {
