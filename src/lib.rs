@@ -42,6 +42,7 @@ use gse_actors::observe::{
     LogObserver, MemCollector, MemRecorder, MetricsObserver, Multi, Observer, Recorder,
 };
 use gse_actors::ports::MetricStore;
+use gse_actors::roles::board::RoleBoard;
 use gse_actors::roles::manager::{RoleManager, RoleMode, RoleSettings, ScraperHost, StaleWrite};
 use gse_actors::roles::{LeaderElector, StaleWriteHook};
 use gse_actors::scrape::events::{ScrapeObservers, SeamObserver};
@@ -249,6 +250,7 @@ fn leadership_spec(
     health_slot: ActorSlot<HealthActor>,
     reporter: HealthReporter,
     recorder: Arc<MemRecorder>,
+    board: RoleBoard,
 ) -> ChildSpec {
     let l = &config.leader_election;
     let settings = RoleSettings {
@@ -279,13 +281,14 @@ fn leadership_spec(
     let stop_timeout = l.retry_period.max(Duration::from_secs(5));
     ChildSpec::supervisor("leadership", move || {
         let orgs_spec = scraping::orgs_supervisor_in(&orgs_slot);
-        let (settings, elector, host, reporter, announce, recorder) = (
+        let (settings, elector, host, reporter, announce, recorder, board) = (
             settings.clone(),
             elector.clone(),
             host.clone(),
             reporter.clone(),
             announce.clone(),
             recorder.clone(),
+            board.clone(),
         );
         let roles_spec = ChildSpec::actor_in(&roles_slot, "roles", move |_| {
             RoleManager::new(
@@ -296,6 +299,7 @@ fn leadership_spec(
                 announce.clone(),
                 recorder.clone(),
             )
+            .with_board(board.clone())
         })
         .shutdown_timeout(stop_timeout);
         SupervisorSpec::new("leadership", Strategy::OneForAll)
@@ -358,12 +362,19 @@ pub async fn run_with(
     // Root tree, started in this order and stopped in reverse. rest_for_one: a restarted
     // HealthActor restarts everything after it, so every component reports afresh.
     let scrape_progress = ScrapeProgress::new();
+    // The roles as readers see them: posted by the RoleManager, judged at read time.
+    let role_board = RoleBoard::new(
+        role_mode,
+        config.github.orgs.iter().map(|o| o.org.clone()).collect(),
+    );
     let (health_spec, health_slot) = {
         let services = services.clone();
         let scrape_progress = scrape_progress.clone();
+        let role_board = role_board.clone();
         ChildSpec::actor("health", move |_| {
             HealthActor::new(role, &ready_components, services.clone())
                 .with_scrape_progress(scrape_progress.clone())
+                .with_role_board(role_board.clone())
         })
     };
     let reporter = HealthReporter::from_slot(health_slot.clone());
@@ -539,6 +550,7 @@ pub async fn run_with(
         health_slot.clone(),
         reporter.clone(),
         recorder.clone(),
+        role_board,
     ));
     let root = supervisor::start(root_spec);
 

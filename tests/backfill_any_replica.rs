@@ -56,11 +56,7 @@ async fn a_consumer_on_any_replica_settles_a_job_of_an_org_owned_elsewhere() {
         .query_async(&mut conn)
         .await
         .expect("set lease");
-    let grant = Grant {
-        epoch: 7,
-        lease_key: lease_key.clone().into(),
-        value: value.into(),
-    };
+    let grant = Grant::leased(7, lease_key.clone().into(), value.into());
     let owner = store(settings(SHARED_REDIS, &namespace));
     owner
         .put_fenced(&state_key("acme"), state_through(1_000.0).encode(), &grant)

@@ -14,8 +14,12 @@ mod scrape_support;
 
 use std::time::{Duration, Instant};
 
-use election_support::{metrics_text, wait_until, Cluster, Replica, LEASE, RETRY};
-use scrape_support::assert_served_truth_after;
+use common::raw_request;
+use election_support::{
+    double_owners, identity_of, metrics_text, wait_until, Cluster, Replica, LEASE, RETRY,
+    SCRAPE_INTERVAL,
+};
+use scrape_support::{assert_served_truth_after, http_get, wait_served_truth_after, Metrics};
 
 /// Three replicas: exactly one leader in every sample over 30 s, and it alone scrapes. Then
 /// kill -9 of the leader: a new leader within `lease_duration + 0.5 s`, whose next cycle
@@ -62,6 +66,10 @@ fn three_replicas_one_leader_then_kill9_takeover() {
     replicas[index].kill9();
     let killed_at = Instant::now();
     let killed_fake_time = cluster.fake.now();
+    let handover = (
+        killed_fake_time - 1.0,
+        killed_fake_time + LEASE.as_secs_f64() + 1.5,
+    );
     let survivors: Vec<&Replica> = replicas.iter().filter(|r| !r.killed).collect();
     wait_until(LEASE + Duration::from_secs(5), "a new leader", || {
         survivors.iter().any(|r| r.is_leader())
@@ -76,7 +84,7 @@ fn three_replicas_one_leader_then_kill9_takeover() {
     let new_epoch = new_leader.role().map_or(0, |r| r.epoch);
     assert!(new_epoch > old_epoch, "epoch {old_epoch} → {new_epoch}");
     assert_served_truth_after(&cluster.fake, killed_fake_time, || metrics_text(new_leader));
-    cluster.assert_no_double_scrape(since, 1.5);
+    cluster.assert_single_scraper(since, SCRAPE_INTERVAL, &[handover]);
 }
 
 /// SIGTERM of the leader: it exits 0 and another replica leads within 1 s (the release is
@@ -149,8 +157,10 @@ fn skewed_clock_never_makes_two_leaders() {
 
 /// Per-org scale-out: 6 orgs on 3 replicas → 2/2/2; a fourth joins → spread ≤ 1 within
 /// `rebalance_delay` + 3 retry periods once it is a member; kill -9 of one → its orgs are
-/// re-owned within `lease_duration + 0.5 s`; the fake never saw one org scraped by two
-/// replicas at once.
+/// re-owned within `lease_duration + 0.5 s`, really scraped by their new owners and served
+/// equal to the truth. No org is owned by two replicas in any sample (`/healthz`), and the
+/// fake never saw one org asked about by two replicas within a scrape interval outside the
+/// hand-overs.
 #[test]
 fn per_org_spreads_rebalances_and_reowns() {
     let cluster = Cluster::new(
@@ -163,20 +173,26 @@ fn per_org_spreads_rebalances_and_reowns() {
         .iter()
         .map(|id| cluster.start(id, &[]))
         .collect();
+    // Every sample of every wait below also checks single ownership.
     let counts = |rs: &[Replica]| -> Vec<usize> {
-        rs.iter()
-            .filter(|r| !r.killed)
+        let live: Vec<&Replica> = rs.iter().filter(|r| !r.killed).collect();
+        let doubles = double_owners(&live);
+        assert!(doubles.is_empty(), "an org owned twice: {doubles:?}");
+        live.iter()
             .map(|r| r.role().map_or(usize::MAX, |v| v.owned.len()))
             .collect()
     };
     wait_until(Duration::from_secs(30), "2/2/2", || {
         counts(&replicas) == vec![2, 2, 2]
     });
+    // Replicas that started first held every org until the others joined: hand-overs.
+    let startup = (since, cluster.fake.now() + 1.0);
     assert_eq!(
         replicas.iter().filter(|r| r.is_leader()).count(),
         1,
         "one replica holds the global lease"
     );
+    let join_from = cluster.fake.now();
     replicas.push(cluster.start("p4", &[]));
     wait_until(Duration::from_secs(10), "p4 is a member everywhere", || {
         replicas
@@ -189,6 +205,7 @@ fn per_org_spreads_rebalances_and_reowns() {
         c.iter().sum::<usize>() == 6 && c.iter().max() <= Some(&2) && c.iter().min() >= Some(&1)
     });
     let settled = joined.elapsed();
+    let join_to = cluster.fake.now() + 1.0;
     eprintln!("rebalanced after a join in {settled:?}");
     assert!(
         settled <= Duration::from_secs(2) + RETRY * 3 + Duration::from_millis(500),
@@ -200,8 +217,11 @@ fn per_org_spreads_rebalances_and_reowns() {
         .expect("replicas");
     let orphaned = replicas[victim].role().map(|v| v.owned).unwrap_or_default();
     assert!(!orphaned.is_empty());
+    let victim_id = replicas[victim].identity.clone();
+    let kill_from = cluster.fake.now() - 1.0;
     replicas[victim].kill9();
     let killed = Instant::now();
+    let killed_fake = cluster.fake.now();
     wait_until(
         LEASE + Duration::from_secs(10),
         "orphaned orgs re-owned",
@@ -211,36 +231,75 @@ fn per_org_spreads_rebalances_and_reowns() {
                 .filter(|r| !r.killed)
                 .flat_map(|r| r.role().map(|v| v.owned).unwrap_or_default())
                 .collect();
+            counts(&replicas);
             orphaned.iter().all(|o| owned.contains(o))
         },
     );
     let reowned = killed.elapsed();
+    let kill_to = cluster.fake.now() + 1.0;
     eprintln!("orgs re-owned after kill -9 in {reowned:?}");
     assert!(
         reowned <= LEASE + Duration::from_millis(500),
         "re-owning took {reowned:?}"
     );
+    let expected: Vec<String> = cluster
+        .orgs
+        .iter()
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let owners = || -> std::collections::BTreeMap<String, String> {
+        replicas
+            .iter()
+            .filter(|r| !r.killed)
+            .flat_map(|r| {
+                let id = r.identity.clone();
+                r.role()
+                    .map(|v| v.owned)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(move |o| (o, id.clone()))
+            })
+            .collect()
+    };
     wait_until(
         Duration::from_secs(10),
         "every org owned exactly once",
         || {
-            let mut owned: Vec<String> = replicas
-                .iter()
-                .filter(|r| !r.killed)
-                .flat_map(|r| r.role().map(|v| v.owned).unwrap_or_default())
-                .collect();
-            owned.sort();
-            owned
-                == cluster
-                    .orgs
-                    .iter()
-                    .cloned()
-                    .collect::<std::collections::BTreeSet<_>>()
-                    .into_iter()
-                    .collect::<Vec<_>>()
+            counts(&replicas);
+            owners().keys().cloned().collect::<Vec<_>>() == expected
         },
     );
-    cluster.assert_no_double_scrape(since, 1.5);
+    // Re-owned orgs are really scraped, by their new owner (the fake's log, not /healthz) …
+    let owner_of = owners();
+    wait_until(
+        Duration::from_secs(15),
+        "each orphaned org asked about by its new owner",
+        || {
+            let log = cluster.org_requests_since(killed_fake);
+            orphaned.iter().all(|org| {
+                log.iter()
+                    .any(|(_, o, who)| o == org && Some(who) == owner_of.get(org))
+            })
+        },
+    );
+    // (Stamped when the fake handles it: one sent just before the kill may come a moment late.)
+    assert!(
+        cluster
+            .org_requests_since(killed_fake + 1.0)
+            .iter()
+            .all(|(_, _, who)| *who != victim_id),
+        "the killed replica asked nothing after its death"
+    );
+    // … and served equal to the truth by every survivor (one shared store).
+    let survivor = replicas.iter().find(|r| !r.killed).expect("survivors");
+    assert_served_truth_after(&cluster.fake, killed_fake, || metrics_text(survivor));
+    cluster.assert_single_scraper(
+        since,
+        SCRAPE_INTERVAL,
+        &[startup, (join_from, join_to), (kill_from, kill_to)],
+    );
 }
 
 /// Election off, two replicas both configured `static_role=leader` on one namespace: the
@@ -282,4 +341,173 @@ fn a_second_static_leader_is_refused() {
         .map(|(_, _, who)| who)
         .collect();
     assert_eq!(askers, ["first".to_string()].into_iter().collect());
+}
+
+/// `/_fake/org_requests?since=` over HTTP, as a tool outside the process reads it:
+/// `(at, org, identity)` of every org-scoped request, REST and GraphQL.
+fn org_requests_over_http(cluster: &Cluster, since: f64) -> Vec<(f64, String, String)> {
+    let (status, body) = http_get(
+        cluster.fake.addr(),
+        &format!("/_fake/org_requests?since={since}"),
+    )
+    .expect("the fake answers /_fake/org_requests");
+    assert_eq!(status, 200, "{body}");
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&body).expect("a JSON array");
+    entries
+        .into_iter()
+        .map(|e| {
+            (
+                e["at"].as_f64().expect("at"),
+                e["org"].as_str().expect("org").to_string(),
+                identity_of(e["user_agent"].as_str().expect("user_agent")),
+            )
+        })
+        .collect()
+}
+
+/// The bar: three replicas; the leader is killed (kill -9) while its first LOC round is in
+/// progress (every repository's stats answer 202 twice): the survivors serve the whole truth,
+/// LOC included. Then, five times in a row, the current leader is paused (SIGSTOP) for 5 s —
+/// longer than its 3 s lease — with a `/metrics/replica` request queued during the pause:
+/// every answer says `gh_exporter_is_leader 0`, and the fake's `/_fake/org_requests` shows no
+/// request from the paused replica's User-Agent after SIGCONT.
+#[test]
+fn killed_mid_loc_then_paused_leaders_never_claim_nor_scrape() {
+    let cluster = Cluster::new("election-bar", 2, &[]);
+    let since = cluster.fake.now();
+    let mut replicas: Vec<Replica> = ["b1", "b2", "b3"]
+        .iter()
+        .map(|id| cluster.start(id, &[]))
+        .collect();
+    wait_until(Duration::from_secs(20), "a leader is elected", || {
+        replicas.iter().filter(|r| r.is_leader()).count() == 1
+    });
+    // Its first LOC round is in progress once GitHub has answered a stats call with 202.
+    wait_until(
+        Duration::from_secs(20),
+        "the leader's first LOC round asks for stats",
+        || {
+            let requests = cluster.fake.requests();
+            requests.by_status.get("202").copied().unwrap_or(0) >= 1
+        },
+    );
+    let leader = replicas
+        .iter()
+        .position(|r| r.is_leader())
+        .expect("a leader");
+    let before = Metrics::parse(&metrics_text(&replicas[leader]));
+    let loc_served = cluster.orgs.iter().any(|org| {
+        before
+            .activity(org)
+            .keys()
+            .any(|(m, _, _)| m.starts_with("gh_activity_loc_"))
+    });
+    assert!(!loc_served, "killed before any LOC was served");
+    replicas[leader].kill9();
+    let killed_fake = cluster.fake.now();
+    let killed_id = replicas[leader].identity.clone();
+    let survivor = replicas.iter().find(|r| !r.killed).expect("survivors");
+    let served =
+        wait_served_truth_after(&cluster.fake, killed_fake, Duration::from_secs(60), || {
+            metrics_text(survivor)
+        });
+    assert!(
+        cluster.orgs.iter().any(|org| served
+            .activity(org)
+            .keys()
+            .any(|(m, _, _)| m.starts_with("gh_activity_loc_"))),
+        "the truth served includes LOC"
+    );
+    let mut handovers = vec![(killed_fake - 1.0, killed_fake + LEASE.as_secs_f64() + 1.5)];
+
+    for round in 1..=5 {
+        let live: Vec<&Replica> = replicas.iter().filter(|r| !r.killed).collect();
+        wait_until(Duration::from_secs(15), "exactly one leader", || {
+            live.iter().filter(|r| r.is_leader()).count() == 1
+        });
+        let paused = *live.iter().find(|r| r.is_leader()).expect("a leader");
+        let others: Vec<&Replica> = live
+            .iter()
+            .copied()
+            .filter(|r| r.identity != paused.identity)
+            .collect();
+        let lost_before =
+            paused.replica_value("gh_exporter_leader_transitions_total{event=\"lost\"}");
+        let paused_fake = cluster.fake.now();
+        paused.signal("STOP");
+        let pause_started = Instant::now();
+        // A scrape of /metrics/replica arrives during the pause and waits in the kernel's queue.
+        let addr = paused.addr;
+        let queued = std::thread::spawn(move || {
+            raw_request(addr, "GET", "/metrics/replica", &[("Accept", "text/plain")])
+        });
+        wait_until(
+            LEASE + Duration::from_secs(5),
+            "another replica leads",
+            || others.iter().any(|r| r.is_leader()),
+        );
+        // The pause lasts 5 s in all: longer than the lease (the scenario, not a wait).
+        std::thread::sleep(Duration::from_secs(5).saturating_sub(pause_started.elapsed()));
+        let resumed_fake = cluster.fake.now();
+        paused.signal("CONT");
+        let answer = queued
+            .join()
+            .expect("the queued request's thread")
+            .expect("the queued /metrics/replica request is answered");
+        let text = answer.text();
+        assert_eq!(answer.status, 200, "round {round}: {text}");
+        let is_leader: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("gh_exporter_is_leader "))
+            .collect();
+        assert!(
+            is_leader == ["gh_exporter_is_leader 0"],
+            "round {round}: the resumed {} answered the queued request as leader:\n{text}",
+            paused.identity
+        );
+        wait_until(
+            Duration::from_secs(10),
+            "the resumed replica has ended its tenure",
+            || {
+                paused.replica_value("gh_exporter_leader_transitions_total{event=\"lost\"}")
+                    > lost_before
+            },
+        );
+        // The new leader scrapes every org after the resume: the log is live and complete …
+        let new_leader: Vec<String> = others.iter().map(|r| r.identity.clone()).collect();
+        wait_until(
+            Duration::from_secs(15),
+            "the new leader asked about every org after the resume",
+            || {
+                let log = org_requests_over_http(&cluster, resumed_fake);
+                cluster.orgs.iter().all(|org| {
+                    log.iter()
+                        .any(|(_, o, who)| o == org && new_leader.contains(who))
+                })
+            },
+        );
+        // … and holds nothing from the paused replica after SIGCONT.
+        let late: Vec<(f64, String, String)> = org_requests_over_http(&cluster, resumed_fake)
+            .into_iter()
+            .filter(|(_, _, who)| *who == paused.identity)
+            .collect();
+        assert!(
+            late.is_empty(),
+            "round {round}: {} asked GitHub after SIGCONT without a lease: {late:?}",
+            paused.identity
+        );
+        handovers.push((paused_fake - 1.0, cluster.fake.now()));
+        eprintln!(
+            "round {round}: {} paused, answered is_leader 0, asked nothing",
+            paused.identity
+        );
+    }
+    // (The fake stamps a request when it handles it: one sent just before the kill may be
+    // stamped a moment after it.)
+    let log = cluster.org_requests_since(killed_fake + 1.0);
+    assert!(
+        log.iter().all(|(_, _, who)| *who != killed_id),
+        "the killed replica asked nothing after its death"
+    );
+    cluster.assert_single_scraper(since, SCRAPE_INTERVAL, &handovers);
 }

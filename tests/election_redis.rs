@@ -515,11 +515,7 @@ async fn calls_time_out_against_a_silent_server() {
     settings.retry_period = Duration::from_millis(200);
     let a = RedisElector::new(settings).unwrap();
     assert_eq!(a.call_timeout(), Duration::from_millis(200));
-    let grant = Grant {
-        epoch: 1,
-        lease_key: "silent:lease:gse".into(),
-        value: "1|t|a".into(),
-    };
+    let grant = Grant::leased(1, "silent:lease:gse".into(), "1|t|a".into());
 
     // Each call is a lazy future: timed from its first poll. (A call may fail sooner than the
     // deadline: the connection attempt a previous call started times out first.)

@@ -45,11 +45,7 @@ fn conn(url: &str) -> redis::Connection {
 }
 
 fn grant(epoch: u64, lease_key: &str, value: &str) -> Grant {
-    Grant {
-        epoch,
-        lease_key: Arc::from(lease_key),
-        value: Arc::from(value),
-    }
+    Grant::leased(epoch, Arc::from(lease_key), Arc::from(value))
 }
 
 /// Sets (or, with `None`, deletes) a lease key the way an elector would.

@@ -166,7 +166,8 @@ fn serves_probes_and_metrics_then_stops_on_sigterm() {
     for expected in [
         "gh_exporter_dependency_health{dependency=\"store\"} 1\n",
         "gh_exporter_dependency_health{dependency=\"github\"} 0\n",
-        "gh_exporter_actor_up{actor=\"store\"} 1.0\n",
+        "gh_exporter_actor_up{actor=\"store\"} 1\n",
+        "gh_exporter_leader_epoch 0\n",
         "gh_exporter_actor_restarts_total{actor=\"store\"} 0\n",
     ] {
         assert!(
@@ -174,6 +175,15 @@ fn serves_probes_and_metrics_then_stops_on_sigterm() {
             "missing {expected:?} in {replica_text}"
         );
     }
+    // Counts print as integers, like `is_leader`: `gh_exporter_owned_orgs 1`, never `1.0`.
+    let owned = replica_text
+        .lines()
+        .find_map(|l| l.strip_prefix("gh_exporter_owned_orgs "))
+        .unwrap_or_else(|| panic!("gh_exporter_owned_orgs missing in {replica_text}"));
+    assert!(
+        owned.bytes().all(|b| b.is_ascii_digit()),
+        "owned_orgs prints {owned:?}"
+    );
     assert_eq!(
         replica.header("content-type"),
         Some("text/plain; version=0.0.4; charset=utf-8")

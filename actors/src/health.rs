@@ -13,6 +13,7 @@ use actix::{Actor, Context, Handler, Recipient};
 
 use crate::messages::{GetHealth, ReportComponent, RoleChanged};
 use crate::observe::{ExitReason, Observer, SupervisionEvent};
+use crate::roles::board::RoleBoard;
 use crate::scrape::progress::{OrgProgress, ScrapeProgress};
 use crate::service_health::{ServiceHealthRegistry, ServiceHealthSnapshot};
 use crate::supervisor::ActorSlot;
@@ -91,6 +92,8 @@ pub struct HealthReport {
     pub epoch: u64,
     /// Orgs this replica scrapes now.
     pub owned_orgs: Vec<String>,
+    /// Per_org mode: each configured org and whether this replica holds its lease now.
+    pub org_leases: Vec<(String, bool)>,
     pub mode: Mode,
     pub ready: bool,
     pub components: BTreeMap<String, ComponentView>,
@@ -120,6 +123,8 @@ pub struct HealthActor {
     services: ServiceHealthRegistry,
     scrapes: ScrapeProgress,
     cached: Option<Arc<HealthReport>>,
+    /// Where the roles are read from at every query (else the last [`RoleChanged`]).
+    board: Option<RoleBoard>,
 }
 
 impl HealthActor {
@@ -146,7 +151,16 @@ impl HealthActor {
             services,
             scrapes: ScrapeProgress::new(),
             cached: None,
+            board: None,
         }
+    }
+
+    /// Reads role, epoch, owned orgs and org leases from `board` at every query, judged at
+    /// that moment (so a lease whose deadline passed is never reported, whatever the mailbox
+    /// order after a pause).
+    pub fn with_role_board(mut self, board: RoleBoard) -> HealthActor {
+        self.board = Some(board);
+        self
     }
 
     /// Reports the scraping progress `scrapes` holds (shared with the ScrapeActors).
@@ -173,6 +187,7 @@ impl HealthActor {
             role: self.role,
             epoch: self.epoch,
             owned_orgs: self.owned_orgs.clone(),
+            org_leases: Vec::new(),
             mode,
             ready,
             components: self.components.clone(),
@@ -257,6 +272,13 @@ impl Handler<GetHealth> for HealthActor {
         };
         report.services = self.services.snapshot();
         report.scrapes = self.scrapes.snapshot();
+        if let Some(board) = &self.board {
+            let reading = board.read();
+            report.role = reading.role;
+            report.epoch = reading.epoch;
+            report.owned_orgs = reading.owned_orgs;
+            report.org_leases = reading.org_leases;
+        }
         Arc::new(report)
     }
 }
@@ -399,11 +421,11 @@ mod tests {
         let addr = HealthActor::new(Role::Leader, &[], ServiceHealthRegistry::default()).start();
         addr.send(RoleChanged {
             role: Role::Follower,
-            grant: Some(crate::roles::Grant {
-                epoch: 3,
-                lease_key: "ns:lease:x".into(),
-                value: "3|t|me".into(),
-            }),
+            grant: Some(crate::roles::Grant::leased(
+                3,
+                "ns:lease:x".into(),
+                "3|t|me".into(),
+            )),
             owned_orgs: vec!["acme".into()],
         })
         .await

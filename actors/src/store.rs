@@ -782,11 +782,7 @@ mod tests {
         )
         .with_stale_hook(hook)
         .start();
-        let grant = Grant {
-            epoch: 5,
-            lease_key: Arc::from("ns:lease:leader"),
-            value: Arc::from("5|token|pod-a"),
-        };
+        let grant = Grant::leased(5, Arc::from("ns:lease:leader"), Arc::from("5|token|pod-a"));
         let mut fenced = with_packets(batch("a", "u1", 1.0), &[packet("p1", 1.0)]);
         fenced.grant = Some(grant.clone());
 

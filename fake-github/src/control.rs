@@ -1,5 +1,6 @@
-//! The `/_fake/` control API (no auth, not counted): truth, request counters, faults, clock,
-//! Copilot knobs and truth (`copilot`), and a few helpers for tests (`info`, `limits`).
+//! The `/_fake/` control API (no auth, not counted): truth, request counters, the org request
+//! log (`org_requests`), faults, clock, Copilot knobs and truth (`copilot`), and a few helpers
+//! for tests (`info`, `limits`).
 
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse};
@@ -17,6 +18,7 @@ pub fn handle(req: &HttpRequest, body: &[u8], state: &State) -> HttpResponse {
     match (path, m) {
         ("/_fake/truth", &Method::GET) => get_truth(req, state),
         ("/_fake/requests", &Method::GET) => ok(&state.counters.snapshot()),
+        ("/_fake/org_requests", &Method::GET) => get_org_requests(req, state),
         ("/_fake/requests", &Method::DELETE) => {
             state.counters.reset();
             HttpResponse::NoContent().finish()
@@ -64,6 +66,7 @@ pub fn handle(req: &HttpRequest, body: &[u8], state: &State) -> HttpResponse {
         (
             "/_fake/truth"
             | "/_fake/requests"
+            | "/_fake/org_requests"
             | "/_fake/faults"
             | "/_fake/clock"
             | "/_fake/info"
@@ -101,6 +104,19 @@ fn get_truth(req: &HttpRequest, state: &State) -> HttpResponse {
         at,
         snaps.iter().map(|c| &c.snap),
     ))
+}
+
+/// `GET /_fake/org_requests[?since=UNIX]`: the org request log, oldest first, only entries with
+/// `at >= since` (all without `since`), as `[{"at", "org", "endpoint", "user_agent"}]`.
+fn get_org_requests(req: &HttpRequest, state: &State) -> HttpResponse {
+    let since = match query_value(req.query_string(), "since") {
+        None => None,
+        Some(v) => match v.trim().parse::<f64>() {
+            Ok(s) if s.is_finite() => Some(s),
+            _ => return bad_request("`since` must be Unix seconds"),
+        },
+    };
+    ok(&state.counters.org_log_since(since))
 }
 
 /// The Copilot truth at `now` for `settings`.

@@ -1,6 +1,9 @@
 //! Request accounting for `GET /_fake/requests`: totals, budget use, 304s, and counts by
 //! endpoint (`"<METHOD> <route template>"`, `"POST /graphql"`) and by status.
 //!
+//! It also keeps the org request log (`GET /_fake/org_requests`, [`OrgRequest`]): which client
+//! asked about which org when, for REST and GraphQL.
+//!
 //! `budget_consumed` counts REST units (`core` and `search`, one per metered request);
 //! `budget_consumed_by_resource` splits it and adds `graphql`, counted in points (a GraphQL
 //! query's cost), so REST-only tools keep reading `budget_consumed` as before.
@@ -20,7 +23,8 @@ pub struct Counters {
     /// Small maps touched once per request; contention is negligible next to HTTP handling.
     by_endpoint: Mutex<BTreeMap<String, u64>>,
     by_status: Mutex<BTreeMap<String, u64>>,
-    /// The latest org-scoped REST requests (bounded): who asked about which org, when.
+    /// The latest org-scoped requests, REST and GraphQL (bounded): who asked about which org,
+    /// when.
     org_log: Mutex<std::collections::VecDeque<OrgRequest>>,
     /// Copilot report downloads (`/_blob/copilot/…`).
     downloads: AtomicU64,
@@ -31,14 +35,18 @@ pub struct Counters {
 /// Org-scoped requests the log keeps (the oldest are dropped first).
 pub const ORG_LOG_CAPACITY: usize = 50_000;
 
-/// One org-scoped REST request (`/orgs/{org}/…` or `/repos/{org}/…`), for tests that check
-/// which client scraped an org when (e.g. that two replicas never scrape one org at once).
+/// One org-scoped request, for tests that check which client scraped an org when (e.g. that
+/// two replicas never scrape one org at once): a REST request to `/orgs/{org}/…` or
+/// `/repos/{org}/…`, or a GraphQL request (`POST /graphql`, `POST /api/graphql`), logged once
+/// per distinct org it names ([`crate::graphql::orgs`]). Serialized as
+/// `{"at", "org", "endpoint", "user_agent"}` by `GET /_fake/org_requests`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct OrgRequest {
     /// The fake's clock when the request arrived (Unix seconds).
     pub at: f64,
+    /// As the request spells it (the path segment, or the GraphQL argument / qualifier).
     pub org: String,
-    /// The endpoint template (`GET /orgs/{org}/repos`).
+    /// The endpoint template (`GET /orgs/{org}/repos`), or `POST /graphql`.
     pub endpoint: String,
     /// The request's `User-Agent` (the exporter names its replica there).
     pub user_agent: String,
@@ -128,7 +136,17 @@ impl Counters {
 
     /// The org-scoped requests still in the log, oldest first.
     pub fn org_log(&self) -> Vec<OrgRequest> {
-        lock(&self.org_log).iter().cloned().collect()
+        self.org_log_since(None)
+    }
+
+    /// The org-scoped requests still in the log with `at >= since` (all when `None`), oldest
+    /// first.
+    pub fn org_log_since(&self, since: Option<f64>) -> Vec<OrgRequest> {
+        lock(&self.org_log)
+            .iter()
+            .filter(|r| since.is_none_or(|s| r.at >= s))
+            .cloned()
+            .collect()
     }
 
     pub fn reset(&self) {

@@ -1,7 +1,8 @@
 //! Injected faults (`POST /_fake/faults`): for requests whose path matches a regex, delay, answer
-//! with a status, a malformed, truncated or endless body, endless pagination, or reset the
-//! connection — a limited number of times or until cleared. Every fault taken is counted by kind
-//! ([`Faults::served`]), so a test can prove the fault was served before asserting recovery.
+//! with a status, a malformed, truncated or endless body, endless pagination, a `next` link to a
+//! foreign origin, or reset the connection — a limited number of times or until cleared. Every
+//! fault taken is counted by kind ([`Faults::served`]), so a test can prove the fault was served
+//! before asserting recovery.
 //! Compiled only with the `faults` cargo feature (the exporter's `--demo` build has none).
 
 use std::collections::BTreeMap;
@@ -43,7 +44,16 @@ pub enum FaultBody {
     /// The real body, with a `Link` whose `rel="next"` always points one page further (past
     /// the last page the real answer is an empty list), so pagination never ends (REST only).
     EndlessPages,
+    /// The real status and body, with the `Link` header's `rel="next"` moved to another origin
+    /// ([`FOREIGN_ORIGIN`], same path and query), as a reverse proxy that does not rewrite
+    /// `Link` headers shows it; on the last (or only) page a foreign `next` to `page + 1` is
+    /// added. Only on REST list answers with status 200; other answers are left untouched.
+    ForeignNextLink,
 }
+
+/// The origin of a [`FaultBody::ForeignNextLink`] `next` link: never resolvable (`.invalid`,
+/// RFC 2606), on the discard port.
+pub const FOREIGN_ORIGIN: &str = "http://foreign-origin.invalid:9";
 
 impl FaultSpec {
     /// The kind name [`Faults::served`] counts this fault under.
@@ -59,6 +69,7 @@ impl FaultSpec {
             Some(FaultBody::Truncated) => "truncated",
             Some(FaultBody::Endless) => "endless",
             Some(FaultBody::EndlessPages) => "endless_pages",
+            Some(FaultBody::ForeignNextLink) => "foreign_next_link",
             None => "delay",
         }
     }
@@ -143,7 +154,8 @@ impl Faults {
     }
 
     /// Faults served so far by kind (`status`, `delay`, `malformed`, `truncated`, `endless`,
-    /// `endless_pages`, `reset_connection`); never reset by [`Faults::clear`].
+    /// `endless_pages`, `foreign_next_link`, `reset_connection`); never reset by
+    /// [`Faults::clear`].
     pub fn served(&self) -> BTreeMap<String, u64> {
         self.served
             .lock()
@@ -193,7 +205,11 @@ mod tests {
     #[test]
     fn endless_kinds_parse_and_count() {
         let f = Faults::default();
-        for (name, kind) in [("endless", "endless"), ("endless_pages", "endless_pages")] {
+        for (name, kind) in [
+            ("endless", "endless"),
+            ("endless_pages", "endless_pages"),
+            ("foreign_next_link", "foreign_next_link"),
+        ] {
             let spec: FaultSpec = serde_json::from_str(&format!(
                 r#"{{"path_regex": "^/x$", "body": "{name}", "count": 1}}"#
             ))
@@ -205,5 +221,6 @@ mod tests {
         let served = f.served();
         assert_eq!(served.get("endless"), Some(&1));
         assert_eq!(served.get("endless_pages"), Some(&1));
+        assert_eq!(served.get("foreign_next_link"), Some(&1));
     }
 }

@@ -1,5 +1,6 @@
 //! Serving the injected faults of [`crate::faults`] inside the request pipeline: the delay, a
-//! status answer, a reset connection, a mangled or endless body and endless pagination.
+//! status answer, a reset connection, a mangled or endless body, endless pagination and a
+//! `next` link to a foreign origin.
 //! Compiled only with the `faults` cargo feature; `inject_off.rs` stands in without it.
 
 use std::convert::Infallible;
@@ -15,8 +16,8 @@ use actix_web::http::StatusCode;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse};
 
-use crate::faults::FaultBody;
 pub(crate) use crate::faults::FaultSpec;
+use crate::faults::{FaultBody, FOREIGN_ORIGIN};
 use crate::render::error_body;
 use crate::server::{common_headers, Outcome};
 use crate::state::State;
@@ -80,7 +81,9 @@ pub(crate) fn mangle(body: Bytes, fault: Option<&FaultSpec>) -> Bytes {
     match fault.and_then(|f| f.body) {
         Some(FaultBody::Malformed) => Bytes::from_static(MALFORMED_BODY),
         Some(FaultBody::Truncated) => body.slice(..body.len() / 2),
-        Some(FaultBody::Endless | FaultBody::EndlessPages) | None => body,
+        Some(FaultBody::Endless | FaultBody::EndlessPages | FaultBody::ForeignNextLink) | None => {
+            body
+        }
     }
 }
 
@@ -105,6 +108,56 @@ pub(crate) fn endless_link(
         page_no,
         page_no.saturating_add(1),
     )
+}
+
+/// For a foreign-next-link fault: the real `Link` (`link`, `None` when everything fits on one
+/// page) with its `rel="next"` on [`FOREIGN_ORIGIN`], same path and query; added, pointing at
+/// `page_no + 1`, when the real answer has no next page. The caller applies it only to REST
+/// list answers with status 200. Without that fault, `link` unchanged.
+pub(crate) fn foreign_next_link(
+    fault: Option<&FaultSpec>,
+    req: &HttpRequest,
+    page_no: usize,
+    link: Option<String>,
+) -> Option<String> {
+    if fault.and_then(|f| f.body) != Some(FaultBody::ForeignNextLink) {
+        return link;
+    }
+    // The real `next` is `page_no + 1` of this path and query on the request's origin: the
+    // same URL on the foreign origin, whether or not the real answer has one.
+    let next = format!(
+        "<{FOREIGN_ORIGIN}{}?{}>; rel=\"next\"",
+        req.path(),
+        crate::pagination::with_page(req.query_string(), page_no.saturating_add(1))
+    );
+    let mut parts: Vec<String> = link
+        .as_deref()
+        .map(link_parts)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| !p.ends_with("; rel=\"next\""))
+        .collect();
+    // GitHub's order: prev, next, last, first.
+    let at = parts
+        .iter()
+        .position(|p| !p.ends_with("; rel=\"prev\""))
+        .unwrap_or(parts.len());
+    parts.insert(at, next);
+    Some(parts.join(", "))
+}
+
+/// The `<URL>; rel="…"` parts of a `Link` header.
+fn link_parts(link: &str) -> Vec<String> {
+    link.split(", <")
+        .enumerate()
+        .map(|(i, p)| {
+            if i == 0 {
+                p.to_string()
+            } else {
+                format!("<{p}")
+            }
+        })
+        .collect()
 }
 
 /// The response with an endless body (chunked transfer encoding).
@@ -156,7 +209,9 @@ fn fault_reply(state: &State, f: &FaultSpec, status: u16) -> Outcome {
     let body = match f.body {
         Some(FaultBody::Malformed) => MALFORMED_BODY.to_vec(),
         Some(FaultBody::Truncated) => full[..full.len() / 2].to_vec(),
-        Some(FaultBody::Endless | FaultBody::EndlessPages) | None => full,
+        Some(FaultBody::Endless | FaultBody::EndlessPages | FaultBody::ForeignNextLink) | None => {
+            full
+        }
     };
     let mut b = actix_web::HttpResponseBuilder::new(
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),

@@ -35,6 +35,15 @@ pub(crate) fn endless_link(
     None
 }
 
+pub(crate) fn foreign_next_link(
+    _fault: Option<&FaultSpec>,
+    _req: &HttpRequest,
+    _page_no: usize,
+    link: Option<String>,
+) -> Option<String> {
+    link
+}
+
 /// Never called: only an endless fault asks for it.
 pub(crate) fn endless_response(mut b: actix_web::HttpResponseBuilder) -> actix_web::HttpResponse {
     b.finish()

@@ -67,7 +67,8 @@ pub fn link_header(base: &str, raw_query: &str, page: usize, last: usize) -> Opt
     Some(parts.join(", "))
 }
 
-fn with_page(raw_query: &str, n: usize) -> String {
+/// `raw_query` with `page` set to `n`: replaced in place, or appended.
+pub fn with_page(raw_query: &str, n: usize) -> String {
     let mut replaced = false;
     let mut pieces: Vec<String> = raw_query
         .split('&')

@@ -1,5 +1,6 @@
 //! The HTTP side: one catch-all actix handler running the request pipeline
-//! (route → auth → secondary limits → faults → primary budget → handler → ETag/304 → headers),
+//! (route → auth → secondary limits → faults → primary budget → handler → ETag/304 → headers;
+//! org-scoped REST and GraphQL requests are logged on arrival, before the pipeline),
 //! and the [`FakeGithub`] handle that runs the server on its own thread and actix `System`.
 
 use std::net::SocketAddr;
@@ -111,6 +112,18 @@ impl FakeGithub {
             .collect()
     }
 
+    /// The org's repositories whose `stats/contributors` reports zero lines (GitHub's
+    /// behaviour for very large repositories), which send an exporter to its commit fallback.
+    pub fn large_repos(&self, org: &str) -> Vec<String> {
+        let world = &self.state.world;
+        world
+            .repos
+            .iter()
+            .filter(|r| r.large && world.orgs.get(r.org).is_some_and(|o| o.login == org))
+            .map(|r| r.name.clone())
+            .collect()
+    }
+
     /// The installation id of an org (for App-auth configurations).
     pub fn installation_id(&self, org: &str) -> Option<u64> {
         self.state
@@ -163,9 +176,16 @@ impl FakeGithub {
         truth::compute_from(&self.state.world, at, snaps.iter().map(|c| &c.snap))
     }
 
-    /// The latest org-scoped REST requests, oldest first (see [`crate::counters::OrgRequest`]).
+    /// The latest org-scoped requests (REST and GraphQL), oldest first (see
+    /// [`crate::counters::OrgRequest`]).
     pub fn org_requests(&self) -> Vec<crate::counters::OrgRequest> {
         self.state.counters.org_log()
+    }
+
+    /// The org-scoped requests still in the log with `at >= since`, oldest first (as
+    /// `GET /_fake/org_requests?since=`).
+    pub fn org_requests_since(&self, since: f64) -> Vec<crate::counters::OrgRequest> {
+        self.state.counters.org_log_since(Some(since))
     }
 
     /// Injected faults served so far, by kind (see [`crate::faults::Faults::served`]).
@@ -220,6 +240,10 @@ async fn dispatch(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Htt
         return crate::copilot::blob::serve(&req, &state).await;
     }
     if graphql::is_graphql_path(path) && req.method() == Method::POST {
+        let at = state.clock.now();
+        for org in graphql::orgs::named_orgs(&body) {
+            record_org(&req, &state, at, org, graphql::http::ENDPOINT.to_string());
+        }
         let outcome = graphql::http::serve(&req, &body, &state).await;
         state.counters.record_use(
             graphql::http::ENDPOINT,
@@ -237,23 +261,29 @@ async fn dispatch(req: HttpRequest, body: Bytes, state: web::Data<State>) -> Htt
     };
     let resource = route.as_ref().map_or(Resource::Core, Route::resource);
     if let Some(org) = org_of(&stripped) {
-        state.counters.record_org(crate::counters::OrgRequest {
-            at: state.clock.now(),
-            org: org.to_string(),
-            endpoint: endpoint.clone(),
-            user_agent: req
-                .headers()
-                .get("user-agent")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_string(),
-        });
+        let at = state.clock.now();
+        record_org(&req, &state, at, org.to_string(), endpoint.clone());
     }
     let outcome = pipeline(&req, &state, route, &stripped).await;
     state
         .counters
         .record_use(&endpoint, outcome.status, resource.name(), outcome.consumed);
     outcome.response
+}
+
+/// Logs a request about `org` at its arrival (`at`, the fake clock's now) with its `User-Agent`.
+fn record_org(req: &HttpRequest, state: &State, at: f64, org: String, endpoint: String) {
+    state.counters.record_org(crate::counters::OrgRequest {
+        at,
+        org,
+        endpoint,
+        user_agent: req
+            .headers()
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string(),
+    });
 }
 
 /// The org of an org-scoped REST path (`/orgs/{org}/…`, `/repos/{org}/…`).
@@ -391,6 +421,11 @@ async fn pipeline(req: &HttpRequest, state: &State, route: Option<Route>, path: 
                 None
             };
             let link = crate::inject::endless_link(fault.as_ref(), req, *page_no).or(link);
+            let link = if *paginate && status == 200 {
+                crate::inject::foreign_next_link(fault.as_ref(), req, *page_no, link)
+            } else {
+                link
+            };
             (page.body.clone(), Some(page.etag.clone()), link)
         }
         Reply::Plain { body, .. } => (body.clone(), None, None),

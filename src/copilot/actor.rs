@@ -17,6 +17,7 @@ use gse_actors::messages::UpsertBatch;
 use gse_actors::metrics::copilot as families;
 use gse_actors::metrics::github_api;
 use gse_actors::ports::{CounterDeltas, OrgBatch, Sample};
+use gse_actors::roles::validity::under_lease;
 use gse_actors::roles::Grant;
 use gse_actors::scrape::actor::CounterLedger;
 use gse_actors::scrape::port::Clock;
@@ -189,10 +190,18 @@ impl Handler<CopilotRunNow> for CopilotActor {
         let previous = self.memory().clone();
         let now = self.args.clock.now();
         let run = async move { source.run(previous, now).await };
-        ctx.spawn(
-            run.into_actor(self)
-                .map(|out, _act, ctx| ctx.notify(RunDone(out))),
-        );
+        // Under the grant: nothing starts once its lease has lapsed, a run in flight is
+        // dropped at the lapse, and the client checks the lease before every request.
+        let validity = self.args.grant.as_ref().map(|g| g.validity.clone());
+        ctx.spawn(under_lease(validity, run).into_actor(self).map(
+            |out, act, ctx| match out {
+                Ok(out) => ctx.notify(RunDone(out)),
+                Err(_) => {
+                    act.running = false;
+                    tracing::info!(component = %act.args.component, "the org's lease lapsed; Copilot run abandoned, nothing published");
+                }
+            },
+        ));
     }
 }
 

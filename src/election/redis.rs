@@ -500,11 +500,11 @@ fn parse_acquire(key: &str, reply: Value) -> Result<Acquire, UnexpectedReply> {
                 .and_then(|e| u64::try_from(e).ok())
                 .ok_or_else(|| UnexpectedReply(format!("epoch {epoch:?}")))?;
             let value = text(value).ok_or_else(|| UnexpectedReply("lease value".into()))?;
-            Ok(Acquire::Acquired(Grant {
+            Ok(Acquire::Acquired(Grant::leased(
                 epoch,
-                lease_key: Arc::from(key),
-                value: Arc::from(value),
-            }))
+                Arc::from(key),
+                Arc::from(value),
+            )))
         }
         [status, value, pttl] if text(status).as_deref() == Some("held") => {
             let value = text(value).ok_or_else(|| UnexpectedReply("lease value".into()))?;

@@ -3,8 +3,15 @@
 //! truncated bodies), secondary-limit and exhausted-budget handling, ETag reuse, `Link`
 //! pagination, and per-org request telemetry. Hostile answers are bounded ([`ResponseLimits`]):
 //! a body longer than `github.max_response_bytes` fails that call at once (read while it
-//! streams, never retried), a listing longer than `github.max_pages_per_listing` pages fails,
-//! and a `next` link to another origin is not followed (logged, since the listing is cut short).
+//! streams, never retried); a listing that cannot be read to its end — longer than
+//! `github.max_pages_per_listing` pages, or with a `next` link to another origin (never
+//! followed: the token must not leave for another host) — fails as
+//! [`ApiErrorKind::Incomplete`], so nothing is computed from part of it.
+//!
+//! No request leaves without a live lease: inside [`gse_actors::roles::validity::under_lease`]
+//! every attempt checks the lease's local validity right before it is sent (and before any
+//! rate-limit wait); a client built [`Client::with_lease_required`] (elected modes) also
+//! refuses calls made outside any lease scope.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -16,6 +23,8 @@ use rand::Rng;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
+
+use gse_actors::roles::validity::{lease_state, LeaseState};
 
 use super::auth::Credential;
 use super::body::{read_capped, BodyError, InFlightBudget};
@@ -134,6 +143,9 @@ pub struct Client {
     pub governor: Arc<Governor>,
     pub retry: RetrySettings,
     pub limits: ResponseLimits,
+    /// Refuse calls made outside a lease scope (elected modes: every call is on behalf of an
+    /// org, so only its lease holder may make it).
+    require_lease: bool,
     telemetry: Mutex<ApiTelemetry>,
     etags: Mutex<EtagCache>,
 }
@@ -180,6 +192,7 @@ impl Client {
             governor,
             retry,
             limits: ResponseLimits::default(),
+            require_lease: false,
             telemetry: Mutex::new(ApiTelemetry::default()),
             etags: Mutex::new(EtagCache::default()),
         }
@@ -189,6 +202,30 @@ impl Client {
     pub fn with_limits(mut self, limits: ResponseLimits) -> Client {
         self.limits = limits;
         self
+    }
+
+    /// The same client, refusing calls made outside a lease scope when `required`.
+    pub fn with_lease_required(mut self, required: bool) -> Client {
+        self.require_lease = required;
+        self
+    }
+
+    /// Why no request may be sent now, if so: the lease scope this call runs in has lapsed
+    /// (judged now, on the monotonic clock), or there is none and one is required.
+    fn lease_refusal(&self, endpoint: &'static str) -> Option<ApiError> {
+        let detail = match lease_state() {
+            LeaseState::Live => return None,
+            LeaseState::NoScope if !self.require_lease => return None,
+            LeaseState::NoScope => {
+                tracing::error!(org = %self.org, endpoint, "a GitHub call outside any lease scope was refused (a bug: every call on behalf of an org runs under its lease)");
+                "no lease scope: only the org's lease holder calls GitHub"
+            }
+            LeaseState::Lapsed => {
+                tracing::debug!(org = %self.org, endpoint, "the org's lease lapsed; request not sent");
+                "the org's lease lapsed; request not sent"
+            }
+        };
+        Some(self.error(ApiErrorKind::LeaseLapsed, endpoint, detail))
     }
 
     /// The body of `response`, at most `max_response_bytes` long. An error with `true` is a
@@ -222,21 +259,51 @@ impl Client {
         }
     }
 
-    /// The `rel="next"` URL of `response`'s `Link`, if it stays on `api_base_url`'s origin;
-    /// a `next` elsewhere is not followed (a token must not leave for another host) and logged.
-    fn next_page(&self, endpoint: &'static str, response: &reqwest::Response) -> Option<Url> {
-        let next = Url::parse(header(response, "link").and_then(next_link)?).ok()?;
+    /// The `rel="next"` URL of `response`'s `Link`, if it stays on `api_base_url`'s origin.
+    /// A `next` elsewhere is never followed (a token must not leave for another host): the
+    /// listing cannot be completed, so the call fails as [`ApiErrorKind::Incomplete`].
+    fn next_page(
+        &self,
+        endpoint: &'static str,
+        response: &reqwest::Response,
+    ) -> Result<Option<Url>, ApiError> {
+        let Some(link) = header(response, "link").and_then(next_link) else {
+            return Ok(None);
+        };
+        let next = match Url::parse(link) {
+            Ok(next) => next,
+            // A relative or garbled target: resolved against the request, like a browser.
+            Err(_) => match response.url().join(link) {
+                Ok(next) => next,
+                Err(e) => {
+                    tracing::warn!(org = %self.org, endpoint, error = %e, "unreadable next link; this listing is incomplete");
+                    return Err(self.error(
+                        ApiErrorKind::Incomplete,
+                        endpoint,
+                        format!("unreadable next link: {e}"),
+                    ));
+                }
+            },
+        };
         if next.origin() == self.base.origin() {
-            return Some(next);
+            return Ok(Some(next));
         }
+        let (next_origin, api_origin) = (
+            next.origin().ascii_serialization(),
+            self.base.origin().ascii_serialization(),
+        );
         tracing::warn!(
             org = %self.org,
             endpoint,
-            next_origin = %next.origin().ascii_serialization(),
-            api_origin = %self.base.origin().ascii_serialization(),
-            "pagination stopped: the next page is on another origin, so this listing is incomplete"
+            next_origin = %next_origin,
+            api_origin = %api_origin,
+            "the next page is on another origin (a proxy that does not rewrite Link headers?): not followed, and nothing is computed from this incomplete listing"
         );
-        None
+        Err(self.error(
+            ApiErrorKind::Incomplete,
+            endpoint,
+            format!("next page on another origin ({next_origin}, not {api_origin})"),
+        ))
     }
 
     /// The error for a listing that still has a next page after `max_pages_per_listing`.
@@ -244,7 +311,7 @@ impl Client {
         let max = self.limits.max_pages_per_listing;
         tracing::warn!(org = %self.org, endpoint, max_pages = max, "listing longer than github.max_pages_per_listing; call failed");
         self.error(
-            ApiErrorKind::Decode,
+            ApiErrorKind::Incomplete,
             endpoint,
             format!("listing exceeds github.max_pages_per_listing ({max} pages)"),
         )
@@ -362,6 +429,9 @@ impl Client {
         let mut last_error;
         loop {
             attempt += 1;
+            if let Some(refused) = self.lease_refusal(endpoint) {
+                return Err(refused);
+            }
             self.governor.admit(resource).await;
             self.governor.pace().await;
             let auth = match self.credential.authorization(&self.http, &self.base).await {
@@ -398,6 +468,11 @@ impl Client {
                 if let Some(c) = etags.pages.get(&key) {
                     request = request.header("If-None-Match", c.etag.clone());
                 }
+            }
+            // Checked again right before sending: the governor's waits and the token exchange
+            // may have outlived the lease (or the process was paused).
+            if let Some(refused) = self.lease_refusal(endpoint) {
+                return Err(refused);
             }
             let response = match request.send().await {
                 Ok(r) => r,
@@ -454,6 +529,7 @@ impl Client {
                 202 => return Ok((Answer::Accepted, None)),
                 204 => return Ok((Answer::NoContent, None)),
                 200..=299 => {
+                    let next = next?;
                     let etag = header(&response, "etag").map(str::to_string);
                     match self.read_body(endpoint, response).await {
                         Err((error, false)) => return Err(error),

@@ -1,11 +1,13 @@
 //! Builds the GitHub port of every configured org from the configuration: resolves each org's
 //! credential (its own token or App, else the top-level one), shares one [`Credential`] and one
 //! [`Governor`] per distinct credential (a token used by several orgs shares its budget; each
-//! App installation has its own), and wraps them in an [`OrgApi`].
+//! App installation has its own), and wraps them in an [`OrgApi`]. When roles come from
+//! leases, every client refuses calls made outside a lease scope.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use gse_actors::roles::manager::RoleMode;
 use gse_actors::scrape::port::GithubApi;
 use secrecy::ExposeSecret;
 
@@ -70,6 +72,12 @@ pub fn org_clients(config: &Config) -> Result<Vec<(OrgConfig, Arc<Client>)>, Set
     )
     .map_err(SetupError::Http)?;
     let in_flight = InFlightBudget::new(config.github.max_response_bytes_in_flight);
+    // Roles from leases: every call is made on behalf of an org by its lease holder, under
+    // the lease (a call outside any lease is refused).
+    let leased = matches!(
+        crate::role_mode(config),
+        RoleMode::Single | RoleMode::PerOrg
+    );
     let mut shared: HashMap<String, (Arc<Credential>, Arc<Governor>)> = HashMap::new();
     let mut out = Vec::new();
     let g = &config.github;
@@ -129,7 +137,8 @@ pub fn org_clients(config: &Config) -> Result<Vec<(OrgConfig, Arc<Client>)>, Set
             max_response_bytes: g.max_response_bytes,
             max_pages_per_listing: g.max_pages_per_listing,
             in_flight: in_flight.clone(),
-        });
+        })
+        .with_lease_required(leased);
         out.push((org.clone(), Arc::new(client)));
     }
     Ok(out)

@@ -8,6 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use gse_actors::exposition::{self, Family, Format, LabelSet, MetricKind, Series};
 use gse_actors::health::{ComponentStatus, HealthReport, Role};
 use gse_actors::messages::GetHealth;
+use gse_actors::observe::taxonomy;
 use serde_json::json;
 
 use super::negotiate::{accepts_gzip, format_for_accept};
@@ -140,6 +141,8 @@ fn replica_families(state: &HttpState, report: Option<&HealthReport>) -> Vec<Fam
             "1 when the dependency is usable by this replica, else 0.",
             deps,
         ));
+        // The roles are judged when the report was made, for this very request: a lease whose
+        // local deadline has passed is never reported, even before the RoleManager has run.
         families.push(gauge(
             "gh_exporter_is_leader",
             "1 when this replica is the leader.",
@@ -148,6 +151,36 @@ fn replica_families(state: &HttpState, report: Option<&HealthReport>) -> Vec<Fam
                 value: f64::from(u8::from(report.role == Role::Leader)),
             }],
         ));
+        families.push(gauge(
+            taxonomy::LEADER_EPOCH.name,
+            taxonomy::LEADER_EPOCH.help,
+            vec![Series {
+                labels: LabelSet::default(),
+                value: report.epoch as f64,
+            }],
+        ));
+        families.push(gauge(
+            taxonomy::OWNED_ORGS.name,
+            taxonomy::OWNED_ORGS.help,
+            vec![Series {
+                labels: LabelSet::default(),
+                value: report.owned_orgs.len() as f64,
+            }],
+        ));
+        if !report.org_leases.is_empty() {
+            families.push(gauge(
+                taxonomy::ORG_LEASE_HELD.name,
+                taxonomy::ORG_LEASE_HELD.help,
+                report
+                    .org_leases
+                    .iter()
+                    .map(|(org, held)| Series {
+                        labels: LabelSet::render(&[("org", org.as_str())]),
+                        value: f64::from(u8::from(*held)),
+                    })
+                    .collect(),
+            ));
+        }
     }
     families.push(gauge(
         "gh_exporter_store_snapshot_age_seconds",

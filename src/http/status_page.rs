@@ -180,7 +180,7 @@ fn org_table(html: &mut String, input: &StatusInput<'_>, owned: &[String]) {
                         .get(resource)
                         .map(|ts| format!(", resets {}", until(ts - input.now_unix)))
                         .unwrap_or_default();
-                    format!("{}: {left:.0}{reset}", escape(resource))
+                    format!("{}: {}{reset}", escape(resource), count(*left))
                 })
                 .collect::<Vec<_>>()
                 .join("<br>")
@@ -198,7 +198,7 @@ fn org_table(html: &mut String, input: &StatusInput<'_>, owned: &[String]) {
             .next()
             .unwrap_or(0.0);
         if waiting > 0.0 {
-            let _ = write!(loc, "<br>{waiting:.0} waiting for GitHub's stats");
+            let _ = write!(loc, "<br>{} waiting for GitHub's stats", count(waiting));
         }
         let owner = if owned.contains(org) {
             "<b>this replica</b>"
@@ -293,7 +293,8 @@ fn backfill_section(html: &mut String, input: &StatusInput<'_>) {
     let total: f64 = by_org.values().sum();
     let _ = write!(
         html,
-        "<p id=\"dead-letters\">Dead-lettered by this replica since start: <b>{total:.0}</b>{detail}</p>",
+        "<p id=\"dead-letters\">Dead-lettered by this replica since start: <b>{total}</b>{detail}</p>",
+        total = count(total),
         detail = if by_org.is_empty() {
             String::new()
         } else {
@@ -315,10 +316,20 @@ fn services_section(html: &mut String, report: Option<&HealthReport>) {
     html.push_str("</ul>");
 }
 
+/// A count as an integer: `3`, never `3.0` nor `-0` (an empty float sum is `-0.0`).
+fn count(value: f64) -> String {
+    if value.is_finite() {
+        // `as` saturates; `+ 0.0` turns a negative zero into zero.
+        ((value.round() + 0.0) as i64).to_string()
+    } else {
+        "&ndash;".into()
+    }
+}
+
 /// `a 3, b 1` from label/value pairs (escaped), or a dash when empty.
 fn join_counts<'a>(pairs: impl Iterator<Item = (&'a str, f64)>) -> String {
     let text: Vec<String> = pairs
-        .map(|(label, n)| format!("{} {n:.0}", escape(label)))
+        .map(|(label, n)| format!("{} {}", escape(label), count(n)))
         .collect();
     if text.is_empty() {
         "&ndash;".into()
@@ -460,6 +471,34 @@ gh_exporter_loc_source_mode{mode=\"stats\",org=\"acme\",repo=\"s\"} 1
             !html.contains("src=") && !html.contains("<link"),
             "no external assets"
         );
+    }
+
+    /// Counts print as integers everywhere, and nothing dead-lettered prints `0`, not `-0`
+    /// (the sum of no floats is a negative zero).
+    #[test]
+    fn counts_print_as_integers_never_negative_zero() {
+        let shared = parse(SHARED, wanted_shared);
+        let replica = parse("", wanted_replica);
+        let html = render(&StatusInput {
+            version: "1.2.3",
+            now_unix: 1060.0,
+            report: None,
+            orgs: &["acme".to_string()],
+            store_backend: "redis",
+            queue_backend: "amqp",
+            series_served: 42,
+            shared: &shared,
+            replica: &replica,
+            queues: Some(Ok(Vec::new())),
+        });
+        assert!(
+            html.contains("Dead-lettered by this replica since start: <b>0</b>"),
+            "{html}"
+        );
+        assert!(!html.contains("-0"), "{html}");
+        assert_eq!(count(-0.0), "0");
+        assert_eq!(count(2.0), "2");
+        assert_eq!(count(4990.4), "4990");
     }
 
     /// Names from outside are escaped in text and attributes.

@@ -19,6 +19,8 @@ use crate::redis_common::{delete_namespace, unique_namespace, SHARED_REDIS};
 pub const LEASE: Duration = Duration::from_secs(3);
 pub const RENEW: Duration = Duration::from_secs(2);
 pub const RETRY: Duration = Duration::from_millis(500);
+/// `github.scrape_interval` of every replica, in seconds.
+pub const SCRAPE_INTERVAL: f64 = 2.0;
 
 /// One exporter process.
 pub struct Replica {
@@ -164,7 +166,10 @@ impl Cluster {
                 "GITHUB_STATS_GITHUB__API_BASE_URL",
                 format!("{}/", fake.base_url()),
             ),
-            ("GITHUB_STATS_GITHUB__SCRAPE_INTERVAL", "2s".into()),
+            (
+                "GITHUB_STATS_GITHUB__SCRAPE_INTERVAL",
+                format!("{SCRAPE_INTERVAL}s"),
+            ),
             ("GITHUB_STATS_RETRY__INITIAL_BACKOFF", "20ms".into()),
             ("GITHUB_STATS_RETRY__MAX_BACKOFF", "200ms".into()),
             (
@@ -243,29 +248,18 @@ impl Cluster {
             .collect()
     }
 
-    /// Asserts that no org was scraped by two replicas at once: for every org, once a
-    /// replica's requests follow another's, the other never asks about that org again within
-    /// `overlap` (a scrape cycle's span).
-    pub fn assert_no_double_scrape(&self, since: f64, overlap: f64) {
-        let mut by_org: BTreeMap<String, Vec<(f64, String)>> = BTreeMap::new();
-        for (at, org, who) in self.org_requests_since(since) {
-            by_org.entry(org).or_default().push((at, who));
-        }
-        for (org, requests) in by_org {
-            for (i, (at, who)) in requests.iter().enumerate() {
-                // Any request of another replica close after this one, followed again by
-                // this replica within the overlap, means both scraped the org at once.
-                let interleaved = requests[i + 1..]
-                    .iter()
-                    .take_while(|(t, _)| *t <= at + overlap)
-                    .skip_while(|(_, w)| w == who)
-                    .any(|(_, w)| w == who);
-                assert!(
-                    !interleaved,
-                    "org {org}: {who} and another replica scraped it at once around {at}"
-                );
-            }
-        }
+    /// Split-brain detection from the fake's log (REST and GraphQL alike): fails when any org
+    /// was asked about by two replicas within `interval` (a scrape interval) of each other,
+    /// unless both requests fall inside one of `handovers` — fake-time windows `(from, to)`
+    /// where a change of owner is expected (a kill, a pause, a rebalance).
+    pub fn assert_single_scraper(&self, since: f64, interval: f64, handovers: &[(f64, f64)]) {
+        let log = self.org_requests_since(since);
+        assert!(!log.is_empty(), "the fake saw no org request since {since}");
+        let problems = split_brain(&log, interval, handovers);
+        assert!(
+            problems.is_empty(),
+            "orgs asked about by two replicas within {interval} s outside a hand-over ({handovers:?}): {problems:#?}"
+        );
     }
 
     pub fn leaders<'a>(&self, replicas: &'a [&'a Replica]) -> Vec<&'a str> {
@@ -281,6 +275,61 @@ impl Drop for Cluster {
     fn drop(&mut self) {
         delete_namespace(&self.redis_url, &self.namespace);
     }
+}
+
+/// The pairs of requests `(at, org, who)` that show one org asked about by two replicas within
+/// `interval`, outside every hand-over window (see [`Cluster::assert_single_scraper`]).
+pub fn split_brain(
+    log: &[(f64, String, String)],
+    interval: f64,
+    handovers: &[(f64, f64)],
+) -> Vec<String> {
+    let mut by_org: BTreeMap<&str, Vec<(f64, &str)>> = BTreeMap::new();
+    for (at, org, who) in log {
+        by_org.entry(org).or_default().push((*at, who));
+    }
+    let excused = |a: f64, b: f64| handovers.iter().any(|(from, to)| *from <= a && b <= *to);
+    let mut problems = Vec::new();
+    for (org, mut requests) in by_org {
+        requests.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (i, (at, who)) in requests.iter().enumerate() {
+            let clash = requests[i + 1..]
+                .iter()
+                .take_while(|(t, _)| *t < at + interval)
+                .find(|(t, w)| w != who && !excused(*at, *t));
+            if let Some((t, w)) = clash {
+                problems.push(format!("{org}: {who} at {at:.3}, {w} at {t:.3}"));
+            }
+        }
+    }
+    problems
+}
+
+/// Which replicas own which org, read twice from `/healthz` (all replicas in order, then again)
+/// so a hand-over between two reads is not taken for double ownership: `a` and `b` are
+/// reported for org `x` only when `a` owned `x` in both passes and `b` owned it in a read made
+/// between `a`'s two reads.
+pub fn double_owners(replicas: &[&Replica]) -> Vec<String> {
+    let read = || -> Vec<Vec<String>> {
+        replicas
+            .iter()
+            .map(|r| r.role().map(|v| v.owned).unwrap_or_default())
+            .collect()
+    };
+    let (first, second) = (read(), read());
+    let mut problems = Vec::new();
+    for (i, a) in replicas.iter().enumerate() {
+        for org in first[i].iter().filter(|o| second[i].contains(o)) {
+            for (j, b) in replicas.iter().enumerate() {
+                let between =
+                    (j > i && first[j].contains(org)) || (j < i && second[j].contains(org));
+                if j != i && between {
+                    problems.push(format!("{org}: {} and {}", a.identity, b.identity));
+                }
+            }
+        }
+    }
+    problems
 }
 
 /// The replica's `/metrics` in Prometheus text ("" while it does not answer).

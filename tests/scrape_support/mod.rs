@@ -597,6 +597,43 @@ pub fn wait_for_truth(
     }
 }
 
+/// Polls any source of `/metrics` text until every org serves a cycle ending at or after
+/// `after` whose series all equal the truth (LOC included), or fails after `deadline` with
+/// the remaining differences.
+pub fn wait_served_truth_after(
+    fake: &FakeGithub,
+    after: f64,
+    deadline: Duration,
+    mut fetch_metrics: impl FnMut() -> String,
+) -> Metrics {
+    let orgs = fake.org_names();
+    let until = Instant::now() + deadline;
+    loop {
+        let m = Metrics::parse(&fetch_metrics());
+        let mut problems = Vec::new();
+        for org in &orgs {
+            match m.window_end(org).filter(|t| *t >= after) {
+                None => problems.push(format!("{org}: no fresh cycle yet")),
+                Some(at) => problems.extend(
+                    diff(&m.activity(org), &truth(fake, org, at))
+                        .into_iter()
+                        .map(|p| format!("{org}: {p}")),
+                ),
+            }
+        }
+        if problems.is_empty() {
+            return m;
+        }
+        assert!(
+            Instant::now() < until,
+            "timed out: {} differences, first: {:#?}",
+            problems.len(),
+            &problems[..problems.len().min(10)]
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 /// The replica metrics of the exporter (`/metrics/replica`).
 pub fn replica_metrics(exporter: &Exporter) -> Metrics {
     Metrics::parse(

@@ -83,6 +83,10 @@ impl Collector for MemCollector {
 fn encode_value(encoder: &mut MetricEncoder<'_>, series: &Series) -> Result<(), std::fmt::Error> {
     match &series.value {
         SeriesValue::Counter(total) => encoder.encode_counter::<NoLabelSet, u64, u64>(total, None),
+        // A whole number prints as one (`2`, not `2.0`): these gauges are mostly counts.
+        SeriesValue::Gauge(value) if value.fract() == 0.0 && value.abs() < 9.0e15 => {
+            encoder.encode_gauge(&(*value as i64))
+        }
         SeriesValue::Gauge(value) => encoder.encode_gauge(value),
         SeriesValue::Histogram {
             sum,
@@ -129,8 +133,8 @@ mod tests {
 gh_exporter_actor_restarts_total{actor=\"store\"} 2
 # HELP gh_exporter_actor_up 1 while a supervised actor or service runs, 0 while it is stopped or waiting to restart.
 # TYPE gh_exporter_actor_up gauge
-gh_exporter_actor_up{actor=\"health\"} 0.0
-gh_exporter_actor_up{actor=\"store\"} 1.0
+gh_exporter_actor_up{actor=\"health\"} 0
+gh_exporter_actor_up{actor=\"store\"} 1
 # HELP gh_exporter_backfill_job_duration_seconds Duration of backfill job attempts on this replica.
 # TYPE gh_exporter_backfill_job_duration_seconds histogram
 gh_exporter_backfill_job_duration_seconds_sum 400.2

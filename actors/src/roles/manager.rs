@@ -17,6 +17,11 @@
 //! renewal + `renew_deadline`, on the monotonic clock), or when the store rejected a write made
 //! under it ([`StaleWrite`]).
 //!
+//! Every grant's [`super::Validity`] follows its tenure: confirmed at acquisition (send time +
+//! `renew_deadline`), extended after each successful renewal, ended the moment the tenure ends.
+//! Readers judge it at read time through the [`RoleBoard`] this actor posts to, and work done
+//! under a grant stops at its lapse ([`super::validity::under_lease`]).
+//!
 //! The actor never awaits I/O in a handler: each round of elector calls and each reconciliation
 //! of the scrapers is a spawned future whose result comes back to the actor. Rounds run every
 //! `retry_period × U(1, 1.2)`, sooner when a lease we wait for expires (its TTL + 50 ms) or when
@@ -35,12 +40,12 @@ use rand::Rng;
 use tokio::time::Instant;
 
 use super::assign::assign;
+use super::board::{Posted, RoleBoard};
 use super::{Acquire, ElectionError, Grant, LeaderElector, LeaseEvent, LeaseScope, Membership};
 use crate::health::{ComponentStatus, HealthReporter, Role};
 use crate::messages::RoleChanged;
 use crate::observe::taxonomy::{
-    CLUSTER_MEMBERS, LEADER_EPOCH, LEADER_TRANSITIONS, LEASE_OPERATIONS, LEASE_RENEW_FAILURES,
-    ORG_LEASE_HELD, OWNED_ORGS,
+    CLUSTER_MEMBERS, LEADER_TRANSITIONS, LEASE_OPERATIONS, LEASE_RENEW_FAILURES,
 };
 use crate::observe::Recorder;
 use crate::store::error_chain;
@@ -142,6 +147,8 @@ pub struct RoleManager {
     health: HealthReporter,
     announce: Arc<dyn Fn() -> Vec<Recipient<RoleChanged>> + Send + Sync>,
     recorder: Arc<dyn Recorder>,
+    /// Where readers find the roles (judged at read time).
+    board: RoleBoard,
 
     held: BTreeMap<LeaseScope, Tenure>,
     /// Scrapers running now: org → the grant they were started under.
@@ -175,7 +182,9 @@ impl RoleManager {
         announce: Arc<dyn Fn() -> Vec<Recipient<RoleChanged>> + Send + Sync>,
         recorder: Arc<dyn Recorder>,
     ) -> RoleManager {
+        let board = RoleBoard::new(settings.mode, settings.orgs.clone());
         RoleManager {
+            board,
             settings,
             elector,
             host,
@@ -199,6 +208,17 @@ impl RoleManager {
             refused: None,
             release_in_flight: 0,
         }
+    }
+
+    /// Posts to `board` (shared with the readers) instead of a board of its own.
+    pub fn with_board(mut self, board: RoleBoard) -> RoleManager {
+        self.board = board;
+        self
+    }
+
+    /// The board this actor posts its roles to.
+    pub fn board(&self) -> RoleBoard {
+        self.board.clone()
     }
 
     fn elected(&self) -> bool {
@@ -420,6 +440,7 @@ impl RoleManager {
                     }
                     if alive {
                         tenure.valid_until = result.renew_sent + self.settings.renew_deadline;
+                        tenure.grant.validity.extend_to(tenure.valid_until);
                         self.schedule_deadline(scope, grant, ctx);
                     } else {
                         self.recorder
@@ -456,11 +477,13 @@ impl RoleManager {
                     tracing::info!(scope = ?scope, epoch = grant.epoch, "lease acquired");
                     self.recorder
                         .count(&LEADER_TRANSITIONS, &[("event", "acquired")], 1);
+                    let valid_until = sent + self.settings.renew_deadline;
+                    grant.validity.extend_to(valid_until);
                     self.held.insert(
                         scope.clone(),
                         Tenure {
                             grant: grant.clone(),
-                            valid_until: sent + self.settings.renew_deadline,
+                            valid_until,
                         },
                     );
                     self.schedule_deadline(scope, grant, ctx);
@@ -529,6 +552,8 @@ impl RoleManager {
         let Some(tenure) = self.held.remove(scope) else {
             return;
         };
+        // Readers stop reporting it and work under it stops, before anything else happens.
+        tenure.grant.validity.end();
         self.recorder
             .count(&LEADER_TRANSITIONS, &[("event", kind.label())], 1);
         if kind == EndKind::Lost {
@@ -673,24 +698,31 @@ impl RoleManager {
         }
     }
 
-    /// The role gauges this actor owns (`gh_exporter_is_leader` comes from the HealthActor's
-    /// role, see `/metrics/replica`).
+    /// Posts what this replica holds and runs to the board; readers derive the roles
+    /// (`is_leader`, `leader_epoch`, `owned_orgs`, `org_lease_held`, the role of `/healthz`)
+    /// from it at read time.
     fn publish_status(&self) {
-        let epoch = self
-            .held
-            .get(&LeaseScope::Global)
-            .map_or(0, |t| t.grant.epoch);
-        self.recorder.gauge(&LEADER_EPOCH, &[], epoch as f64);
-        if self.settings.mode == RoleMode::PerOrg {
-            for org in &self.settings.orgs {
-                let held = self.held.contains_key(&LeaseScope::Org(org.clone()));
-                self.recorder.gauge(
-                    &ORG_LEASE_HELD,
-                    &[("org", org)],
-                    if held { 1.0 } else { 0.0 },
-                );
+        let held = |scope: &LeaseScope| {
+            if self.shutting_down {
+                None
+            } else {
+                self.held.get(scope).map(|t| t.grant.clone())
             }
-        }
+        };
+        let orgs = self
+            .held
+            .iter()
+            .filter(|_| !self.shutting_down)
+            .filter_map(|(scope, t)| match scope {
+                LeaseScope::Org(org) => Some((org.clone(), t.grant.clone())),
+                LeaseScope::Global => None,
+            })
+            .collect();
+        self.board.post(Posted {
+            global: held(&LeaseScope::Global),
+            orgs,
+            running: self.running.clone(),
+        });
     }
 
     /// Announces `RoleChanged` when role, epoch or the running scrapers changed.
@@ -699,7 +731,7 @@ impl RoleManager {
         let grant = self.held.get(&LeaseScope::Global).map(|t| t.grant.clone());
         let epoch = grant.as_ref().map_or(0, |g| g.epoch);
         let owned: Vec<String> = self.running.keys().cloned().collect();
-        self.recorder.gauge(&OWNED_ORGS, &[], owned.len() as f64);
+        self.publish_status();
         let now = (role, epoch, owned.clone());
         if self.announced.as_ref() == Some(&now) {
             return;

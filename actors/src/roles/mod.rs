@@ -6,12 +6,18 @@
 //! - [`LeaderElector`]: the port the RoleManager drives (Redis leases in the main package).
 //! - [`assign`]: the balanced org → replica assignment every replica computes alike.
 //! - [`manager`]: the RoleManager actor.
+//! - [`validity`]: a tenure's local validity, judged at read time, and the lease scope work on
+//!   behalf of an org runs in.
+//! - [`board`]: the roles as readers see them (`/healthz`, `/metrics/replica`), derived from
+//!   the validities at the moment they are read.
 
 pub mod assign;
+pub mod board;
 pub mod fenced_state;
 pub mod manager;
 #[cfg(test)]
 mod tests;
+pub mod validity;
 
 use std::fmt;
 use std::sync::Arc;
@@ -20,12 +26,17 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 
+pub use validity::Validity;
+
 /// Proof of one lease tenure. Cheap to clone.
 ///
 /// `value` is what the lease key holds while this tenure lasts (`epoch|token|identity`); the
 /// token is 128 random bits, new per acquisition, so a restarted process with the same identity
 /// never inherits its predecessor's lease. `Debug` shows the epoch and key only.
-#[derive(Clone, PartialEq, Eq, Hash)]
+///
+/// Every clone shares the tenure's [`Validity`] (set by the RoleManager, judged at read time);
+/// equality and hashing ignore it.
+#[derive(Clone)]
 pub struct Grant {
     /// Issued by one counter for every lease (comparable across orgs).
     pub epoch: u64,
@@ -33,17 +44,50 @@ pub struct Grant {
     pub lease_key: Arc<str>,
     /// The lease key's value while this tenure lasts.
     pub value: Arc<str>,
+    /// The tenure's local validity (pending until the RoleManager confirms it).
+    pub validity: Validity,
+}
+
+impl PartialEq for Grant {
+    fn eq(&self, other: &Grant) -> bool {
+        self.epoch == other.epoch && self.lease_key == other.lease_key && self.value == other.value
+    }
+}
+
+impl Eq for Grant {}
+
+impl std::hash::Hash for Grant {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.epoch, &self.lease_key, &self.value).hash(state);
+    }
 }
 
 impl Grant {
+    /// A grant of a freshly acquired lease: its validity is pending until the RoleManager
+    /// confirms it.
+    pub fn leased(epoch: u64, lease_key: Arc<str>, value: Arc<str>) -> Grant {
+        Grant {
+            epoch,
+            lease_key,
+            value,
+            validity: Validity::pending(),
+        }
+    }
+
     /// A grant with no lease behind it: stores compare only its epoch (the embedded store,
-    /// tools and tests).
+    /// tools and tests). Always valid.
     pub fn epoch_only(epoch: u64) -> Grant {
         Grant {
             epoch,
             lease_key: Arc::from(""),
             value: Arc::from(""),
+            validity: Validity::forever(),
         }
+    }
+
+    /// Whether the tenure is locally valid now (monotonic clock, read at this call).
+    pub fn is_live(&self) -> bool {
+        self.validity.is_live()
     }
 
     /// Whether a lease key backs this grant (else only the epoch is checked).

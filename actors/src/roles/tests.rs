@@ -135,11 +135,7 @@ impl LeaderElector for MockElector {
             table
                 .leases
                 .insert(key.clone(), (value.clone(), now + self.cluster.lease));
-            Acquire::Acquired(Grant {
-                epoch: table.seq,
-                lease_key: key.into(),
-                value: value.into(),
-            })
+            Acquire::Acquired(Grant::leased(table.seq, key.into(), value.into()))
         });
         futures::future::ready(result).boxed()
     }
@@ -314,6 +310,7 @@ struct Replica {
     running: Arc<Mutex<BTreeMap<String, u64>>>,
     last: Arc<Mutex<Option<RoleChanged>>>,
     recorder: Arc<MemRecorder>,
+    board: super::board::RoleBoard,
 }
 
 impl Replica {
@@ -365,20 +362,22 @@ fn replica(cluster: &Arc<Cluster>, identity: &str, settings: RoleSettings) -> Re
         tape: cluster.tape.clone(),
         running: running.clone(),
     });
-    let addr = RoleManager::new(
+    let manager = RoleManager::new(
         settings,
         elector,
         host,
         HealthReporter::from_recipient(Sink.start().recipient()),
         Arc::new(move || vec![announced.clone()]),
         recorder.clone(),
-    )
-    .start();
+    );
+    let board = manager.board();
+    let addr = manager.start();
     Replica {
         addr,
         running,
         last,
         recorder,
+        board,
     }
 }
 
@@ -447,13 +446,7 @@ async fn one_leader_among_three_and_it_scrapes_every_org_under_its_grant() {
         *replicas[leader].running.lock().unwrap(),
         BTreeMap::from([("x".into(), epoch), ("y".into(), epoch)])
     );
-    assert_eq!(
-        replicas[leader]
-            .recorder
-            .snapshot()
-            .gauge("gh_exporter_leader_epoch", &[]),
-        Some(epoch as f64)
-    );
+    assert_eq!(replicas[leader].board.read().epoch, epoch);
 }
 
 /// A renewal that says the lease is gone: scrapers stop first, then the role change is

@@ -9,6 +9,11 @@
 //! cycle's series (and its `window_end`), so served values always equal the truth at the
 //! reported instant. Missing windows go out as [`EnqueueMissing`].
 //!
+//! Cycles and LOC rounds run under the actor's grant ([`under_lease`]): none starts once the
+//! lease's local validity has lapsed, one in flight is dropped at the lapse (its requests
+//! cancelled), and the GitHub client checks the validity before every request. Abandoned work
+//! publishes nothing and counts as no run: the RoleManager is stopping this actor.
+//!
 //! Lines of code never delay activity: after a cycle has published, a LOC round
 //! ([`run_loc_round`]) asks `stats/contributors` for every repository that needs it, and
 //! publishes again (same `window_end`) when an answer changed what is served. While GitHub is
@@ -33,6 +38,7 @@ use super::window::WINDOW_SECS;
 use crate::messages::{EnqueueMissing, ScrapeNow, UpsertBatch};
 use crate::metrics::{github_api, scrape};
 use crate::ports::{CounterDeltas, OrgBatch, Sample};
+use crate::roles::validity::under_lease;
 use crate::roles::Grant;
 
 /// Everything a ScrapeActor is built from (the factory gives a fresh one on every restart).
@@ -138,15 +144,22 @@ impl ScrapeActor {
         self.running = true;
         self.args.observer.cycle_started(&self.args.org);
         let started = Instant::now();
-        let fut = run_cycle(
-            self.args.org.clone(),
-            now,
-            self.args.api.clone(),
-            self.args.state_store.clone(),
-            self.args.settings.clone(),
+        let fut = under_lease(
+            self.validity(),
+            run_cycle(
+                self.args.org.clone(),
+                now,
+                self.args.api.clone(),
+                self.args.state_store.clone(),
+                self.args.settings.clone(),
+            ),
         );
         ctx.spawn(fut.into_actor(self).map(move |outcome, act, ctx| {
             act.running = false;
+            let Ok(outcome) = outcome else {
+                act.lease_lapsed("cycle");
+                return;
+            };
             let loc_due = outcome.loc_due;
             act.finish(outcome, started.elapsed().as_secs_f64());
             // Also after a failed cycle: repositories still computing are asked again.
@@ -163,17 +176,36 @@ impl ScrapeActor {
             return;
         }
         self.loc_running = true;
-        let fut = run_loc_round(
-            self.args.org.clone(),
-            self.args.clock.now(),
-            self.args.api.clone(),
-            self.args.state_store.clone(),
-            self.args.settings.clone(),
+        let fut = under_lease(
+            self.validity(),
+            run_loc_round(
+                self.args.org.clone(),
+                self.args.clock.now(),
+                self.args.api.clone(),
+                self.args.state_store.clone(),
+                self.args.settings.clone(),
+            ),
         );
         ctx.spawn(fut.into_actor(self).map(|outcome, act, ctx| {
             act.loc_running = false;
-            act.finish_loc_round(outcome, ctx);
+            match outcome {
+                Ok(outcome) => act.finish_loc_round(outcome, ctx),
+                Err(_) => act.lease_lapsed("LOC round"),
+            }
         }));
+    }
+
+    /// The local validity of the grant this actor scrapes under (`None`: unfenced).
+    fn validity(&self) -> Option<crate::roles::Validity> {
+        self.args.grant.as_ref().map(|g| g.validity.clone())
+    }
+
+    /// Work abandoned at the lapse of the grant: nothing is published or counted; the
+    /// RoleManager stops this actor (or, if a renewal confirmed the lease in time, the next
+    /// tick starts afresh).
+    fn lease_lapsed(&mut self, what: &str) {
+        self.cycle_wanted = false;
+        tracing::info!(org = %self.args.org, work = what, "the org's lease lapsed; work abandoned, nothing published");
     }
 
     fn finish_loc_round(&mut self, outcome: LocRoundOutcome, ctx: &mut Context<Self>) {

@@ -210,6 +210,10 @@ impl LocState {
 
     /// The LOC samples of this repository at `now` (nothing until rows exist), plus the
     /// `gh_exporter_loc_source_mode` and `gh_exporter_loc_fallback_incomplete` gauges.
+    ///
+    /// In the fallback, a week whose commits were not listed (the listing failed or was cut
+    /// short) has no known values: no LOC sample is served for it — never the zeros stats
+    /// reported — and `gh_exporter_loc_fallback_incomplete` is 1 until a round lists it.
     pub fn samples(&self, org: &str, repo: &str, now: f64, exclude_bots: bool) -> Vec<Sample> {
         let mut out = Vec::new();
         if self.fetched_at.is_none() || self.empty {
@@ -217,7 +221,8 @@ impl LocState {
         }
         let week = latest_complete_week(now);
         let fallback = self.in_fallback() && self.fallback_week == week;
-        for row in &self.rows {
+        let unlisted = self.in_fallback() && self.fallback_week != week;
+        for row in self.rows.iter().filter(|_| !unlisted) {
             if exclude_bots && row.is_bot {
                 continue;
             }
@@ -268,7 +273,7 @@ impl LocState {
         out.push(Sample {
             metric: scrape::LOC_FALLBACK_INCOMPLETE.name.to_string(),
             labels: labels(None),
-            value: if fallback && self.fallback_incomplete() {
+            value: if unlisted || (fallback && self.fallback_incomplete()) {
                 1.0
             } else {
                 0.0
@@ -367,6 +372,48 @@ mod tests {
         assert_eq!(get("gh_activity_loc_added_weekly", "a"), Some(10.0));
         assert_eq!(get("gh_activity_loc_removed_weekly", "a"), Some(2.0));
         assert_eq!(get("gh_activity_loc_added_weekly", "b"), Some(0.0));
+    }
+
+    /// In the fallback, a week not listed (its commit listing failed or was cut short) serves
+    /// no LOC value — never the zeros of stats as if exact — and is marked incomplete.
+    #[test]
+    fn an_unlisted_fallback_week_is_incomplete_and_not_served() {
+        let mut large = LocState::default();
+        large.accept_rows(
+            vec![row("a", &[(week(1), 0, 0, 5), (week(0), 0, 0, 3)])],
+            NOW,
+            &LocSettings::default(),
+        );
+        assert!(large.in_fallback());
+        // As after a failed listing: the round resets the week to 0.
+        large.fallback_week = 0;
+        let samples = large.samples("o", "r", NOW, false);
+        assert!(
+            !samples
+                .iter()
+                .any(|x| x.metric.starts_with("gh_activity_loc_")),
+            "no LOC value for an unlisted week: {samples:?}"
+        );
+        let incomplete = samples
+            .iter()
+            .find(|x| x.metric == "gh_exporter_loc_fallback_incomplete")
+            .map(|x| x.value);
+        assert_eq!(incomplete, Some(1.0));
+
+        // Once listed with every detail known, the values are served as complete.
+        large.fallback_week = latest_complete_week(NOW);
+        large.fallback_commits.insert(
+            "s1".into(),
+            FallbackCommit {
+                login: "a".into(),
+                author_date: latest_complete_week(NOW) + 10,
+                lines: Some((4, 1)),
+            },
+        );
+        let samples = large.samples("o", "r", NOW, false);
+        let get = |m: &str| samples.iter().find(|x| x.metric == m).map(|x| x.value);
+        assert_eq!(get("gh_activity_loc_added_weekly"), Some(4.0));
+        assert_eq!(get("gh_exporter_loc_fallback_incomplete"), Some(0.0));
     }
 
     /// Only the weeks a sample can show are kept; every contributor stays.

@@ -159,6 +159,13 @@ pub enum ApiErrorKind {
     Decode,
     /// The adapter is misconfigured (bad key, bad URL).
     Config,
+    /// A listing that could not be read to its end: its `next` page is on another origin (a
+    /// proxy that did not rewrite `Link`), or it is longer than `github.max_pages_per_listing`.
+    /// Nothing computed from it is complete, so the call fails as a whole.
+    Incomplete,
+    /// Not sent: the lease this work runs under has lapsed or ended (or, in an elected mode,
+    /// the call was made outside any lease). Never counted as a GitHub failure.
+    LeaseLapsed,
 }
 
 impl ApiErrorKind {

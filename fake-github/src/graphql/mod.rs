@@ -7,13 +7,15 @@
 //! ([`plan`]) → cost and pagination rules ([`cost`]) → the `graphql` budget, in points →
 //! execution ([`exec`] over [`resolve`]). Errors before execution answer `{"errors": [...]}`
 //! without `data` and use no budget; [`http`] wraps this in the HTTP pipeline (auth, secondary
-//! limits, faults, rate headers).
+//! limits, faults, rate headers). [`orgs`] reads which orgs a request names, for the org request
+//! log.
 
 pub mod commits;
 pub mod cost;
 pub mod error;
 pub mod exec;
 pub mod http;
+pub mod orgs;
 pub mod out;
 pub mod paging;
 pub mod plan;

@@ -65,15 +65,7 @@ pub fn plan<'d, 'q>(
             }
         }
     }
-    let op = match operation_name {
-        Some(n) => match ops.iter().find(|o| op_name(o) == Some(n)) {
-            Some(o) => *o,
-            None => return Err(vec![GqlError::new(format!("No operation named \"{n}\""))]),
-        },
-        None if ops.len() == 1 => ops[0],
-        None if ops.is_empty() => return Err(vec![GqlError::new("No operations in query string")]),
-        None => return Err(vec![GqlError::new("An operation name is required")]),
-    };
+    let op = select_operation(&ops, operation_name).map_err(|e| vec![e])?;
     let (var_defs, set) = match op {
         OperationDefinition::SelectionSet(s) => (&[][..], s),
         OperationDefinition::Query(q) => (&q.variable_definitions[..], &q.selection_set),
@@ -121,6 +113,23 @@ pub fn plan<'d, 'q>(
             }
         }
         Err(unique)
+    }
+}
+
+/// The operation a request runs: the one named `operation_name`, or the only one of `ops`.
+pub fn select_operation<'d, 'q>(
+    ops: &[&'d OperationDefinition<'q, String>],
+    operation_name: Option<&str>,
+) -> Result<&'d OperationDefinition<'q, String>, GqlError> {
+    match operation_name {
+        Some(n) => ops
+            .iter()
+            .find(|o| op_name(o) == Some(n))
+            .copied()
+            .ok_or_else(|| GqlError::new(format!("No operation named \"{n}\""))),
+        None if ops.len() == 1 => Ok(ops[0]),
+        None if ops.is_empty() => Err(GqlError::new("No operations in query string")),
+        None => Err(GqlError::new("An operation name is required")),
     }
 }
 
