@@ -114,3 +114,96 @@ fn a_commit_listing_cut_short_is_never_served_as_exact() {
     );
     exporter.stop();
 }
+
+/// The same for activity: over REST (GraphQL answers 404, like an old GHES), one repository's
+/// commit listing answers with a `next` link to another origin. While that lasts the
+/// repository is marked `gh_exporter_activity_incomplete 1` at every sample, the failure goes
+/// to backfill, and every other repository equals the truth; once the listing reads to its end,
+/// everything equals the truth and nothing is marked incomplete.
+#[test]
+fn an_activity_listing_cut_short_is_marked_incomplete() {
+    let fake = fake(1, 10, 8, |c| {
+        c.secondary.burst_max = 0;
+        c.stats_compute_calls = 0;
+    });
+    let org = fake.org_names()[0].clone();
+    let large = fake.large_repos(&org);
+    let repo = truth(&fake, &org, fake.now())
+        .into_iter()
+        .find(|((metric, r, _), v)| {
+            metric == "gh_activity_commits_24h" && *v > 0.0 && !large.contains(r)
+        })
+        .map(|((_, r, _), _)| r)
+        .expect("a repository with commits in the window");
+    inject(&fake, r#"{"path_regex": "^/graphql$", "status": 404}"#);
+    let path = format!("^/repos/{org}/{repo}/commits$").replace('.', "\\.");
+    inject(
+        &fake,
+        &format!(r#"{{"path_regex": "{path}", "body": "foreign_next_link"}}"#),
+    );
+    let exporter = Exporter::start(fake.clone(), env_for(&fake, &[]));
+    let labels = [("org", org.as_str()), ("repo", repo.as_str())];
+    let served = |kind: &str| fake.faults_served().get(kind).copied().unwrap_or(0);
+
+    let m = wait_for(
+        &exporter,
+        "two cycles over the cut listing",
+        DEADLINE,
+        |m| {
+            if let Some(flag) = m.get("gh_exporter_activity_incomplete", &labels) {
+                assert_eq!(
+                    flag, 1.0,
+                    "the repository is marked incomplete at every sample"
+                );
+            }
+            m.get("gh_exporter_activity_incomplete", &labels).is_some()
+                && served("foreign_next_link") >= 2
+        },
+    );
+    assert!(
+        requests_to(&fake, "GET /repos/{owner}/{repo}/commits") >= 2,
+        "commits were listed over REST"
+    );
+    assert!(
+        wait_for_backfill_requests(&exporter, "activity_commits_failed", 1.0) >= 1.0,
+        "the failed listing went to backfill"
+    );
+    // Every other repository is complete and equals the truth.
+    let at = m.window_end(&org).expect("a cycle was served");
+    let not_repo = |series: std::collections::BTreeMap<(String, String, String), f64>| {
+        series
+            .into_iter()
+            .filter(|((_, r, _), _)| *r != repo)
+            .collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let problems = diff(
+        &not_repo(m.activity(&org)),
+        &not_repo(truth(&fake, &org, at)),
+    );
+    assert!(
+        problems.is_empty() || push_race_only(&problems),
+        "{problems:#?}"
+    );
+    let marked: Vec<_> =
+        m.0.iter()
+            .filter(|((name, labels), v)| {
+                name == "gh_exporter_activity_incomplete"
+                    && **v == 1.0
+                    && !labels.iter().any(|(k, v)| k == "repo" && *v == repo)
+            })
+            .collect();
+    assert!(
+        marked.is_empty(),
+        "only the cut repository is marked: {marked:?}"
+    );
+
+    clear_faults(&fake);
+    inject(&fake, r#"{"path_regex": "^/graphql$", "status": 404}"#);
+    let m = wait_for_truth(&exporter, &fake, fake.now(), DEADLINE);
+    let m = wait_for(&exporter, "the repository complete again", DEADLINE, |n| {
+        n.get("gh_exporter_activity_incomplete", &labels) == Some(0.0)
+            && n.window_end(&org) >= m.window_end(&org)
+    });
+    assert_eq!(m.get("gh_exporter_activity_incomplete", &labels), Some(0.0));
+    exporter.stop();
+}

@@ -36,7 +36,13 @@ pub const LOC_SOURCE_MODE: FamilySpec = FamilySpec {
 };
 pub const LOC_FALLBACK_INCOMPLETE: FamilySpec = FamilySpec {
     name: "gh_exporter_loc_fallback_incomplete",
-    help: "1 when the commit-detail LOC fallback missed commits (cap or hourly budget reached).",
+    help: "1 when the commit-detail LOC fallback missed commits (cap or hourly budget reached, or the week's commit listing failed or was cut short: then no LOC value is served for the repository).",
+    kind: MetricKind::Gauge,
+    labels: &["org", "repo"],
+};
+pub const ACTIVITY_INCOMPLETE: FamilySpec = FamilySpec {
+    name: "gh_exporter_activity_incomplete",
+    help: "1 when a repository's served activity series miss what one of its listings failed to read in the served cycle (a failed or cut-short listing: the window goes to backfill and the next cycle catches up), else 0.",
     kind: MetricKind::Gauge,
     labels: &["org", "repo"],
 };
@@ -53,13 +59,14 @@ pub const GITHUB_HEALTH: FamilySpec = FamilySpec {
     labels: &["org"],
 };
 
-pub const FAMILIES: [FamilySpec; 8] = [
+pub const FAMILIES: [FamilySpec; 9] = [
     SCRAPE_RUNS,
     SCRAPE_DURATION,
     LAST_SUCCESS,
     WINDOW_END,
     LOC_SOURCE_MODE,
     LOC_FALLBACK_INCOMPLETE,
+    ACTIVITY_INCOMPLETE,
     LOC_STATS_WAITING,
     GITHUB_HEALTH,
 ];

@@ -381,6 +381,32 @@ fn replica(cluster: &Arc<Cluster>, identity: &str, settings: RoleSettings) -> Re
     }
 }
 
+/// Replays `who: start org @epoch` / `who: stop org` / `who: crashed` lines: every start of an
+/// org while another replica's scraper of it has not stopped (a crashed replica stops all).
+fn overlapping_scrapers(lines: &[String]) -> Vec<String> {
+    let mut running: BTreeMap<String, String> = BTreeMap::new();
+    let mut problems = Vec::new();
+    for line in lines {
+        let Some((who, what)) = line.split_once(": ") else {
+            continue;
+        };
+        if let Some(rest) = what.strip_prefix("start ") {
+            let org = rest.split(" @").next().unwrap_or(rest).to_string();
+            if let Some(other) = running.get(&org).filter(|o| *o != who) {
+                problems.push(format!("{who} started {org} while {other} ran it"));
+            }
+            running.insert(org, who.to_string());
+        } else if let Some(org) = what.strip_prefix("stop ") {
+            if running.get(org).is_some_and(|o| o == who) {
+                running.remove(org);
+            }
+        } else if what == "crashed" {
+            running.retain(|_, o| o != who);
+        }
+    }
+    problems
+}
+
 /// Advances paused time in small steps until `cond` holds; fails after `limit`.
 async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
     let start = Instant::now();
@@ -643,6 +669,27 @@ async fn per_org_spreads_rebalances_on_join_and_reowns_after_a_crash() {
         joined.elapsed() >= Duration::from_secs(10),
         "hand-over waits for rebalance_delay"
     );
+    // Moved orgs: the old owner's scraper stopped before the new owner's started (the tape).
+    let moved = c.orgs();
+    assert_eq!(moved.len(), 2);
+    let lines = tape.lines();
+    for org in &moved {
+        let stop = lines
+            .iter()
+            .position(|l| (l == &format!("a: stop {org}")) || (l == &format!("b: stop {org}")))
+            .unwrap_or_else(|| panic!("{org} moved to c without a stop elsewhere: {lines:#?}"));
+        let start = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("c: start {org} @")))
+            .expect("c started it");
+        assert!(
+            stop < start,
+            "{org}: c started it before its old owner stopped"
+        );
+    }
+    // Never two scrapers of one org at once, at any point of the tape.
+    let overlaps = overlapping_scrapers(&lines);
+    assert!(overlaps.is_empty(), "{overlaps:#?}");
     // Never two scrapers of one org at once (sampled while settled).
     for org in orgs {
         let owners = [&a, &b, &c]
@@ -654,8 +701,12 @@ async fn per_org_spreads_rebalances_on_join_and_reowns_after_a_crash() {
     // c vanishes without releasing (kill -9): its orgs come back after the lease expires.
     let c_orgs = c.orgs();
     cluster.cut("c");
+    tape.push("c: crashed".into());
     let crashed = Instant::now();
     wait_until(Duration::from_secs(40), || counts(&[&a, &b]) == vec![3, 3]).await;
+    // After the crash, a and b never ran one org at once either.
+    let overlaps = overlapping_scrapers(&tape.lines());
+    assert!(overlaps.is_empty(), "{overlaps:#?}");
     for org in &c_orgs {
         let holder = cluster.holder(&LeaseScope::Org(org.clone())).unwrap();
         assert!(holder == "a" || holder == "b", "{org} held by {holder}");

@@ -265,11 +265,25 @@ pub async fn run_cycle(
 }
 
 /// Every activity and LOC sample of `state` at `now`.
+///
+/// Each repository also gets `gh_exporter_activity_incomplete`: 1 when a listing of it failed
+/// in the cycle of `now` (its cursor is behind `now`), so its activity series miss what that
+/// listing would have added — never passed off as complete.
 pub fn served_samples(org: &str, state: &OrgState, now: f64, exclude_bots: bool) -> Vec<Sample> {
     let mut samples = Vec::new();
     for (repo, log) in &state.repos {
         samples.extend(activity_samples(org, repo, log, now, exclude_bots));
         samples.extend(log.loc.samples(org, repo, now, exclude_bots));
+        let behind = |through: Option<f64>| through.is_none_or(|t| t < now);
+        let incomplete = behind(log.commits_through) || behind(log.issues_through);
+        samples.push(Sample {
+            metric: crate::metrics::scrape::ACTIVITY_INCOMPLETE.name.to_string(),
+            labels: vec![
+                ("org".to_string(), org.to_string()),
+                ("repo".to_string(), repo.to_string()),
+            ],
+            value: if incomplete { 1.0 } else { 0.0 },
+        });
     }
     samples
 }
