@@ -19,7 +19,9 @@ use election_support::{
     double_owners, identity_of, metrics_text, wait_until, Cluster, Replica, LEASE, RETRY,
     SCRAPE_INTERVAL,
 };
-use scrape_support::{assert_served_truth_after, http_get, wait_served_truth_after, Metrics};
+use scrape_support::{
+    assert_served_truth_after, http_get, inject, wait_served_truth_after, Metrics,
+};
 
 /// Three replicas: exactly one leader in every sample over 30 s, and it alone scrapes. Then
 /// kill -9 of the leader: a new leader within `lease_duration + 0.5 s`, whose next cycle
@@ -419,6 +421,12 @@ fn killed_mid_loc_then_paused_leaders_never_claim_nor_scrape() {
         "the truth served includes LOC"
     );
     let mut handovers = vec![(killed_fake - 1.0, killed_fake + LEASE.as_secs_f64() + 1.5)];
+    // From now on every cycle waits 1.5 s on its repository listing, so a leader can be paused
+    // with a cycle in flight: what it does with it after SIGCONT is what is tested.
+    inject(
+        &cluster.fake,
+        r#"{"path_regex": "^/orgs/[^/]+/repos$", "delay_ms": 1500}"#,
+    );
 
     for round in 1..=5 {
         let live: Vec<&Replica> = replicas.iter().filter(|r| !r.killed).collect();
@@ -434,6 +442,19 @@ fn killed_mid_loc_then_paused_leaders_never_claim_nor_scrape() {
         let lost_before =
             paused.replica_value("gh_exporter_leader_transitions_total{event=\"lost\"}");
         let paused_fake = cluster.fake.now();
+        // Paused with a cycle in flight: its repository listing has reached the fake (which
+        // holds the answer 1.5 s).
+        let mark = cluster.fake.now();
+        wait_until(
+            Duration::from_secs(10),
+            "the leader has a repository listing in flight",
+            || {
+                cluster.fake.org_requests_since(mark).iter().any(|r| {
+                    identity_of(&r.user_agent) == paused.identity
+                        && r.endpoint == "GET /orgs/{org}/repos"
+                })
+            },
+        );
         paused.signal("STOP");
         let pause_started = Instant::now();
         // A scrape of /metrics/replica arrives during the pause and waits in the kernel's queue.
