@@ -6,8 +6,8 @@
 //!
 //! "Unreachable" is real: a port nothing listens on, or a proxy that refuses connections
 //! (its counters prove the refusals happened). The last test restarts the real binary: jobs
-//! its scraper produced while RabbitMQ was unreachable survive SIGTERM in Redis and the next
-//! process publishes them.
+//! its scraper produced while RabbitMQ was unreachable survive SIGTERM in Redis — exactly
+//! those jobs, by org, repo, window and reason — and the next process publishes them.
 
 mod backfill_support;
 mod common;
@@ -15,6 +15,7 @@ mod proxy_support;
 mod redis_common;
 mod scrape_support;
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -23,9 +24,10 @@ use backfill_support::{cleanup, counter, gauge, unique, url, wait_until, BROKER}
 use github_stats_exporter::queue::names::QueueNames;
 use github_stats_exporter::queue::rabbit::RabbitQueue;
 use github_stats_exporter::queue::stash_redis::RedisStash;
+use github_stats_exporter::queue::wire;
 use gse_actors::backfill::{
-    BackfillDispatcher, BackfillRequest, DispatcherSettings, JobQueue, JobStash, MemoryStash,
-    Reason,
+    BackfillDispatcher, BackfillJob, BackfillRequest, DispatcherSettings, JobQueue, JobStash,
+    MemoryStash, Reason,
 };
 use gse_actors::observe::{MemRecorder, MetricsObserver, Observer};
 use gse_actors::supervisor::{
@@ -389,19 +391,150 @@ fn list_len(key: &str) -> usize {
         .expect("LLEN answers")
 }
 
-/// The real binary, twice, on one Redis namespace. First process: RabbitMQ unreachable, a
-/// persistent comments fault (GraphQL down, so comments come over REST) makes its scraper
-/// report missed windows, which the dispatcher buffers; SIGTERM stashes them in Redis. Second
-/// process, faults cleared and RabbitMQ reachable: it takes the stash back and publishes every
-/// stashed job (and no other job of that reason exists to publish).
+/// One stashed or published job's identity: (org, repo, window start, window end, reason),
+/// the window in Unix seconds.
+type Identity = (String, String, u64, u64, String);
+
+fn identity(job: &BackfillJob) -> Identity {
+    let secs = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_secs()
+    };
+    (
+        job.org.clone(),
+        job.repo.clone(),
+        secs(job.window_start),
+        secs(job.window_end),
+        job.reason.as_str().to_string(),
+    )
+}
+
+/// The jobs the Redis stash list holds, decoded from the queue's wire format.
+fn stashed_jobs(key: &str) -> Vec<BackfillJob> {
+    let client = redis::Client::open(SHARED_REDIS).expect("redis url");
+    let mut conn = client.get_connection().expect("the shared Redis answers");
+    let raw: Vec<Vec<u8>> = redis::cmd("LRANGE")
+        .arg(key)
+        .arg(0)
+        .arg(-1)
+        .query(&mut conn)
+        .expect("LRANGE answers");
+    raw.iter()
+        .map(|body| wire::decode(body).expect("a stashed job decodes"))
+        .collect()
+}
+
+/// The dedup keys of the backfill locks in `namespace`: a dispatcher takes one per confirmed
+/// publish, so they name the jobs published so far.
+fn dedup_locks(namespace: &str) -> BTreeSet<String> {
+    let client = redis::Client::open(SHARED_REDIS).expect("redis url");
+    let mut conn = client.get_connection().expect("the shared Redis answers");
+    let prefix = format!("{namespace}:backfill-dedup:");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query(&mut conn)
+        .expect("KEYS answers");
+    keys.into_iter()
+        .map(|k| k.trim_start_matches(&prefix).to_string())
+        .collect()
+}
+
+/// `backfill.coalesce_window` (default) and the activity window.
+const BUCKET: f64 = 900.0;
+const DAY: f64 = 86_400.0;
+
+/// The job window of the activity day a cycle at Unix time `t` misses: `[t - 24 h, t]` widened
+/// to 15-minute buckets (start rounded down, end rounded up). Computed here, not by the
+/// dispatcher's code.
+fn missed_window(t: f64) -> (u64, u64) {
+    let start = ((t - DAY) / BUCKET).floor() * BUCKET;
+    let end = (t / BUCKET).ceil() * BUCKET;
+    (start as u64, end as u64)
+}
+
+/// Every window a cycle between `from` and `to` can miss (they change every 15 minutes).
+fn possible_windows(from: SystemTime, to: SystemTime) -> BTreeSet<(u64, u64)> {
+    let unix = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .expect("after the epoch")
+            .as_secs_f64()
+    };
+    let (from, to) = (unix(from), unix(to));
+    let mut windows = BTreeSet::new();
+    let mut t = from;
+    while t < to {
+        windows.insert(missed_window(t));
+        t += 1.0;
+    }
+    windows.insert(missed_window(to));
+    windows
+}
+
+/// The org's repositories the exporter scrapes (not archived), from the fake's REST API.
+fn scraped_repos(fake: &fake_github::FakeGithub, org: &str) -> Vec<String> {
+    let answer = common::raw_request(
+        fake.addr(),
+        "GET",
+        &format!("/orgs/{org}/repos?per_page=100"),
+        &[
+            ("Authorization", "token fake-token"),
+            ("Accept", "application/vnd.github+json"),
+        ],
+    )
+    .expect("the fake answers");
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    let repos: Vec<serde_json::Value> =
+        serde_json::from_slice(&answer.body).expect("a JSON list of repositories");
+    let mut names: Vec<String> = repos
+        .iter()
+        .filter(|r| r["archived"] != true)
+        .filter_map(|r| r["name"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// `name` as a regex literal.
+fn regex_literal(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            let escape = !(c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            escape.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
+}
+
+/// The real binary, twice, on one Redis namespace. First process: RabbitMQ unreachable; the
+/// org search is down (GraphQL and REST), so every repository lists its comments, and the
+/// comments listing fails persistently for a chosen half of the repositories: each cycle
+/// reports exactly those repositories' comment windows as missed, and the dispatcher buffers
+/// them; SIGTERM stashes them in Redis. The stash then holds exactly the jobs that process
+/// produced — one per failing repository and missed window (org, repo, window, reason), none
+/// for the other repositories, none twice. Second process, faults cleared and RabbitMQ
+/// reachable: it takes the stash back and publishes exactly the stashed jobs, each once (its
+/// dedup locks name them), and no other job of that reason.
 #[test]
 fn stashed_jobs_survive_a_process_restart() {
     let fake = scrape_support::fake(1, 4, 6, |c| c.secondary.burst_max = 0);
     let org = fake.org_names()[0].clone();
+    let repos = scraped_repos(&fake, &org);
+    assert!(repos.len() >= 2, "{repos:?}");
+    // Every other repository (by name) fails its comments listing; the rest succeed.
+    let failing: BTreeSet<String> = repos.iter().step_by(2).cloned().collect();
+    let alternatives: Vec<String> = failing.iter().map(|r| regex_literal(r)).collect();
     scrape_support::inject(&fake, r#"{"path_regex": "^/graphql$", "status": 502}"#);
     scrape_support::inject(
         &fake,
-        r#"{"path_regex": "^/repos/[^/]+/[^/]+/issues/comments$", "status": 502}"#,
+        r#"{"path_regex": "^/search/issues$", "status": 502}"#,
+    );
+    scrape_support::inject(
+        &fake,
+        &format!(
+            r#"{{"path_regex": "^/repos/{}/({})/issues/comments$", "status": 502}}"#,
+            regex_literal(&org),
+            alternatives.join("|")
+        ),
     );
     let namespace = unique_namespace("stash-e2e");
     let _cleanup = redis_common::Cleanup {
@@ -447,6 +580,7 @@ fn stashed_jobs_survive_a_process_restart() {
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
+    let started = SystemTime::now();
     let mut first = common::Running::start(&pairs);
     // `/metrics/replica` answers 500 while the queue cannot be sampled; the shared metrics
     // show the partial cycles whose missed windows went to the dispatcher (two: the first
@@ -470,13 +604,57 @@ fn stashed_jobs_survive_a_process_restart() {
         "the faults were served"
     );
     let status = first.terminate(Duration::from_secs(30));
+    let stopped = SystemTime::now();
     assert!(status.success(), "clean exit: {status}");
     let key = format!("{namespace}:backfill-stash");
-    let stashed = list_len(&key);
-    assert!(
-        stashed >= 1,
-        "the stopped process stashed its jobs in Redis"
+    let jobs = stashed_jobs(&key);
+    let stashed = jobs.len();
+    assert_eq!(list_len(&key), stashed);
+
+    // Which jobs: exactly the failing repositories' comment windows of the first process's
+    // cycles, each once.
+    let stashed_ids: BTreeSet<Identity> = jobs.iter().map(identity).collect();
+    let keys: BTreeSet<&str> = jobs.iter().map(|j| j.dedup_key.as_str()).collect();
+    assert_eq!(
+        keys.len(),
+        stashed,
+        "no job stashed twice: {stashed_ids:#?}"
     );
+    let windows = possible_windows(started, stopped);
+    for id in &stashed_ids {
+        let (job_org, repo, start, end, job_reason) = id;
+        assert!(
+            job_org == &org
+                && failing.contains(repo)
+                && job_reason == REASON_COMMENTS
+                && windows.contains(&(*start, *end)),
+            "a stashed job the first process did not produce: {id:?}; it produced comments \
+             jobs of {org} for {failing:?} over windows {windows:?}"
+        );
+    }
+    let stashed_repos: BTreeSet<&String> = stashed_ids.iter().map(|id| &id.1).collect();
+    assert_eq!(
+        stashed_repos,
+        failing.iter().collect(),
+        "every failing repository's missed window was stashed, no other repository's"
+    );
+    if let [window] = windows.iter().collect::<Vec<_>>()[..] {
+        // The usual case: the first process ran within one 15-minute bucket, so every cycle
+        // missed the same window and the produced jobs are known exactly.
+        let expected: BTreeSet<Identity> = failing
+            .iter()
+            .map(|repo| {
+                (
+                    org.clone(),
+                    repo.clone(),
+                    window.0,
+                    window.1,
+                    REASON_COMMENTS.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(stashed_ids, expected, "the stash holds the produced jobs");
+    }
 
     scrape_support::clear_faults(&fake);
     let second_env = env(&live);
@@ -494,6 +672,22 @@ fn stashed_jobs_survive_a_process_restart() {
         "every stashed job, once"
     );
     assert_eq!(list_len(&key), 0, "the stash was taken back");
+    // The published jobs are the stashed ones: a confirmed publish takes the job's dedup lock.
+    let stashed_keys: BTreeSet<String> = keys.iter().map(|k| k.to_string()).collect();
+    let published = |namespace: &str| -> BTreeSet<String> {
+        dedup_locks(namespace)
+            .into_iter()
+            .filter(|k| k.ends_with(&format!(":{REASON_COMMENTS}")))
+            .collect()
+    };
+    second.wait_until("a dedup lock for every published job", |_| {
+        published(&namespace).len() >= stashed
+    });
+    assert_eq!(
+        published(&namespace),
+        stashed_keys,
+        "the second process published exactly the stashed jobs"
+    );
     let status = second.terminate(Duration::from_secs(30));
     assert!(status.success(), "clean exit: {status}");
     backfill_support::cleanup_blocking(&names);

@@ -11,13 +11,14 @@
 mod proxy_support;
 mod redis_common;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::Actor;
+use futures::future::{BoxFuture, FutureExt};
 use gse_actors::health::{HealthActor, HealthReporter, Role};
 use gse_actors::messages::UpsertBatch;
-use gse_actors::ports::{CounterDeltas, MetricStore, OrgBatch, Sample, StoreError};
+use gse_actors::ports::{CounterDeltas, MetricStore, OrgBatch, Sample, StoreError, StoreSnapshot};
 use gse_actors::roles::Grant;
 use gse_actors::scrape::port::{ScrapeStateStore, Versioned};
 use gse_actors::service_health::ServiceHealthRegistry;
@@ -385,9 +386,67 @@ async fn counter_packets_apply_exactly_once_through_a_dropped_reply() {
     assert_eq!(proxy.stats().replies_dropped, 1);
 }
 
-/// The same through a real StoreActor: its first write's reply is lost, it retries, and a newer
-/// batch (with the old packet carried over if the retry had not landed yet) follows. Whatever
-/// the interleaving, Redis ends with each distinct packet added exactly once.
+/// One `write_org_batch` call the StoreActor made: the counter packets it carried and whether
+/// the store answered success.
+#[derive(Debug, Clone)]
+struct WriteCall {
+    packets: Vec<String>,
+    ok: bool,
+}
+
+impl WriteCall {
+    fn carries(&self, id: &str) -> bool {
+        self.packets.iter().any(|p| p == id)
+    }
+}
+
+/// The StoreActor's store port for the test: the real Redis store, with every write call and
+/// its outcome logged in order.
+struct LoggingStore {
+    inner: Arc<dyn MetricStore>,
+    calls: Arc<Mutex<Vec<WriteCall>>>,
+}
+
+impl MetricStore for LoggingStore {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    fn dependency(&self) -> Option<&'static str> {
+        self.inner.dependency()
+    }
+
+    fn write_org_batch(&self, batch: OrgBatch) -> BoxFuture<'static, Result<(), StoreError>> {
+        let packets = batch.counter_deltas.iter().map(|p| p.id.clone()).collect();
+        let calls = self.calls.clone();
+        let write = self.inner.write_org_batch(batch);
+        async move {
+            let result = write.await;
+            calls.lock().unwrap().push(WriteCall {
+                packets,
+                ok: result.is_ok(),
+            });
+            result
+        }
+        .boxed()
+    }
+
+    fn load_if_changed(
+        &self,
+        known_version: u64,
+    ) -> BoxFuture<'static, Result<Option<StoreSnapshot>, StoreError>> {
+        self.inner.load_if_changed(known_version)
+    }
+
+    fn ping(&self) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.inner.ping()
+    }
+}
+
+/// The same through a real StoreActor: its first write's reply is lost, so the write fails
+/// although it landed. The store port's log proves the actor retried: a failed call carrying
+/// packet q1, then a successful call carrying q1 again (the batch retried, or q1 carried over
+/// into the newer batch). Redis still ends with each distinct packet added exactly once.
 #[actix_rt::test]
 async fn store_actor_retries_apply_each_packet_once() {
     let (ns, _cleanup) = fixture("fence-actor");
@@ -395,7 +454,11 @@ async fn store_actor_retries_apply_each_packet_once() {
     let proxy = Proxy::start("127.0.0.1:6379").await;
     let mut through = settings(&proxy.redis_url(), &ns);
     through.command_timeout = Duration::from_secs(5);
-    let redis_store = Arc::new(store(through));
+    let calls: Arc<Mutex<Vec<WriteCall>>> = Arc::default();
+    let logging = Arc::new(LoggingStore {
+        inner: Arc::new(store(through)),
+        calls: calls.clone(),
+    });
     let health = HealthActor::new(
         Role::Leader,
         &[gse_actors::store::COMPONENT],
@@ -403,7 +466,7 @@ async fn store_actor_retries_apply_each_packet_once() {
     )
     .start();
     let actor = StoreActor::new(
-        redis_store,
+        logging,
         Arc::new(ExpositionCell::new()),
         HealthReporter::from_recipient(health.recipient()),
         Duration::from_secs(1),
@@ -433,6 +496,22 @@ async fn store_actor_retries_apply_each_packet_once() {
         pointer(SHARED_REDIS, &ns, "a").is_some() && counter(SHARED_REDIS, &ns, RUNS_FIELD) == 11.0
     })
     .await;
+    // A retry happened: q1's write failed (its reply was lost), and q1 was sent again and
+    // that call succeeded — so "applied once" below means the store skipped a re-sent packet.
+    eventually("q1 is re-sent and lands", async || {
+        let calls = calls.lock().unwrap();
+        calls
+            .iter()
+            .position(|c| c.carries("q1") && !c.ok)
+            .is_some_and(|failed| calls[failed + 1..].iter().any(|c| c.carries("q1") && c.ok))
+    })
+    .await;
+    let log = calls.lock().unwrap().clone();
+    eprintln!("store port calls: {log:?}");
+    assert!(
+        !log[0].ok && log[0].packets == ["q1"],
+        "the first call (q1) failed: {log:?}"
+    );
     let all = lines(
         &store(settings(SHARED_REDIS, &ns))
             .load_if_changed(0)
@@ -456,6 +535,15 @@ async fn store_actor_retries_apply_each_packet_once() {
     .await;
     assert_eq!(counter(SHARED_REDIS, &ns, RUNS_FIELD), 111.0);
     assert_eq!(proxy.stats().replies_dropped, 1);
+    let log = calls.lock().unwrap().clone();
+    let sent_q1 = log.iter().filter(|c| c.carries("q1")).count();
+    assert!(
+        sent_q1 >= 2,
+        "q1 reached the store {sent_q1} times and was applied once: {log:?}"
+    );
+    let mut packets = observe(SHARED_REDIS, &ns).packets;
+    packets.sort();
+    assert_eq!(packets, vec!["q1", "q2", "q3"]);
 }
 
 /// Redis restarts empty. The writer restores its last batches with the grants they were
