@@ -619,17 +619,92 @@ fn copilot_flag_combinations_equal_truth() {
     }
 }
 
-/// Per-org mode on Redis leases, two replicas: each org's Copilot actor runs beside its scraper
-/// under the org's lease, its fenced batch lands in the shared store, and both replicas serve
-/// exactly the truth.
+/// The Copilot endpoints one run of the default settings asks about an org (the 28-day
+/// report, the 1-day probes, the seats).
+const COPILOT_RUN_ENDPOINTS: [&str; 3] = [
+    "GET /orgs/{org}/copilot/metrics/reports/organization-28-day/latest",
+    "GET /orgs/{org}/copilot/metrics/reports/organization-1-day",
+    "GET /orgs/{org}/copilot/billing/seats",
+];
+
+/// The identity in `github-stats-exporter/<version> (<identity>)`.
+fn identity_of(user_agent: &str) -> String {
+    user_agent
+        .rsplit_once('(')
+        .map(|(_, rest)| rest.trim_end_matches(')').to_string())
+        .unwrap_or_else(|| user_agent.to_string())
+}
+
+/// The fake's log of Copilot requests (`/orgs/{org}/copilot/…`): (at, org, endpoint, identity),
+/// in arrival order.
+fn copilot_requests(fake: &FakeGithub) -> Vec<(f64, String, String, String)> {
+    fake.org_requests()
+        .into_iter()
+        .filter(|r| r.endpoint.contains("/copilot/"))
+        .map(|r| (r.at, r.org, r.endpoint, identity_of(&r.user_agent)))
+        .collect()
+}
+
+/// The orgs a replica holds the lease of and runs, from `/healthz` (`owned_orgs`) and from
+/// `gh_exporter_org_lease_held{org} 1` on `/metrics/replica`; `None` while the two disagree
+/// or the replica does not answer.
+fn lease_holdings(exporter: &Exporter) -> Option<std::collections::BTreeSet<String>> {
+    let (_, body) = exporter.get("/healthz")?;
+    let json: serde_json::Value = serde_json::from_str(&body).ok()?;
+    let owned: std::collections::BTreeSet<String> = json["owned_orgs"]
+        .as_array()?
+        .iter()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    let held: std::collections::BTreeSet<String> = replica_metrics(exporter)
+        .0
+        .iter()
+        .filter(|((name, _), value)| name == "gh_exporter_org_lease_held" && **value == 1.0)
+        .filter_map(|((_, labels), _)| {
+            labels
+                .iter()
+                .find(|(k, _)| k == "org")
+                .map(|(_, v)| v.clone())
+        })
+        .collect();
+    (owned == held).then_some(owned)
+}
+
+/// Polls `check` every 100 ms; fails after a minute.
+fn wait(what: &str, mut check: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(60);
+    while !check() {
+        assert!(Instant::now() < until, "timed out waiting for: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Per-org mode on Redis leases, two replicas: each org's Copilot run happens on the replica
+/// holding that org's lease and never on the other, its fenced batch lands in the shared store,
+/// and both replicas serve exactly the truth.
+///
+/// Replica A starts alone and takes every org's lease; once it served the truth, B joins and
+/// the balanced assignment hands B some orgs (3 orgs, 2 replicas: each gets at least one).
+/// The fake logs which replica (its `User-Agent`) asked which org's Copilot endpoints:
+/// - an org A keeps was never asked about by B, and A asked for every Copilot report;
+/// - an org B took over was asked about by B after B started, for every Copilot report, and A
+///   never asked about it once B had (A stops its actor before it releases the lease, and B
+///   acquires it only then).
+///
+/// Fails if Copilot runs for every configured org on every replica (B asks about A's orgs), if
+/// it runs only on the global leader or is not started when an org's lease is acquired (B never
+/// asks about its orgs), or if an ex-holder keeps running an org's Copilot after the hand-over.
 #[test]
 fn copilot_runs_under_each_orgs_lease_in_per_org_mode() {
+    use std::collections::BTreeSet;
+
     let namespace = redis_common::unique_namespace("copilot-per-org");
     let _cleanup = redis_common::Cleanup {
         url: redis_common::SHARED_REDIS.to_string(),
         namespace: namespace.clone(),
     };
     let fake = fake(3, 3, 8, |c| c.secondary.burst_max = 0);
+    let orgs: BTreeSet<String> = fake.org_names().into_iter().collect();
     let replica = |identity: &str| {
         let mut env = copilot_env(&fake, &[]);
         for (k, v) in [
@@ -649,9 +724,100 @@ fn copilot_runs_under_each_orgs_lease_in_per_org_mode() {
         }
         Exporter::start(fake.clone(), env)
     };
-    let (a, b) = (replica("copilot-a"), replica("copilot-b"));
+    // Which endpoints of `COPILOT_RUN_ENDPOINTS` `who` asked about `org` at or after `since`.
+    let asked = |who: &str, org: &str, since: f64| -> BTreeSet<String> {
+        copilot_requests(&fake)
+            .into_iter()
+            .filter(|(at, o, _, id)| *at >= since && o == org && id == who)
+            .map(|(_, _, endpoint, _)| endpoint)
+            .collect()
+    };
+    let whole_run: BTreeSet<String> = COPILOT_RUN_ENDPOINTS
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
+
+    // A alone: it holds every org and runs every org's Copilot.
+    let a = replica("copilot-a");
+    wait("A alone holds every org's lease", || {
+        lease_holdings(&a).as_ref() == Some(&orgs)
+    });
+    assert_copilot_truth(&a, &fake, &[]);
+    for org in &orgs {
+        let by_a = asked("copilot-a", org, 0.0);
+        assert!(
+            by_a.is_superset(&whole_run),
+            "A ran {org}'s Copilot: {by_a:?}"
+        );
+    }
+
+    // B joins: the assignment moves some orgs to B, whose Copilot actors run them.
+    let b_started = fake.now();
+    let b = replica("copilot-b");
+    let mut split = (BTreeSet::new(), BTreeSet::new());
+    wait(
+        "A and B split the orgs and each ran its orgs' Copilot",
+        || {
+            let (Some(held_a), Some(held_b)) = (lease_holdings(&a), lease_holdings(&b)) else {
+                return false;
+            };
+            let settled = !held_a.is_empty()
+                && !held_b.is_empty()
+                && held_a.is_disjoint(&held_b)
+                && held_a.union(&held_b).cloned().collect::<BTreeSet<_>>() == orgs
+                && held_b
+                    .iter()
+                    .all(|org| asked("copilot-b", org, b_started).is_superset(&whole_run));
+            split = (held_a, held_b);
+            settled
+        },
+    );
     assert_copilot_truth(&a, &fake, &[]);
     assert_copilot_truth(&b, &fake, &[]);
+    let (held_a, held_b) = split;
+    assert_eq!(
+        (lease_holdings(&a), lease_holdings(&b)),
+        (Some(held_a.clone()), Some(held_b.clone())),
+        "the leases stayed where they settled"
+    );
+
+    let log = copilot_requests(&fake);
+    let mut per_client: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    for (_, org, _, who) in &log {
+        *per_client.entry((org.as_str(), who.as_str())).or_default() += 1;
+    }
+    eprintln!("A holds {held_a:?}, B holds {held_b:?}; Copilot requests per (org, client): {per_client:?}");
+    for (_, org, endpoint, who) in &log {
+        assert!(
+            who == "copilot-a" || who == "copilot-b",
+            "{endpoint} for {org} by an unknown client {who:?}"
+        );
+    }
+    for org in &held_a {
+        let by_b: Vec<_> = log
+            .iter()
+            .filter(|(_, o, _, who)| o == org && who == "copilot-b")
+            .collect();
+        assert!(
+            by_b.is_empty(),
+            "B never held {org}'s lease but asked its Copilot endpoints: {by_b:#?}"
+        );
+    }
+    for org in &held_b {
+        let first_by_b = log
+            .iter()
+            .filter(|(at, o, _, who)| o == org && who == "copilot-b" && *at >= b_started)
+            .map(|(at, ..)| *at)
+            .fold(f64::INFINITY, f64::min);
+        let late_by_a: Vec<_> = log
+            .iter()
+            .filter(|(at, o, _, who)| o == org && who == "copilot-a" && *at >= first_by_b)
+            .collect();
+        assert!(
+            late_by_a.is_empty(),
+            "A asked {org}'s Copilot endpoints after B took its lease over (B first at {first_by_b}): {late_by_a:#?}"
+        );
+    }
     b.stop();
     a.stop();
 }

@@ -131,11 +131,11 @@ fn endless_pagination_fails_the_listing_with_the_limit() {
     });
     assert_eq!(fake.faults_served().get("endless_pages"), Some(&7));
     let error = result.expect_err("an endless listing is an error");
-    assert_eq!(error.kind, ApiErrorKind::Decode);
+    assert_eq!(error.kind, ApiErrorKind::Incomplete);
     assert!(
         error
             .to_string()
-            .contains("GET /orgs/{org}/repos failed (Decode): listing exceeds github.max_pages_per_listing (7 pages)"),
+            .contains("GET /orgs/{org}/repos failed (Incomplete): listing exceeds github.max_pages_per_listing (7 pages)"),
         "{error}"
     );
 }
@@ -166,10 +166,11 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
     }
 }
 
-/// A `next` link to another origin is not followed (the token stays home) and the cut listing
-/// is logged at warn with the org and the endpoint, instead of silently undercounting.
+/// A `next` link to another origin is not followed (the token stays home), and the listing
+/// fails as incomplete — nothing is computed from its first page — logged at warn with the
+/// org, the endpoint and both origins, instead of silently undercounting.
 #[test]
-fn next_link_to_another_origin_is_logged_not_followed() {
+fn next_link_to_another_origin_fails_the_listing_and_is_logged() {
     // A one-shot GitHub whose only page links to another host.
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -234,8 +235,16 @@ fn next_link_to_another_origin_is_logged_not_followed() {
     });
     let request = server.join().expect("server thread");
     assert!(request.starts_with("GET /orgs/acme/repos"), "{request}");
-    result.expect("the first page is served");
-    assert_eq!(names, ["only"], "the foreign next page is not followed");
+    let error = result.expect_err("a listing that continues elsewhere is an error");
+    assert_eq!(error.kind, ApiErrorKind::Incomplete, "{error}");
+    assert!(
+        error.to_string().contains("http://elsewhere.example"),
+        "{error}"
+    );
+    assert!(
+        names.is_empty(),
+        "nothing is handed on from a cut listing: {names:?}"
+    );
     let text =
         String::from_utf8_lossy(&logs.0.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
     assert!(text.contains("another origin"), "logged: {text}");
@@ -303,35 +312,139 @@ fn exporter_keeps_serving_through_endless_answers() {
     exporter.stop();
 }
 
+/// The server's header timeout (actix `client_request_timeout`, `HttpLimits::default()` in
+/// src/http/mod.rs): a connection that has not finished its headers by then gets a 408 and is
+/// closed.
+const SERVER_HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long `/livez` may take to answer while the idle connections are open. Clearly below
+/// [`SERVER_HEADER_TIMEOUT`]: a server that could serve nothing until the header timeout freed
+/// its connections would answer only after it, so a bound at or above it would let that
+/// server pass. The idle connections are also all opened within this bound, so every one of
+/// them is still open (checked) when the probe must have answered.
+const LIVEZ_BOUND: Duration = Duration::from_secs(2);
+
+/// `GET path` with every wait (connect, write, read) ending at `deadline`; `None` if the
+/// answer is not complete by then.
+fn get_before(addr: std::net::SocketAddr, path: &str, deadline: Instant) -> Option<u16> {
+    let left = || {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+    };
+    let mut s = TcpStream::connect_timeout(&addr, left()?).ok()?;
+    s.set_write_timeout(Some(left()?)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        s.set_read_timeout(Some(left()?)).ok()?;
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Err(_) => return None,
+        }
+    }
+    let text = String::from_utf8_lossy(&raw);
+    text.lines().next()?.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Whether the server has neither answered nor closed `s` (a read would block).
+fn still_open_and_silent(s: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    s.set_nonblocking(true).expect("nonblocking");
+    let open = matches!(s.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    s.set_nonblocking(false).expect("blocking");
+    open
+}
+
 /// `/livez` still answers while 500 client connections sit open without finishing their
-/// headers (a slowloris): the server closes them after its header timeout (408) and serves
-/// probes meanwhile. (Today's server already did; this guards it.)
+/// headers (a slowloris), within [`LIVEZ_BOUND`] — well before the server's header timeout
+/// could have freed anything — and every idle connection is still open when it has answered.
+/// Afterwards the server closes them at its header timeout (408). (Today's server already
+/// did; this guards it.)
+///
+/// Fails if the server stops accepting or serving while connections wait for their headers
+/// (e.g. a connection limit or a worker blocked per connection), even if the header timeout
+/// would eventually unblock it; and if idle connections are never closed.
 #[test]
 fn livez_answers_while_500_idle_connections_are_open() {
     let fake = fake(1, 2, 3, |c| c.secondary.burst_max = 0);
     let exporter = Exporter::start(fake.clone(), env_for(&fake, &[]));
     wait_for(&exporter, "the exporter serves", DEADLINE, |_| true);
-    let mut idle = Vec::new();
-    for _ in 0..500 {
-        let Ok(mut s) = TcpStream::connect_timeout(&exporter.addr, Duration::from_secs(2)) else {
-            continue;
-        };
-        // The request line and one header, never the blank line that ends the headers.
-        if s.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n").is_ok() {
-            idle.push(s);
+    // All 500 must be open within LIVEZ_BOUND, so that none can reach the header timeout
+    // before the probe's deadline. On a loaded machine the accept loop can lag (a full backlog
+    // delays a connect by a SYN retry): then the measurement is void and is taken again.
+    let mut attempt = 0;
+    let (mut idle, first_opened) = loop {
+        attempt += 1;
+        let mut idle = Vec::new();
+        let first_opened = Instant::now();
+        for _ in 0..500 {
+            let Ok(mut s) = TcpStream::connect_timeout(&exporter.addr, Duration::from_secs(2))
+            else {
+                continue;
+            };
+            // The request line and one header, never the blank line that ends the headers.
+            if s.write_all(b"GET /livez HTTP/1.1\r\nHost: x\r\n").is_ok() {
+                idle.push(s);
+            }
         }
-    }
-    assert_eq!(idle.len(), 500, "the idle connections are open");
-    let until = Instant::now() + Duration::from_secs(30);
-    loop {
-        if exporter.get("/livez").map(|r| r.0) == Some(200) {
-            break;
+        assert_eq!(idle.len(), 500, "the idle connections are open");
+        let opening = first_opened.elapsed();
+        if opening < LIVEZ_BOUND {
+            break (idle, first_opened);
         }
         assert!(
-            Instant::now() < until,
-            "livez does not answer with 500 idle connections open"
+            attempt < 3,
+            "opening the idle connections took {opening:?} (attempt {attempt}): the first ones could reach the server's {SERVER_HEADER_TIMEOUT:?} header timeout before the probe's bound"
+        );
+        eprintln!("opening the idle connections took {opening:?}; again");
+        drop(idle);
+        std::thread::sleep(Duration::from_millis(500));
+    };
+
+    let probing = Instant::now();
+    let deadline = probing + LIVEZ_BOUND;
+    let answered = loop {
+        if get_before(exporter.addr, "/livez", deadline) == Some(200) {
+            break probing.elapsed();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "livez did not answer within {LIVEZ_BOUND:?} with 500 idle connections open"
         );
         std::thread::sleep(Duration::from_millis(50));
+    };
+    // Less than `opening + answered` < 2 × LIVEZ_BOUND < SERVER_HEADER_TIMEOUT since the first
+    // idle connection: none of them may have been closed yet, by the timeout or otherwise.
+    let closed = idle.iter().filter(|s| !still_open_and_silent(s)).count();
+    assert_eq!(
+        closed,
+        0,
+        "idle connections answered or closed before the header timeout ({:?} after the first opened)",
+        first_opened.elapsed()
+    );
+    eprintln!("livez answered after {answered:?} with 500 idle connections open");
+
+    // The header timeout then closes them, with a 408.
+    let until = first_opened + SERVER_HEADER_TIMEOUT + Duration::from_secs(10);
+    for s in &mut idle {
+        let left = until
+            .checked_duration_since(Instant::now())
+            .unwrap_or(Duration::from_millis(1));
+        s.set_read_timeout(Some(left)).expect("read timeout");
+        let mut answer = Vec::new();
+        let _ = s.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "an idle connection is answered 408 and closed at the header timeout: {answer:?}"
+        );
     }
     drop(idle);
     exporter.stop();

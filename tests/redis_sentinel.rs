@@ -2,9 +2,10 @@
 //! --sentinel`, which is what Debian's `redis-sentinel` runs) that requires a password, on free
 //! ports in temp dirs. The exporter binary finds the master through the Sentinel (store, lease
 //! elector and its pub/sub), the master is failed over — demoted by `SENTINEL FAILOVER`, or
-//! killed — and the exporter follows: the Sentinel first reports the new master, then the
-//! replica serves a fresh cycle equal to the fake's truth (written to the new master: the old
-//! one is a read-only replica or gone by then) and is ready again.
+//! killed — and the exporter follows: the Sentinel first reports the new master, then a cycle
+//! that started after the failover is committed on the promoted master (read there directly,
+//! not through the exporter) and equals the fake's truth, the replica serves it, and it is
+//! ready again.
 
 mod common;
 mod election_support;
@@ -180,14 +181,38 @@ enum Failover {
     KillMaster,
 }
 
+/// `SENTINEL FAILOVER`: the exporter's next cycles are committed on the promoted master.
+/// (Redis replicates asynchronously, so a batch committed on the old master just before its
+/// demotion may be lost; the test does not claim otherwise: it checks the cycles after.)
 #[test]
-fn exporter_follows_a_sentinel_failover_without_losing_a_batch() {
+fn exporter_commits_to_the_promoted_master_after_a_sentinel_failover() {
     run_failover(Failover::Command);
 }
 
+/// The master killed: the exporter's next cycles are committed on the promoted master.
 #[test]
 fn exporter_follows_the_sentinel_when_the_master_dies() {
     run_failover(Failover::KillMaster);
+}
+
+/// The store as committed on the Redis at `port` (read directly with the product's own
+/// reader, not through the exporter), rendered as Prometheus text; "" while unreadable.
+fn committed_on(port: u16, namespace: &str) -> String {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        use gse_actors::ports::MetricStore;
+        let store = redis_common::store(redis_common::settings(
+            &format!("redis://127.0.0.1:{port}/0"),
+            namespace,
+        ));
+        match store.load_if_changed(0).await {
+            Ok(Some(snapshot)) => redis_common::lines(&snapshot.families).join("\n"),
+            _ => String::new(),
+        }
+    })
 }
 
 fn run_failover(failover: Failover) {
@@ -267,23 +292,21 @@ fn run_failover(failover: Failover) {
         });
     }
 
-    // A cycle that started after the failover is served and equals the truth: it was
-    // committed on the new master (the old one refuses writes or is gone).
+    // Every org's cycle that started after the failover is committed on the promoted master
+    // and equals the truth at its window end. Read on that master directly: a window end at or
+    // after `after` can only come from a batch the exporter wrote after the failover (the old
+    // master refuses writes or is gone), and the data written before it, which the replica
+    // already held, ends earlier. Fails if the exporter never finds the new master through the
+    // Sentinel, or its writes do not land there.
     let after = cluster.fake.now();
+    assert_served_truth_after(&cluster.fake, after, || {
+        committed_on(replica.port, &cluster.namespace)
+    });
+    // And the exporter serves such a cycle (its reader follows the Sentinel too).
     assert_served_truth_after(&cluster.fake, after, || metrics_text(&exporter));
     wait_until(WAIT, "the replica is ready after the failover", || {
         exporter.get("/readyz").map(|r| r.status) == Some(200)
     });
-    let keys: Vec<String> = query(
-        replica.port,
-        None,
-        &["KEYS", &format!("{}:*", cluster.namespace)],
-    )
-    .expect("KEYS on the new master");
-    assert!(
-        !keys.is_empty(),
-        "nothing under the namespace on the new master"
-    );
     assert!(exporter.is_leader(), "the replica leads again");
 }
 
