@@ -1,7 +1,8 @@
 //! github-stats-exporter: turns the activity of GitHub organizations into Prometheus metrics.
 //!
 //! This package holds the I/O: configuration loading ([`config`]), the adapters behind the
-//! actors' ports ([`store`], [`queue`], [`election`], [`github`], [`copilot`]), the actix-web
+//! actors' ports ([`store`], [`queue`], [`election`], [`github`], [`copilot`], over one
+//! [`redis`] layer), the actix-web
 //! layer ([`http`]), logging, and the composition root ([`app`]), whose [`run`] wires the
 //! supervision tree and the HTTP server and returns when the process should exit. The
 //! decisions (supervision, roles, scraping, health, store refresh) live in the `gse-actors`
@@ -23,6 +24,7 @@ pub mod healthcheck;
 pub mod http;
 pub mod logging;
 pub mod queue;
+pub mod redis;
 pub mod replica_metrics;
 pub mod store;
 

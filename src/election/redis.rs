@@ -19,8 +19,8 @@ use redis::{RedisError, Script, Value};
 use secrecy::SecretString;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::redis::connection::{Connector, MasterSource};
-use crate::store::redis::{RedisSettings, RedisTopology};
+use crate::redis::connection::{Connector, MasterSource};
+use crate::redis::{CallError, RedisSettings, RedisTopology};
 
 const BACKEND: &str = "redis";
 
@@ -321,38 +321,25 @@ impl LeaderElector for RedisElector {
 }
 
 impl Inner {
-    /// Runs one Redis call with the elector's deadline.
+    /// Runs one Redis call with the elector's deadline (see [`crate::redis::call`]).
     async fn call<T, F, Fut>(&self, operation: &'static str, f: F) -> Result<T, ElectionError>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
-        let attempt = async {
-            let conn = self.connector.get().await?;
-            f(conn).await
-        };
-        match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok(value)) => Ok(value),
-            // The connection's own response timeout (the same deadline) may fire first.
-            Ok(Err(error)) if error.is_timeout() => {
-                self.connector.failed(Some(&error));
-                Err(ElectionError::Timeout {
+        crate::redis::with_deadline(&self.connector, self.timeout, f)
+            .await
+            .map_err(|error| match error {
+                error if error.is_timeout() => ElectionError::Timeout {
                     operation,
                     timeout: self.timeout,
-                })
-            }
-            Ok(Err(error)) => {
-                self.connector.failed(Some(&error));
-                Err(backend_error(operation, error))
-            }
-            Err(_) => {
-                self.connector.failed(None);
-                Err(ElectionError::Timeout {
+                },
+                CallError::Redis(error) => backend_error(operation, error),
+                CallError::TimedOut(_) => ElectionError::Timeout {
                     operation,
                     timeout: self.timeout,
-                })
-            }
-        }
+                },
+            })
     }
 
     async fn acquire(&self, key: String) -> Result<Acquire, ElectionError> {
@@ -617,11 +604,6 @@ struct Subscription {
     was_connected: bool,
 }
 
-/// The subscription could not be set up in time.
-#[derive(Debug, thiserror::Error)]
-#[error("no answer within {0:?}")]
-struct TimedOut(Duration);
-
 impl Subscription {
     /// The next event; `None` once the elector is gone.
     async fn next_event(&mut self) -> Option<LeaseEvent> {
@@ -692,7 +674,7 @@ impl Subscription {
         match tokio::time::timeout(self.timeout, attempt).await {
             Ok(Ok(connection)) => Ok(connection),
             Ok(Err(error)) => Err(Box::new(error)),
-            Err(_) => Err(Box::new(TimedOut(self.timeout))),
+            Err(_) => Err(Box::new(CallError::TimedOut(self.timeout))),
         }
     }
 }

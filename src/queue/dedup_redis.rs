@@ -20,8 +20,8 @@ use futures::future::{BoxFuture, FutureExt as _};
 use gse_actors::backfill::port::{DedupError, DedupLocks};
 use redis::{FromRedisValue, RedisError};
 
-use crate::store::redis::connection::Connector;
-use crate::store::redis::RedisSettings;
+use crate::redis::connection::Connector;
+use crate::redis::RedisSettings;
 
 const BACKEND: &str = "redis";
 
@@ -104,35 +104,20 @@ impl DedupLocks for RedisDedup {
 }
 
 impl Inner {
-    /// Runs one command within the deadline; a failure or timeout is reported to the connector
-    /// (with Sentinel the next call then asks for the master again).
+    /// Runs one command within the deadline (see [`crate::redis::call`]); a failure or timeout
+    /// is reported to the connector (with Sentinel the next call then asks for the master again).
     async fn call<T: FromRedisValue>(
         &self,
         operation: &'static str,
         cmd: redis::Cmd,
     ) -> Result<T, DedupError> {
-        let attempt = async {
-            let mut conn = self.connector.get().await?;
+        crate::redis::with_deadline(&self.connector, self.timeout, |mut conn| async move {
             cmd.query_async::<T>(&mut conn).await
-        };
-        match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => {
-                self.connector.failed(Some(&error));
-                Err(dedup_error(operation, error))
-            }
-            Err(_) => {
-                self.connector.failed(None);
-                Err(dedup_error(operation, TimedOut(self.timeout)))
-            }
-        }
+        })
+        .await
+        .map_err(|error| dedup_error(operation, error))
     }
 }
-
-/// A call that exceeded its deadline.
-#[derive(Debug, thiserror::Error)]
-#[error("no answer within {0:?}")]
-struct TimedOut(Duration);
 
 fn dedup_error(
     operation: &'static str,

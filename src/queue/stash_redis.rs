@@ -22,8 +22,8 @@ use gse_actors::backfill::BackfillJob;
 use redis::{RedisError, Script};
 
 use super::wire;
-use crate::store::redis::connection::Connector;
-use crate::store::redis::RedisSettings;
+use crate::redis::connection::Connector;
+use crate::redis::RedisSettings;
 
 const BACKEND: &str = "redis";
 
@@ -114,8 +114,7 @@ impl JobStash for RedisStash {
                 invocation.arg(wire::encode(job));
             }
             let dropped: Vec<Vec<u8>> = inner
-                .call("save", async {
-                    let mut conn = inner.connector.get().await?;
+                .call("save", |mut conn| async move {
                     invocation.invoke_async(&mut conn).await
                 })
                 .await?;
@@ -129,8 +128,7 @@ impl JobStash for RedisStash {
         async move {
             let invocation = inner.take_all.key(&inner.key);
             let raw: Vec<Vec<u8>> = inner
-                .call("take_all", async {
-                    let mut conn = inner.connector.get().await?;
+                .call("take_all", |mut conn| async move {
                     invocation.invoke_async(&mut conn).await
                 })
                 .await?;
@@ -141,23 +139,15 @@ impl JobStash for RedisStash {
 }
 
 impl Inner {
-    /// Runs `attempt` within the deadline; a failure is reported to the connector.
-    async fn call<T>(
-        &self,
-        operation: &'static str,
-        attempt: impl std::future::Future<Output = Result<T, RedisError>>,
-    ) -> Result<T, StashError> {
-        match tokio::time::timeout(self.timeout, attempt).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => {
-                self.connector.failed(Some(&error));
-                Err(stash_error(operation, error))
-            }
-            Err(_) => {
-                self.connector.failed(None);
-                Err(stash_error(operation, TimedOut(self.timeout)))
-            }
-        }
+    /// Runs one call on a connection within the deadline (see [`crate::redis::call`]).
+    async fn call<T, F, Fut>(&self, operation: &'static str, f: F) -> Result<T, StashError>
+    where
+        F: FnOnce(redis::aio::ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = Result<T, RedisError>>,
+    {
+        crate::redis::with_deadline(&self.connector, self.timeout, f)
+            .await
+            .map_err(|error| stash_error(operation, error))
     }
 }
 
@@ -182,11 +172,6 @@ fn decode_all(raw: Vec<Vec<u8>>) -> Vec<BackfillJob> {
     }
     jobs
 }
-
-/// A call that exceeded its deadline.
-#[derive(Debug, thiserror::Error)]
-#[error("no answer within {0:?}")]
-struct TimedOut(Duration);
 
 fn stash_error(
     operation: &'static str,

@@ -38,10 +38,8 @@
 //!
 //! Every call has an explicit deadline (`command_timeout` / `bulk_timeout`).
 
-pub mod connection;
 pub mod keys;
 mod reader;
-pub mod settings;
 mod state;
 pub mod wire;
 mod writer;
@@ -55,9 +53,9 @@ use gse_actors::ports::{MetricStore, OrgBatch, StoreError, StoreSnapshot};
 use redis::aio::ConnectionManager;
 use redis::{RedisError, Script};
 
-pub use settings::{RedisSettings, RedisTopology, SentinelAuth};
+pub use crate::redis::{RedisSettings, RedisTopology, SentinelAuth};
 
-use connection::Connector;
+use crate::redis::connection::Connector;
 use keys::Keys;
 
 const BACKEND: &str = "redis";
@@ -170,28 +168,11 @@ impl Inner {
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
-        let attempt = async {
-            let conn = self.connector.get().await?;
-            f(conn).await
-        };
-        match tokio::time::timeout(timeout, attempt).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(error)) => {
-                self.connector.failed(Some(&error));
-                Err(backend_error(operation, error))
-            }
-            Err(_) => {
-                self.connector.failed(None);
-                Err(backend_error(operation, TimedOut(timeout)))
-            }
-        }
+        crate::redis::with_deadline(&self.connector, timeout, f)
+            .await
+            .map_err(|error| backend_error(operation, error))
     }
 }
-
-/// A call that exceeded its deadline.
-#[derive(Debug, thiserror::Error)]
-#[error("no answer within {0:?}")]
-struct TimedOut(Duration);
 
 fn backend_error(
     operation: &'static str,

@@ -1,5 +1,6 @@
-//! The Redis adapter's own settings, decoupled from the configuration module: `lib.rs` maps
-//! `store.*` keys onto [`RedisSettings`], tests and benches build it directly.
+//! Where Redis is and how to reach it, plus the metric store's own knobs, decoupled from the
+//! configuration module: `app/adapters.rs` maps `store.*` keys onto [`RedisSettings`]; tests
+//! and benches build it directly.
 
 use std::path::PathBuf;
 use std::time::Duration;
