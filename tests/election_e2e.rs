@@ -3,7 +3,7 @@
 //! replica's `/healthz`; which replica scraped which org from the fake's request log (each
 //! replica names itself in its `User-Agent`).
 //!
-//! Time bounds here are the behaviour (SPEC §8): takeover after kill -9 within
+//! Time bounds here are the behaviour (README, "High availability"): takeover after kill -9 within
 //! `lease_duration + 0.5 s`, clean handover within 1 s. `benches/election.rs` reports the real
 //! figures at the default timings.
 

@@ -73,7 +73,7 @@ pub struct ScrapeNow;
 // ---- BackfillDispatcher -----------------------------------------------------------------------
 
 /// Sent by ScrapeActors: a window of `org`/`repo` (`*` for the whole org) that could not be
-/// scraped and must be recomputed in full (SPEC §7). Times are Unix seconds. Reply: none.
+/// scraped and must be recomputed in full. Times are Unix seconds. Reply: none.
 #[derive(Debug, Clone, PartialEq, Message)]
 #[rtype(result = "()")]
 pub struct EnqueueMissing {

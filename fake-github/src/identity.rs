@@ -1,4 +1,4 @@
-//! Commit-author resolution (SPEC §3, inventory §4.3): which `user` label a commit counts for.
+//! Commit-author resolution, the exporter's rule: which `user` label a commit counts for.
 //!
 //! First non-empty of: `author.login` → `committer.login` → the login in a
 //! `…@users.noreply.github.com` author email, then committer email (the part after `+` when there

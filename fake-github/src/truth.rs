@@ -1,4 +1,4 @@
-//! The exact expected value of every `gh_activity_*` series (SPEC §3) at an instant, computed
+//! The exact expected value of every `gh_activity_*` series at an instant, computed
 //! from the same snapshots the API serves. Semantics are documented in the crate docs
 //! ("Truth semantics") and in README.md; keep the three in step.
 

@@ -100,7 +100,7 @@ pub fn redis_settings(config: &StoreConfig) -> Option<RedisSettings> {
     Some(settings)
 }
 
-/// How this replica gets its role (SPEC §8):
+/// How this replica gets its role (README, "Running N replicas"):
 /// - no Redis: the static role (a static follower without Redis is refused by validation);
 /// - Redis, election disabled: a static follower never scrapes; a static leader takes the
 ///   global lease like an elected one, so a second static leader on the namespace is refused

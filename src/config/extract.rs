@@ -613,8 +613,9 @@ fn choice<E: FromStr>(names: &'static [&'static str]) -> impl Fn(&Value) -> Resu
     }
 }
 
-/// `leader_election.backend`: only the Redis lease exists; the Go version's `kubernetes` backend
-/// is named explicitly so a migrated config gets a pointer to the replacement.
+/// `leader_election.backend`: only the Redis lease exists; `kubernetes` is named explicitly so
+/// a configuration that asks for it gets a pointer to the replacement
+/// (docs/wire-compatibility.md).
 fn election_backend(value: &Value) -> Result<ElectionBackend, String> {
     let raw = text(value)?;
     if raw.trim().eq_ignore_ascii_case("kubernetes") {

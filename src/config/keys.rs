@@ -75,7 +75,8 @@ pub(crate) const ORGS_PATH: &str = "github.orgs";
 /// Suffix of the companion key that names a file holding a secret.
 pub(crate) const FILE_SUFFIX: &str = "_file";
 
-/// Every top-level key except the org list (SPEC §2, copilot as in the Go inventory §1.2).
+/// Every top-level key except the org list (config/default.toml lists them with their
+/// defaults).
 pub(crate) const KEYS: &[KeyDef] = &[
     key("server.listen_addr", Text, One("0.0.0.0:8080")),
     key("server.log_level", Text, One("info")),

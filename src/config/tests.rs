@@ -101,7 +101,7 @@ fn repo_file(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
 }
 
-/// Built-in defaults are the SPEC §2 values, with orgs inheriting `github.scrape_interval`.
+/// Built-in defaults are config/default.toml's values, with orgs inheriting `github.scrape_interval`.
 #[test]
 fn defaults_match_the_spec() {
     let c = check("defaults", None, &[], &[]).expect("loads");

@@ -13,7 +13,7 @@ use std::time::Duration;
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
-/// The whole configuration, one field per SPEC §2 section.
+/// The whole configuration, one field per section of config/default.toml.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub server: ServerConfig,

@@ -1,5 +1,5 @@
 //! [`OrgApi`]: the `GithubApi` port for one org, over the [`Client`] request core. Each method
-//! builds the REST call of SPEC §6 (`per_page=100`, `since`/`until`, `sort=updated` with early
+//! builds its REST call (`per_page=100`, `since`/`until`, `sort=updated` with early
 //! stop) and maps GitHub's JSON to the port's facts. The one org-wide search goes through
 //! GraphQL when GitHub serves it (items arrive with their reviews and comments, see
 //! [`graphql`]) and through REST `search/issues` otherwise.

@@ -1,6 +1,6 @@
 //! The in-memory [`JobQueue`] (embedded default when `amqp.url` is unset). Retries and dead
 //! letters work here too: each retry tier holds jobs until their delay passes and then returns
-//! them to the work queue (the Go version's in-memory retry queues had no consumer at all).
+//! them to the work queue.
 //! An unsettled delivery that is dropped (a panicking handler) goes back to the head of the
 //! work queue, marked redelivered. Time is tokio's, so tests pause it.
 

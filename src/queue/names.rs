@@ -1,7 +1,7 @@
 //! Queue names: the work queue, one `<queue>.retry.<delay>` queue per `backfill.requeue_delays`
-//! entry, and the dead-letter queue. Delays are written the way the Go version wrote them
-//! (`1m0s`, `2h0m0s`, `500ms`, with `.` → `_`), so a deployment switching from Go finds its
-//! existing retry queues under the same names and with the same arguments.
+//! entry, and the dead-letter queue. Delays are written as Go's `time.Duration` prints them
+//! (`1m0s`, `2h0m0s`, `500ms`, with `.` → `_`): existing retry queues keep their names and
+//! arguments (docs/wire-compatibility.md).
 
 use std::time::Duration;
 
@@ -62,7 +62,7 @@ pub fn go_duration(d: Duration) -> String {
 mod tests {
     use super::*;
 
-    /// The default delays give the Go version's queue names.
+    /// The default delays give the existing deployments' queue names.
     #[test]
     fn retry_queue_names_match_the_go_version() {
         let names = QueueNames::new(

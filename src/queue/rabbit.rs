@@ -4,7 +4,7 @@
 //! durable work queue; one durable `<queue>.retry.<delay>` queue per retry tier with a queue TTL
 //! of its delay that dead-letters back to the work queue; the durable dead-letter queue. Every
 //! queue is bound with its own name as routing key. The work queue and the DLQ carry no
-//! arguments, as the Go version declared them, so an existing deployment redeclares cleanly.
+//! arguments, so an existing deployment redeclares cleanly (docs/wire-compatibility.md).
 //!
 //! **Publishing**: persistent messages, `mandatory` (an unroutable message is an error, not a
 //! silent drop), publisher confirms; a publish resolves only when the broker confirmed it.

@@ -1,4 +1,4 @@
-//! The versioned JSON wire format of a job (SPEC §7), RFC3339 times in UTC:
+//! The versioned JSON wire format of a job, RFC3339 times in UTC:
 //!
 //! ```json
 //! {"version":1,"job_id":"…","dedup_key":"…","org":"acme","repo":"api",
@@ -6,9 +6,8 @@
 //!  "reason":"scrape_error","attempt":2,"max_attempts":5,"created_at":"2026-11-23T10:03:12.5Z"}
 //! ```
 //!
-//! `attempt` in the body is authoritative and incremented on every retry (the Go version kept
-//! `1` in the body forever, which is why its retries never ran). A body without `version` is
-//! read as version 1, so jobs left in a queue by the Go version are still processed.
+//! `attempt` in the body is authoritative and incremented on every retry. A body without
+//! `version` is read as version 1 (docs/wire-compatibility.md).
 
 use std::time::SystemTime;
 

@@ -1,5 +1,5 @@
-//! The consumer pool: `backfill.consumer_count` consumers on **every** replica (the Go version
-//! had none when only a leader ran), each with at most `backfill.prefetch` jobs in flight.
+//! The consumer pool: `backfill.consumer_count` consumers on **every** replica, leader or not,
+//! each with at most `backfill.prefetch` jobs in flight.
 //!
 //! One delivery is settled like this, and never dropped:
 //! - undecodable body → raw body to the dead-letter queue with the decode error, then ack;

@@ -6,8 +6,8 @@
 //!    or held in the [`DedupLocks`] table, is counted as deduped.
 //! 3. **Per-org cap** ([`OrgMinuteCap`]): over the cap the request is counted as dropped.
 //! 4. **Publish** to the work queue and wait for the broker's confirmation (a spawned future:
-//!    the mailbox never waits on I/O). Only then is the dedup lock taken — the Go version took
-//!    it first, so a failed publish suppressed the window for the whole TTL.
+//!    the mailbox never waits on I/O). Only then is the dedup lock taken, so a failed publish
+//!    never suppresses the window for the dedup TTL.
 //! 5. A publish that fails (broker away) puts the job in a bounded **outage buffer**, flushed on
 //!    a timer until the broker confirms; when the buffer is full the oldest job is dropped and
 //!    counted. Nothing is dropped silently.

@@ -96,7 +96,7 @@ pub struct BackfillRequest {
     pub reason: Reason,
 }
 
-/// One queued job (SPEC §7). `attempt` starts at 1 and is incremented on every retry.
+/// One queued job. `attempt` starts at 1 and is incremented on every retry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BackfillJob {
     /// `<dedup_key>:<created_at unix nanos>`: unique per enqueue, stable across retries.
@@ -158,8 +158,8 @@ impl BackfillJob {
     }
 }
 
-/// The dedup key: org, repo, window **and reason** (the Go version omitted the reason, so
-/// different failures of one window collapsed into the first).
+/// The dedup key: org, repo, window **and reason**, so different failures of one window are
+/// separate jobs.
 pub fn dedup_key(
     org: &str,
     repo: &str,

@@ -1,6 +1,6 @@
 //! [`OrgMinuteCap`]: at most N enqueues per org per wall-clock minute. Memory is bounded: one
 //! entry per org for the current minute only, and entries of past minutes are pruned whenever
-//! the minute changes (the Go version kept one map entry per org and minute forever).
+//! the minute changes.
 
 use std::collections::HashMap;
 

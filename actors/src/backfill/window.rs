@@ -1,6 +1,6 @@
 //! Coalescing: a missed window is widened to `coalesce_window` bucket boundaries so that nearby
-//! misses share one job — and it is only ever widened. The Go version replaced the window with
-//! one bucket starting at the miss, so a 24 h miss was backfilled as 15 minutes.
+//! misses share one job — and it is only ever widened: a 24 h miss is backfilled as 24 h (or
+//! more), never as one bucket.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 

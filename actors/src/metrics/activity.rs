@@ -1,4 +1,4 @@
-//! Business metrics (SPEC §3): per `{org, repo, user}` activity gauges. Values are refreshed by
+//! Business metrics (README, "Metrics"): per `{org, repo, user}` activity gauges. Values are refreshed by
 //! the leader every scrape interval; help texts say so, as the exporter guidelines ask of cached
 //! metrics.
 

@@ -1,4 +1,4 @@
-//! GitHub API families (SPEC §4): request counters and the rate budget as last observed in
+//! GitHub API families: request counters and the rate budget as last observed in
 //! response headers. A resource whose headers were never seen has no series: a failing org is
 //! never reported as "remaining 0".
 

@@ -1,4 +1,4 @@
-//! Scrape-cycle families (SPEC §4): written by each ScrapeActor into its org batch, so they are
+//! Scrape-cycle families: written by each ScrapeActor into its org batch, so they are
 //! shared like the activity series. Counters are real counters kept by the actor.
 
 use super::FamilySpec;

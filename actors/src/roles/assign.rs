@@ -1,5 +1,5 @@
 //! The balanced org → replica assignment every replica computes alike from the live members:
-//! rendezvous hashing with quotas (spread ≤ 1). See `reference/leader-election.md`.
+//! rendezvous hashing with quotas (spread ≤ 1).
 //!
 //! Pure and deterministic: the same sets of orgs and members give the same map on every
 //! replica, whatever their order or duplicates, on every platform and Rust version. The hash

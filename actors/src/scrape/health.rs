@@ -1,4 +1,4 @@
-//! GitHub health per org (SPEC §6): consecutive failed cycles reaching
+//! GitHub health per org: consecutive failed cycles reaching
 //! `github.unhealthy_failure_threshold` start a cooldown of `github.unhealthy_cooldown` during
 //! which cycles are skipped (their period goes to backfill); after it, cycles run again and the
 //! org counts as recovered after `github.recover_success_threshold` consecutive successes.

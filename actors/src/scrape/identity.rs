@@ -1,4 +1,4 @@
-//! Who an event counts for (SPEC §3): the commit author resolution chain, and bot detection
+//! Who an event counts for: the commit author resolution chain, and bot detection
 //! for `github.exclude_bots`.
 //!
 //! Chain: `author.login` → `committer.login` → login of a `…@users.noreply.github.com` address
@@ -37,7 +37,7 @@ pub fn commit_user(c: &CommitInfo) -> String {
 
 /// Bot handling: an account is a bot when GitHub types it `Bot` or its login ends in `[bot]`
 /// (git-only identities cannot be told apart and always count). With `github.exclude_bots`
-/// their events are dropped entirely; by default they count like anyone (as the Go version did).
+/// their events are dropped entirely; by default they count like anyone.
 pub fn is_bot_login(login: &str) -> bool {
     login.ends_with("[bot]")
 }

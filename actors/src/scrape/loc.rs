@@ -1,4 +1,4 @@
-//! Lines of code per contributor (SPEC §3, §6): the `stats/contributors` state machine with the
+//! Lines of code per contributor (README, "How it scrapes"): the `stats/contributors` state machine with the
 //! zero-LOC detection and the commit-detail fallback, kept per repository in the org state so it
 //! survives a leader change.
 //!
