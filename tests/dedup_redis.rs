@@ -198,7 +198,7 @@ async fn two_dispatchers_sharing_the_table_publish_a_window_once() {
         repo: "api".into(),
         window_start: now - 86_400.0,
         window_end: now,
-        reason: "scrape_error".into(),
+        reason: gse_actors::backfill::Reason::ScrapeError,
     };
     let labels = [("org", "acme"), ("reason", "scrape_error")];
 

@@ -81,9 +81,8 @@ pub struct EnqueueMissing {
     pub repo: String,
     pub window_start: f64,
     pub window_end: f64,
-    /// `scrape_error`, `github_unhealthy`, `activity_*_failed`, `contributor_stats_failed`,
-    /// `fallback_*`.
-    pub reason: String,
+    /// Why the window is missing.
+    pub reason: crate::backfill::Reason,
 }
 
 /// Sent by the wiring on shutdown or role loss: stop the ScrapeActor now. Its in-flight cycle

@@ -125,8 +125,8 @@ fn time(endpoint: &'static str, s: &str) -> Result<i64, ApiError> {
 
 fn login(user: &Option<wire::User>) -> (String, bool) {
     match user {
-        Some(u) => (u.login.clone(), u.is_bot()),
-        None => ("unknown".to_string(), false),
+        Some(u) => super::identity::account(Some(&u.login), u.kind.as_deref()),
+        None => super::identity::account(None, None),
     }
 }
 

@@ -254,19 +254,14 @@ fn bad(detail: impl Into<String>) -> ApiError {
     }
 }
 
-/// REST's login and bot flag for a GraphQL actor. A deleted account has no actor; GitHub shows
-/// it as `ghost`.
+/// The login and bot flag of a GraphQL actor, by the rule REST uses too
+/// ([`super::identity`]).
 fn actor(a: Option<Actor>) -> (String, bool) {
     match a {
-        Some(Actor { typename, login }) if typename.as_deref() == Some("Bot") => {
-            if login.ends_with("[bot]") {
-                (login, true)
-            } else {
-                (format!("{login}[bot]"), true)
-            }
+        Some(Actor { typename, login }) => {
+            super::identity::account(Some(&login), typename.as_deref())
         }
-        Some(a) => (a.login, false),
-        None => ("ghost".to_string(), false),
+        None => super::identity::account(None, None),
     }
 }
 

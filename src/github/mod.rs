@@ -14,6 +14,7 @@
 //! - [`client`]: the request core (retries, backoff, ETags, pagination, telemetry).
 //! - [`api`]: `OrgApi`, the `GithubApi` port of one org.
 //! - [`graphql`]: the org-wide search over GraphQL (items with their reviews and comments).
+//! - [`identity`]: who an account is (login, bot, deleted), one rule for REST and GraphQL.
 //! - [`wire`]: GitHub's JSON shapes.
 //! - [`setup`]: builds one `OrgApi` per configured org, sharing credentials and governors.
 
@@ -23,6 +24,7 @@ pub mod body;
 pub mod client;
 pub mod governor;
 pub mod graphql;
+pub mod identity;
 pub mod probe;
 #[cfg(test)]
 mod proptests;

@@ -463,16 +463,12 @@ impl Handler<BackfillRequest> for BackfillDispatcher {
 }
 
 /// The scrapers' missed windows enter backfill here: an [`EnqueueMissing`] becomes a
-/// [`BackfillRequest`]. An unknown reason is mapped to `partial_scrape_error` (and logged), so
-/// the window is still recovered rather than dropped.
+/// [`BackfillRequest`].
 impl Handler<crate::messages::EnqueueMissing> for BackfillDispatcher {
     type Result = ();
 
     fn handle(&mut self, missing: crate::messages::EnqueueMissing, ctx: &mut Self::Context) {
-        let reason = missing.reason.parse().unwrap_or_else(|_| {
-            tracing::warn!(org = %missing.org, reason = %missing.reason, "unknown backfill reason; using partial_scrape_error");
-            super::job::Reason::PartialScrapeError
-        });
+        let reason = missing.reason;
         let at = |secs: f64| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(secs.max(0.0));
         let request = BackfillRequest {
             org: missing.org,

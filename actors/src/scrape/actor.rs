@@ -35,6 +35,7 @@ use super::health::{GithubHealth, HealthState};
 use super::loc_round::{run_loc_round, LocRoundOutcome};
 use super::port::{Clock, GithubApi, ScrapeStateStore};
 use super::window::WINDOW_SECS;
+use crate::backfill::Reason;
 use crate::messages::{EnqueueMissing, ScrapeNow, UpsertBatch};
 use crate::metrics::{github_api, scrape};
 use crate::ports::{CounterDeltas, OrgBatch, Sample};
@@ -218,7 +219,7 @@ impl ScrapeActor {
                 repo: m.repo.clone(),
                 window_start: m.window_start,
                 window_end: m.window_end,
-                reason: m.reason.to_string(),
+                reason: m.reason,
             });
         }
         let waiting_changed = self.loc_waiting != outcome.waiting;
@@ -291,7 +292,7 @@ impl ScrapeActor {
                 repo: m.repo.clone(),
                 window_start: m.window_start,
                 window_end: m.window_end,
-                reason: m.reason.to_string(),
+                reason: m.reason,
             });
         }
         self.publish();
@@ -315,7 +316,7 @@ impl ScrapeActor {
             repo: "*".into(),
             window_start: start,
             window_end: now,
-            reason: "github_unhealthy".into(),
+            reason: Reason::GithubUnhealthy,
         });
         self.publish();
         self.args.observer.cycle_finished(&CycleReport {

@@ -32,6 +32,7 @@ use super::port::{
     ApiError, CommentInfo, CommitInfo, GithubApi, IssueItem, RepoInfo, ScrapeStateStore,
 };
 use super::window::{activity_samples, until_secs, window_start_secs, WINDOW_SECS};
+use crate::backfill::Reason;
 use crate::ports::Sample;
 
 /// What a cycle needs besides the org and `now`.
@@ -61,7 +62,7 @@ pub struct Missing {
     pub repo: String,
     pub window_start: f64,
     pub window_end: f64,
-    pub reason: &'static str,
+    pub reason: Reason,
 }
 
 /// How a cycle ended.
@@ -136,7 +137,7 @@ pub async fn run_cycle(
                     repo: "*".into(),
                     window_start: now - WINDOW_SECS,
                     window_end: now,
-                    reason: "scrape_error",
+                    reason: Reason::ScrapeError,
                 }],
                 error: Some(error.to_string()),
                 repos: 0,
@@ -352,11 +353,11 @@ impl RepoJob {
     async fn run(mut self) -> RepoDone {
         let now = self.now;
         let day = (now - WINDOW_SECS, now);
-        let mut failures: Vec<(&'static str, (f64, f64), Option<ApiError>)> = Vec::new();
+        let mut failures: Vec<(Reason, (f64, f64), Option<ApiError>)> = Vec::new();
         match self.commits().await {
             // A new commit that changes what stats report: the next LOC round refreshes.
             Ok(signal) => self.log.loc.refresh_wanted |= signal,
-            Err(e) => failures.push(("activity_commits_failed", day, Some(e))),
+            Err(e) => failures.push((Reason::ActivityCommitsFailed, day, Some(e))),
         }
         let issue_failures = self.issues().await;
         if issue_failures.is_empty() {
@@ -368,7 +369,7 @@ impl RepoJob {
         let mut missing: Vec<Missing> = Vec::new();
         for (reason, (start, end), e) in failures {
             if let Some(e) = e {
-                tracing::debug!(org = %self.org, repo = %self.info.name, error = %e, reason, "endpoint failed");
+                tracing::debug!(org = %self.org, repo = %self.info.name, error = %e, reason = %reason, "endpoint failed");
                 error.get_or_insert_with(|| e.to_string());
             }
             let duplicate = missing.iter().any(|m| m.reason == reason);
@@ -439,7 +440,7 @@ impl RepoJob {
     }
 
     /// Fetches new pull requests, reviews and comments; returns the failures.
-    async fn issues(&mut self) -> Vec<(&'static str, ApiError)> {
+    async fn issues(&mut self) -> Vec<(Reason, ApiError)> {
         let now = self.now;
         let wstart = window_start_secs(now);
         let since = issues_since(Some(&self.log), now);
@@ -467,7 +468,7 @@ impl RepoJob {
                     Ok(items) => (items, true),
                     Err(e) if e.kind.is_absent() => (Vec::new(), true),
                     Err(e) => {
-                        failures.push(("activity_pulls_failed", e));
+                        failures.push((Reason::ActivityPullsFailed, e));
                         (Vec::new(), true)
                     }
                 }
@@ -519,7 +520,7 @@ impl RepoJob {
                     }
                 }
                 Err(e) if e.kind.is_absent() => {}
-                Err(e) => failures.push(("activity_reviews_failed", e)),
+                Err(e) => failures.push((Reason::ActivityReviewsFailed, e)),
             }
         }
         if need_comments {
@@ -530,7 +531,7 @@ impl RepoJob {
                     }
                 }
                 Err(e) if e.kind.is_absent() => {}
-                Err(e) => failures.push(("activity_issue_comments_failed", e)),
+                Err(e) => failures.push((Reason::ActivityIssueCommentsFailed, e)),
             }
         }
         failures
@@ -1067,7 +1068,7 @@ mod tests {
                 repo: "r".into(),
                 window_start: T0 - WINDOW_SECS,
                 window_end: T0,
-                reason: "activity_issue_comments_failed"
+                reason: Reason::ActivityIssueCommentsFailed
             }]
         );
         *api.fail_comments.lock().unwrap() = false;

@@ -19,6 +19,7 @@ use super::loc::{FallbackCommit, LocState};
 use super::log::{state_key, OrgState};
 use super::port::{ApiError, GithubApi, ScrapeStateStore, StatsOutcome};
 use super::window::{latest_complete_week, until_secs, WEEK_SECS};
+use crate::backfill::Reason;
 use crate::ports::Sample;
 
 /// The result of [`run_loc_round`].
@@ -157,7 +158,7 @@ async fn refresh_repo(
 ) -> RepoLoc {
     let week = latest_complete_week(now);
     let week_window = (week as f64, (week + WEEK_SECS) as f64);
-    let mut failures: Vec<(&'static str, Option<ApiError>)> = Vec::new();
+    let mut failures: Vec<(Reason, Option<ApiError>)> = Vec::new();
     let loc_settings = &settings.loc;
     let mut refreshed = false;
     if loc.computing_since.is_some() || loc.due(now, loc_settings, loc.refresh_wanted) {
@@ -169,7 +170,7 @@ async fn refresh_repo(
             Ok(StatsOutcome::Empty) => loc.accept_empty(now),
             Ok(StatsOutcome::Computing) => loc.mark_computing(now),
             Err(e) if e.kind.is_absent() => loc.accept_empty(now),
-            Err(e) => failures.push(("contributor_stats_failed", Some(e))),
+            Err(e) => failures.push((Reason::ContributorStatsFailed, Some(e))),
         }
     }
     if loc.in_fallback() && !loc.empty {
@@ -180,14 +181,14 @@ async fn refresh_repo(
                 .map(|(r, e)| (r, Some(e))),
         );
         if loc.fallback_incomplete() {
-            failures.push(("fallback_truncated", None));
+            failures.push((Reason::FallbackTruncated, None));
         }
     }
     let mut error = None;
     let mut missing: Vec<Missing> = Vec::new();
     for (reason, e) in failures {
         if let Some(e) = e {
-            tracing::debug!(repo = %repo, error = %e, reason, "LOC endpoint failed");
+            tracing::debug!(repo = %repo, error = %e, reason = %reason, "LOC endpoint failed");
             error.get_or_insert_with(|| e.to_string());
         }
         if !missing.iter().any(|m| m.reason == reason) {
@@ -218,7 +219,7 @@ async fn fallback(
     api: &dyn GithubApi,
     settings: &CycleSettings,
     budget: &Mutex<u32>,
-) -> Vec<(&'static str, ApiError)> {
+) -> Vec<(Reason, ApiError)> {
     let settings = &settings.loc;
     let mut failures = Vec::new();
     let week = latest_complete_week(now);
@@ -261,7 +262,7 @@ async fn fallback(
             Err(e) => {
                 // Not listed: the next round lists the week again.
                 loc.fallback_week = 0;
-                failures.push(("fallback_list_commits_failed", e));
+                failures.push((Reason::FallbackListCommitsFailed, e));
                 return failures;
             }
         }
@@ -288,7 +289,7 @@ async fn fallback(
                 }
             }
             Err(e) => {
-                failures.push(("fallback_commit_detail_failed", e));
+                failures.push((Reason::FallbackCommitDetailFailed, e));
                 break;
             }
         }

@@ -63,7 +63,9 @@ impl Handler<EnqueueMissing> for PendingBackfill {
             "missed window not queued: backfill is disabled (backfill.enabled=false)"
         );
         let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        *counts.entry((m.org, m.reason)).or_default() += 1;
+        *counts
+            .entry((m.org, m.reason.as_str().to_string()))
+            .or_default() += 1;
     }
 }
 
@@ -122,7 +124,7 @@ mod tests {
                 repo: "widgets".into(),
                 window_start: 0.0,
                 window_end: 60.0,
-                reason: "scrape_error".into(),
+                reason: crate::backfill::Reason::ScrapeError,
             };
             let sent = tokio::time::timeout(std::time::Duration::from_secs(10), addr.send(message));
             assert!(matches!(sent.await, Ok(Ok(()))), "the sink answers");
