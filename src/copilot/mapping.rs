@@ -4,11 +4,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use gse_actors::metrics::copilot as families;
 use gse_actors::ports::Sample;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::model::{BreakdownRow, DayRecord, Seat, UserRow, COUNTER_NAMES};
+use super::model::{BreakdownRow, DayRecord, Seat, UserRow};
 use crate::config::UserLabelMode;
 
 /// Who a report is about: `scope` (`organization` | `enterprise`) and the `org` label.
@@ -201,7 +202,7 @@ pub fn day_record_series(scope: &Scope, r: &DayRecord, s: &MapSettings) -> Vec<S
     for ((window, surface), value) in ACTIVE.iter().zip(active_values(r)) {
         if let Some(v) = value {
             out.push(scope.sample(
-                "gh_copilot_active_users",
+                families::ACTIVE_USERS.name,
                 day,
                 &[("window", window), ("surface", surface)],
                 v,
@@ -215,13 +216,13 @@ pub fn day_record_series(scope: &Scope, r: &DayRecord, s: &MapSettings) -> Vec<S
                  labels: [&str; 4],
                  values: [Option<f64>; 7],
                  with_uii: bool| {
-        for (i, (name, value)) in COUNTER_NAMES.iter().zip(values).enumerate() {
+        for (i, (family, value)) in families::USAGE.iter().zip(values).enumerate() {
             if i == 6 && !with_uii {
                 continue;
             }
             if let Some(v) = value {
                 out.push(scope.sample(
-                    &format!("gh_copilot_usage_{name}"),
+                    family.name,
                     day,
                     &[
                         ("breakdown", breakdown),
@@ -320,7 +321,7 @@ pub fn day_record_series(scope: &Scope, r: &DayRecord, s: &MapSettings) -> Vec<S
     for (mode, value) in modes {
         if let Some(v) = value {
             out.push(scope.sample(
-                "gh_copilot_chat_panel_interactions",
+                families::CHAT_PANEL_INTERACTIONS.name,
                 day,
                 &[("mode", mode)],
                 v,
@@ -353,7 +354,7 @@ pub fn day_record_series(scope: &Scope, r: &DayRecord, s: &MapSettings) -> Vec<S
         ];
         for (kind, value) in kinds {
             if let Some(v) = value {
-                out.push(scope.sample("gh_copilot_pull_requests", day, &[("kind", kind)], v));
+                out.push(scope.sample(families::PULL_REQUESTS.name, day, &[("kind", kind)], v));
             }
         }
         let medians = [
@@ -370,7 +371,7 @@ pub fn day_record_series(scope: &Scope, r: &DayRecord, s: &MapSettings) -> Vec<S
         for (kind, value) in medians {
             if let Some(v) = value {
                 out.push(scope.sample(
-                    "gh_copilot_pull_requests_median_minutes_to_merge",
+                    families::PULL_REQUESTS_MEDIAN_MINUTES_TO_MERGE.name,
                     day,
                     &[("kind", kind)],
                     v,
@@ -381,9 +382,9 @@ pub fn day_record_series(scope: &Scope, r: &DayRecord, s: &MapSettings) -> Vec<S
 
     if let Some(cli) = &r.totals_by_cli {
         let plain = [
-            ("gh_copilot_cli_sessions", cli.session_count),
-            ("gh_copilot_cli_requests", cli.request_count),
-            ("gh_copilot_cli_prompts", cli.prompt_count),
+            (families::CLI_SESSIONS.name, cli.session_count),
+            (families::CLI_REQUESTS.name, cli.request_count),
+            (families::CLI_PROMPTS.name, cli.prompt_count),
         ];
         for (metric, value) in plain {
             if let Some(v) = value {
@@ -397,7 +398,7 @@ pub fn day_record_series(scope: &Scope, r: &DayRecord, s: &MapSettings) -> Vec<S
             ];
             for (kind, value) in kinds {
                 if let Some(v) = value {
-                    out.push(scope.sample("gh_copilot_cli_tokens", day, &[("kind", kind)], v));
+                    out.push(scope.sample(families::CLI_TOKENS.name, day, &[("kind", kind)], v));
                 }
             }
         }
@@ -502,7 +503,7 @@ pub fn seats_series(scope: &Scope, seats: &[Seat], now: i64) -> Vec<Sample> {
     for (plan, values) in counts {
         for (bucket, value) in BUCKETS.iter().zip(values) {
             out.push(scope.sample(
-                "gh_copilot_seats",
+                families::SEATS.name,
                 None,
                 &[("plan_type", &plan), ("activity", bucket)],
                 value,
@@ -617,18 +618,13 @@ fn push_user(
     values: [Option<f64>; 7],
     last_day: Option<&str>,
 ) {
-    for (name, value) in COUNTER_NAMES.iter().zip(values) {
+    for (family, value) in families::USER.iter().zip(values) {
         if let Some(v) = value {
-            out.push(scope.sample(&format!("gh_copilot_user_{name}"), day, extra, v));
+            out.push(scope.sample(family.name, day, extra, v));
         }
     }
     if let Some(ts) = last_day.and_then(day_start) {
-        out.push(scope.sample(
-            "gh_copilot_user_last_active_day_timestamp_seconds",
-            day,
-            extra,
-            ts as f64,
-        ));
+        out.push(scope.sample(families::USER_LAST_ACTIVE_DAY.name, day, extra, ts as f64));
     }
 }
 
@@ -653,7 +649,7 @@ pub fn report_day_series(
 ) -> Option<Sample> {
     let ts = day_start(day)?;
     Some(scope.sample(
-        "gh_copilot_report_day_timestamp_seconds",
+        families::REPORT_DAY.name,
         Some(day).filter(|_| s.emit_day_label),
         &[("report", report)],
         ts as f64,
@@ -662,6 +658,15 @@ pub fn report_day_series(
 
 #[cfg(test)]
 mod tests {
+
+    /// The catalogue's usage and per-user families follow the report model's counters.
+    #[test]
+    fn catalogue_families_follow_the_counter_names() {
+        for (i, name) in super::super::model::COUNTER_NAMES.iter().enumerate() {
+            assert_eq!(families::USAGE[i].name, format!("gh_copilot_usage_{name}"));
+            assert_eq!(families::USER[i].name, format!("gh_copilot_user_{name}"));
+        }
+    }
     use super::*;
 
     fn scope() -> Scope {

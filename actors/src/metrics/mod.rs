@@ -29,6 +29,9 @@ pub fn catalog() -> impl Iterator<Item = &'static FamilySpec> {
         .chain(scrape::FAMILIES.iter())
         .chain(github_api::FAMILIES.iter())
         .chain(copilot::FAMILIES.iter())
+        .chain(copilot::REPORT_FAMILIES.iter())
+        .chain(copilot::USAGE.iter())
+        .chain(copilot::USER.iter())
 }
 
 /// Looks a family up by the name a sample carries (`_total` stripped for counters).
