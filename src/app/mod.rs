@@ -2,9 +2,13 @@
 //! ([`adapters`]), the supervision tree ([`tree`], one function per subtree) and the HTTP
 //! server, and owns the shutdown sequence. Nothing else in the crate wires actors together.
 //!
-//! [`scrapers`] is the wiring of the per-org scrapers the RoleManager starts and stops.
+//! [`scrapers`] wires the per-org scrapers the RoleManager starts and stops, [`github`] builds
+//! one GitHub client per org (credentials and rate governors shared per credential), and
+//! [`copilot`] the Copilot actors that go with each org's scraper.
 
 pub mod adapters;
+pub mod copilot;
+pub mod github;
 pub mod scrapers;
 mod tree;
 
@@ -30,7 +34,7 @@ use crate::config::Config;
 use crate::http::{self, HttpLimits, HttpState, LandingInfo};
 use crate::replica_metrics::ReplicaMetrics;
 use crate::store::redis::RedisSetupError;
-use crate::{backfill_worker, copilot, election, github, queue};
+use crate::{backfill_worker, election, queue};
 use adapters::{build_elector, build_queue, build_store, role_mode};
 use scrapers::ScrapeDeps;
 use tree::Shared;
@@ -49,7 +53,7 @@ pub enum RunError {
     #[error("the root supervisor gave up: {0}")]
     SupervisorGaveUp(String),
     #[error("setting up the GitHub clients")]
-    Github(#[source] github::setup::SetupError),
+    Github(#[source] github::SetupError),
     #[error("setting up the Redis backfill dedup table")]
     Dedup(#[source] queue::dedup_redis::DedupSetupError),
     #[error("setting up the Redis backfill job stash")]
@@ -102,7 +106,7 @@ pub async fn run_with(
     };
     let elector = build_elector(&config, role_mode).map_err(RunError::Elector)?;
     let (metric_store, configured_state) = build_store(&config.store).map_err(RunError::Store)?;
-    let github_client = github::http_client(
+    let github_client = crate::github::http_client(
         config.github.request_timeout,
         &config.leader_election.identity,
     )
@@ -176,7 +180,7 @@ pub async fn run_with(
     let scrapers = Arc::new(scrapers::OrgScrapers::new(&config, deps).map_err(RunError::Github)?);
     // Copilot actors go with each org's scraper (same owner, same grant), in their own store
     // partition.
-    let copilot_actors = copilot::setup::CopilotActors::new(
+    let copilot_actors = copilot::CopilotActors::new(
         &config,
         scrapers.clients(),
         shared.store_lookup(),

@@ -1,7 +1,7 @@
 //! Wiring of the scrapers: the `orgs` supervisor (one_for_one), started empty, to which the
 //! RoleManager adds one ScrapeActor per org this replica owns ([`SupervisedScrapers`]) and
 //! removes it when the tenure ends. Scrapers are fed by the GitHub ports of
-//! [`crate::github::setup`] (built once, so token caches and rate governors survive restarts
+//! [`super::github`] (built once, so token caches and rate governors survive restarts
 //! and changes of owner), write to the StoreActor under their grant and report missed windows
 //! to the backfill sink.
 
@@ -28,10 +28,10 @@ use gse_actors::supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorSlot, Sup
 
 use crate::backfill_worker::ScraperSlots;
 
+use super::github::{org_clients, SetupError};
 use crate::config::{Config, OrgConfig};
 use crate::github::api::OrgApi;
 use crate::github::client::Client;
-use crate::github::setup::{org_clients, SetupError};
 
 /// Finds the current incarnation of an actor the scrapers send to.
 pub type RecipientLookup<M> = Arc<dyn Fn() -> Option<Recipient<M>> + Send + Sync>;
@@ -204,7 +204,7 @@ pub struct SupervisedScrapers {
     pub scrapers: Arc<OrgScrapers>,
     pub orgs: SupervisorSlot,
     /// The Copilot actors started and stopped with an org's scraper (`copilot.enabled`).
-    pub copilot: Option<Arc<crate::copilot::setup::CopilotActors>>,
+    pub copilot: Option<Arc<super::copilot::CopilotActors>>,
 }
 
 impl ScraperHost for SupervisedScrapers {

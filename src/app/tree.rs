@@ -25,10 +25,10 @@ use gse_actors::supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorSlot, Sup
 use gse_actors::tick::TickRunner;
 
 use super::adapters::{redis_settings, SharedMetricStore, GITHUB_PROBE_INTERVAL};
+use super::copilot::CopilotActors;
 use super::scrapers::{self, RecipientLookup};
 use super::RunError;
 use crate::config::{Config, StaticRole};
-use crate::copilot::setup::CopilotActors;
 use crate::queue::dedup_redis::RedisDedup;
 use crate::queue::rabbit::RabbitQueue;
 use crate::queue::stash_redis::RedisStash;

@@ -16,7 +16,6 @@
 //! - [`graphql`]: the org-wide search over GraphQL (items with their reviews and comments).
 //! - [`identity`]: who an account is (login, bot, deleted), one rule for REST and GraphQL.
 //! - [`wire`]: GitHub's JSON shapes.
-//! - [`setup`]: builds one `OrgApi` per configured org, sharing credentials and governors.
 
 pub mod api;
 pub mod auth;
@@ -28,7 +27,8 @@ pub mod identity;
 pub mod probe;
 #[cfg(test)]
 mod proptests;
-pub mod setup;
+/// The per-org clients are built by the composition root ([`crate::app::github`]).
+pub use crate::app::github as setup;
 pub mod wire;
 
 use std::time::Duration;

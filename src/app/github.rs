@@ -11,12 +11,12 @@ use gse_actors::roles::manager::RoleMode;
 use gse_actors::scrape::port::GithubApi;
 use secrecy::ExposeSecret;
 
-use super::api::OrgApi;
-use super::auth::{AuthError, Credential};
-use super::body::InFlightBudget;
-use super::client::{Client, ResponseLimits, RetrySettings};
-use super::governor::{Governor, RateLimitSettings};
 use crate::config::{Config, OrgConfig};
+use crate::github::api::OrgApi;
+use crate::github::auth::{AuthError, Credential};
+use crate::github::body::InFlightBudget;
+use crate::github::client::{Client, ResponseLimits, RetrySettings};
+use crate::github::governor::{Governor, RateLimitSettings};
 
 /// Why the GitHub ports could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +66,7 @@ pub fn org_apis(config: &Config) -> Result<Vec<OrgPort>, SetupError> {
 /// One GitHub [`Client`] per org (credential and governor shared per distinct credential), in
 /// configuration order.
 pub fn org_clients(config: &Config) -> Result<Vec<(OrgConfig, Arc<Client>)>, SetupError> {
-    let http = super::http_client(
+    let http = crate::github::http_client(
         config.github.request_timeout,
         &config.leader_election.identity,
     )

@@ -16,14 +16,14 @@ use gse_actors::scrape::actor::CounterLedger;
 use gse_actors::scrape::port::Clock;
 use gse_actors::supervisor::ChildSpec;
 
-use super::actor::{CopilotActor, CopilotActorArgs};
-use super::fetch::{download_client, RunMemory, RunSettings, Source};
-use super::mapping::{MapSettings, Scope};
+use super::github::{rate_settings, retry_settings, SetupError};
 use crate::config::Config;
+use crate::copilot::actor::{CopilotActor, CopilotActorArgs};
+use crate::copilot::fetch::{download_client, RunMemory, RunSettings, Source};
+use crate::copilot::mapping::{MapSettings, Scope};
 use crate::github::auth::Credential;
 use crate::github::client::Client;
 use crate::github::governor::Governor;
-use crate::github::setup::{rate_settings, retry_settings, SetupError};
 
 /// The largest users-report row read (a row is a few kilobytes).
 pub const MAX_ROW_BYTES: usize = 1 << 20;
