@@ -79,6 +79,7 @@ pub mod metrics;
 pub mod observe;
 pub mod ports;
 pub mod roles;
+pub mod run_again;
 pub mod scrape;
 pub mod service_health;
 pub mod store;

@@ -26,6 +26,7 @@
 //! exponential backoff (200 ms doubling up to `refresh_interval`, at most 5 s), so a replica
 //! catches up soon after the backend returns instead of a whole interval later.
 
+use crate::run_again::RunAgain;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -91,9 +92,8 @@ pub struct StoreActor {
     refresh_interval: Duration,
     /// Store version of the published snapshot.
     version: u64,
-    refreshing: bool,
-    /// A refresh was requested while one ran: run another when it ends.
-    refresh_again: bool,
+    /// Snapshot refreshes: one at a time; one requested meanwhile runs when it ends.
+    refresh_run: RunAgain,
     /// Batches not sent yet, newest per org: a failed write's batch (retried on every refresh
     /// and recovery attempt), or a batch waiting behind its org's write in flight.
     pending: BTreeMap<String, OrgBatch>,
@@ -133,8 +133,7 @@ impl StoreActor {
             health,
             refresh_interval,
             version: 0,
-            refreshing: false,
-            refresh_again: false,
+            refresh_run: RunAgain::default(),
             pending: BTreeMap::new(),
             in_flight: BTreeSet::new(),
             failing: BTreeSet::new(),
@@ -280,11 +279,9 @@ impl StoreActor {
     }
 
     fn refresh(&mut self, ctx: &mut Context<Self>) {
-        if self.refreshing {
-            self.refresh_again = true;
+        if !self.refresh_run.start() {
             return;
         }
-        self.refreshing = true;
         let known = self.version;
         let load = self.store.load_if_changed(known);
         let fut = async move {
@@ -306,7 +303,7 @@ impl StoreActor {
             }
         };
         ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
-            act.refreshing = false;
+            let again = act.refresh_run.finish();
             match result {
                 Ok(Some((version, rendered))) => {
                     act.version = version;
@@ -323,8 +320,7 @@ impl StoreActor {
                     act.schedule_recovery(ctx);
                 }
             }
-            if act.refresh_again {
-                act.refresh_again = false;
+            if again {
                 ctx.notify(RefreshSnapshot);
             }
         }));

@@ -48,6 +48,7 @@ use crate::observe::taxonomy::{
     CLUSTER_MEMBERS, LEADER_TRANSITIONS, LEASE_OPERATIONS, LEASE_RENEW_FAILURES,
 };
 use crate::observe::Recorder;
+use crate::run_again::RunAgain;
 use crate::store::error_chain;
 
 /// Health component of the election.
@@ -160,10 +161,10 @@ pub struct RoleManager {
     members_since: Instant,
     /// Earliest instant a lease we wait for expires (next round then).
     wake_at: Option<Instant>,
-    round_running: bool,
-    round_again: bool,
-    reconciling: bool,
-    reconcile_again: bool,
+    /// Lease rounds: one at a time, a request during one runs another after it.
+    round_run: RunAgain,
+    /// Reconciliations of the scrapers, likewise.
+    reconcile_run: RunAgain,
     next_round: Option<SpawnHandle>,
     /// Last announced (role, epoch, owned orgs).
     announced: Option<(Role, u64, Vec<String>)>,
@@ -197,10 +198,8 @@ impl RoleManager {
             members: Vec::new(),
             members_since: Instant::now(),
             wake_at: None,
-            round_running: false,
-            round_again: false,
-            reconciling: false,
-            reconcile_again: false,
+            round_run: RunAgain::default(),
+            reconcile_run: RunAgain::default(),
             next_round: None,
             announced: None,
             shutting_down: false,
@@ -297,14 +296,12 @@ impl RoleManager {
         if self.shutting_down {
             return;
         }
-        if self.round_running {
-            self.round_again = true;
-            return;
-        }
         let Some(elector) = self.elector.clone() else {
             return;
         };
-        self.round_running = true;
+        if !self.round_run.start() {
+            return;
+        }
         self.wake_at = None;
         let renew: Vec<(LeaseScope, Grant)> = self
             .held
@@ -376,10 +373,9 @@ impl RoleManager {
             }
         };
         ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
-            act.round_running = false;
+            let again = act.round_run.finish();
             act.apply_round(result, ctx);
-            if act.round_again {
-                act.round_again = false;
+            if again {
                 ctx.notify(Round);
             } else {
                 act.schedule_round(ctx);
@@ -566,8 +562,7 @@ impl RoleManager {
     /// Brings the running scrapers to the desired set: stops first (awaited), then announces,
     /// releases ended tenures, and starts new scrapers.
     fn reconcile(&mut self, ctx: &mut Context<Self>) {
-        if self.reconciling {
-            self.reconcile_again = true;
+        if !self.reconcile_run.start() {
             return;
         }
         let desired = self.desired_scrapers();
@@ -585,13 +580,14 @@ impl RoleManager {
         let release = std::mem::take(&mut self.to_release);
         self.publish_status();
         if to_stop.is_empty() && to_start.is_empty() && release.is_empty() {
+            // Nothing to do, and nothing can have asked meanwhile (no await since `start`).
+            let _ = self.reconcile_run.finish();
             self.announce_if_changed();
             if self.shutting_down && !self.shutdown_done {
                 self.finish_shutdown(ctx);
             }
             return;
         }
-        self.reconciling = true;
         for org in &to_stop {
             self.running.remove(org);
         }
@@ -630,7 +626,7 @@ impl RoleManager {
 
     fn after_release(&mut self, ctx: &mut Context<Self>) {
         self.release_in_flight = self.release_in_flight.saturating_sub(1);
-        if self.shutting_down && !self.reconciling && self.release_in_flight == 0 {
+        if self.shutting_down && !self.reconcile_run.is_running() && self.release_in_flight == 0 {
             self.finish_shutdown(ctx);
         }
     }
@@ -672,12 +668,9 @@ impl RoleManager {
     }
 
     fn reconcile_done(&mut self, ctx: &mut Context<Self>) {
-        self.reconciling = false;
+        let again = self.reconcile_run.finish();
         self.announce_if_changed();
-        if self.reconcile_again || !self.to_release.is_empty() {
-            self.reconcile_again = false;
-            self.reconcile(ctx);
-        } else if self.desired_scrapers() != self.running {
+        if again || !self.to_release.is_empty() || self.desired_scrapers() != self.running {
             self.reconcile(ctx);
         } else if self.shutting_down && self.release_in_flight == 0 && !self.shutdown_done {
             self.finish_shutdown(ctx);
