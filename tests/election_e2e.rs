@@ -457,6 +457,9 @@ fn killed_mid_loc_then_paused_leaders_never_claim_nor_scrape() {
         );
         paused.signal("STOP");
         let pause_started = Instant::now();
+        wait_until(Duration::from_secs(2), "the leader is stopped", || {
+            paused.is_stopped()
+        });
         // A scrape of /metrics/replica arrives during the pause and waits in the kernel's queue.
         let addr = paused.addr;
         let queued = std::thread::spawn(move || {

@@ -233,6 +233,7 @@ pub async fn run_with(
         }),
         actor_timeout: Duration::from_secs(2),
         queue: config.backfill.enabled.then(|| job_queue.clone()),
+        roles: shared.board.clone(),
     };
     let local_addr = listener.local_addr().ok();
     let server = http::serve(listener, state, HttpLimits::default()).map_err(RunError::Http)?;

@@ -141,46 +141,48 @@ fn replica_families(state: &HttpState, report: Option<&HealthReport>) -> Vec<Fam
             "1 when the dependency is usable by this replica, else 0.",
             deps,
         ));
-        // The roles are judged when the report was made, for this very request: a lease whose
-        // local deadline has passed is never reported, even before the RoleManager has run.
+    }
+    // The roles, judged now from the lease deadlines (not from an actor's mailbox): a lease
+    // whose local deadline has passed is never reported, even by a request that waited in the
+    // kernel while the process was paused.
+    let roles = state.roles.read();
+    families.push(gauge(
+        "gh_exporter_is_leader",
+        "1 when this replica is the leader.",
+        vec![Series {
+            labels: LabelSet::default(),
+            value: f64::from(u8::from(roles.role == Role::Leader)),
+        }],
+    ));
+    families.push(gauge(
+        taxonomy::LEADER_EPOCH.name,
+        taxonomy::LEADER_EPOCH.help,
+        vec![Series {
+            labels: LabelSet::default(),
+            value: roles.epoch as f64,
+        }],
+    ));
+    families.push(gauge(
+        taxonomy::OWNED_ORGS.name,
+        taxonomy::OWNED_ORGS.help,
+        vec![Series {
+            labels: LabelSet::default(),
+            value: roles.owned_orgs.len() as f64,
+        }],
+    ));
+    if !roles.org_leases.is_empty() {
         families.push(gauge(
-            "gh_exporter_is_leader",
-            "1 when this replica is the leader.",
-            vec![Series {
-                labels: LabelSet::default(),
-                value: f64::from(u8::from(report.role == Role::Leader)),
-            }],
+            taxonomy::ORG_LEASE_HELD.name,
+            taxonomy::ORG_LEASE_HELD.help,
+            roles
+                .org_leases
+                .iter()
+                .map(|(org, held)| Series {
+                    labels: LabelSet::render(&[("org", org.as_str())]),
+                    value: f64::from(u8::from(*held)),
+                })
+                .collect(),
         ));
-        families.push(gauge(
-            taxonomy::LEADER_EPOCH.name,
-            taxonomy::LEADER_EPOCH.help,
-            vec![Series {
-                labels: LabelSet::default(),
-                value: report.epoch as f64,
-            }],
-        ));
-        families.push(gauge(
-            taxonomy::OWNED_ORGS.name,
-            taxonomy::OWNED_ORGS.help,
-            vec![Series {
-                labels: LabelSet::default(),
-                value: report.owned_orgs.len() as f64,
-            }],
-        ));
-        if !report.org_leases.is_empty() {
-            families.push(gauge(
-                taxonomy::ORG_LEASE_HELD.name,
-                taxonomy::ORG_LEASE_HELD.help,
-                report
-                    .org_leases
-                    .iter()
-                    .map(|(org, held)| Series {
-                        labels: LabelSet::render(&[("org", org.as_str())]),
-                        value: f64::from(u8::from(*held)),
-                    })
-                    .collect(),
-            ));
-        }
     }
     families.push(gauge(
         "gh_exporter_store_snapshot_age_seconds",

@@ -76,6 +76,9 @@ pub struct HttpState {
     pub actor_timeout: Duration,
     /// The backfill queue, sampled fresh for the queue gauges of `/metrics/replica`.
     pub queue: Option<Arc<dyn gse_actors::backfill::JobQueue>>,
+    /// The roles, read at request time for `/metrics/replica` (no actor in between, so the
+    /// answer never depends on a mailbox after a pause).
+    pub roles: gse_actors::roles::board::RoleBoard,
 }
 
 /// Builds the server on an already-bound listener. Signals are handled by the caller, which

@@ -84,6 +84,18 @@ impl Replica {
             .unwrap_or(0.0)
     }
 
+    /// Whether the process is stopped (SIGSTOP took effect): state `T` in `/proc/<pid>/stat`.
+    pub fn is_stopped(&self) -> bool {
+        std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))
+            .ok()
+            .and_then(|stat| {
+                // `pid (comm) state …`: the state follows the last `)`.
+                let rest = &stat[stat.rfind(')')? + 1..];
+                rest.split_whitespace().next().map(|s| s == "T")
+            })
+            .unwrap_or(false)
+    }
+
     pub fn pid(&self) -> String {
         self.child.id().to_string()
     }
