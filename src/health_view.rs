@@ -88,7 +88,6 @@ mod tests {
             role: Role::Leader,
             epoch: 1,
             owned_orgs: Vec::new(),
-            org_leases: Vec::new(),
             mode: Mode::Healthy,
             ready: true,
             components: components

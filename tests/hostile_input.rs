@@ -25,28 +25,7 @@ const DEADLINE: Duration = Duration::from_secs(60);
 /// A client of the fake for `org`, with `limits`; the request timeout is long enough that
 /// only the limits can end an endless answer quickly.
 fn client(fake: &fake_github::FakeGithub, org: &str, limits: ResponseLimits) -> Client {
-    let http = github_stats_exporter::github::http_client(Duration::from_secs(5), "test")
-        .expect("http client");
-    let base = Url::parse(&format!("{}/", fake.base_url())).expect("base url");
-    Client::new(
-        http,
-        base,
-        org.to_string(),
-        Arc::new(Credential::Token("fake-token".to_string().into())),
-        Arc::new(Governor::new(RateLimitSettings {
-            min_remaining_threshold: 0,
-            min_reset_buffer: Duration::from_secs(1),
-            secondary_limit_backoff: Duration::from_secs(1),
-            requests_per_minute: 0,
-        })),
-        RetrySettings {
-            max_attempts: 2,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(10),
-            jitter: false,
-        },
-    )
-    .with_limits(limits)
+    github_client(fake, org, limits)
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -5,43 +5,18 @@
 
 mod scrape_support;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use github_stats_exporter::github::auth::Credential;
-use github_stats_exporter::github::client::{Client, RetrySettings};
-use github_stats_exporter::github::governor::{Governor, RateLimitSettings};
+use github_stats_exporter::github::client::{Client, ResponseLimits};
 use github_stats_exporter::github::wire;
 use gse_actors::roles::validity::{under_lease, Lapsed, Validity};
 use gse_actors::scrape::port::ApiErrorKind;
 use scrape_support::*;
-use url::Url;
 
 const ENDPOINT: &str = "GET /orgs/{org}/repos";
 
 fn client(fake: &fake_github::FakeGithub, org: &str) -> Client {
-    let http = github_stats_exporter::github::http_client(Duration::from_secs(10), "test")
-        .expect("http client");
-    let base = Url::parse(&format!("{}/", fake.base_url())).expect("base url");
-    Client::new(
-        http,
-        base,
-        org.to_string(),
-        Arc::new(Credential::Token("fake-token".to_string().into())),
-        Arc::new(Governor::new(RateLimitSettings {
-            min_remaining_threshold: 0,
-            min_reset_buffer: Duration::from_secs(1),
-            secondary_limit_backoff: Duration::from_secs(1),
-            requests_per_minute: 0,
-        })),
-        RetrySettings {
-            max_attempts: 2,
-            initial_backoff: Duration::from_millis(10),
-            max_backoff: Duration::from_millis(10),
-            jitter: false,
-        },
-    )
-    .with_lease_required(true)
+    github_client(fake, org, ResponseLimits::default()).with_lease_required(true)
 }
 
 fn runtime() -> tokio::runtime::Runtime {

@@ -92,8 +92,6 @@ pub struct HealthReport {
     pub epoch: u64,
     /// Orgs this replica scrapes now.
     pub owned_orgs: Vec<String>,
-    /// Per_org mode: each configured org and whether this replica holds its lease now.
-    pub org_leases: Vec<(String, bool)>,
     pub mode: Mode,
     pub ready: bool,
     pub components: BTreeMap<String, ComponentView>,
@@ -187,7 +185,6 @@ impl HealthActor {
             role: self.role,
             epoch: self.epoch,
             owned_orgs: self.owned_orgs.clone(),
-            org_leases: Vec::new(),
             mode,
             ready,
             components: self.components.clone(),
@@ -277,7 +274,6 @@ impl Handler<GetHealth> for HealthActor {
             report.role = reading.role;
             report.epoch = reading.epoch;
             report.owned_orgs = reading.owned_orgs;
-            report.org_leases = reading.org_leases;
         }
         Arc::new(report)
     }

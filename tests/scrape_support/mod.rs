@@ -569,10 +569,32 @@ pub fn wait_for_truth(
     after: f64,
     deadline: Duration,
 ) -> Metrics {
+    poll_served_truth(fake, after, deadline, || exporter.metrics())
+}
+
+/// Polls any source of `/metrics` text until every org serves a cycle ending at or after
+/// `after` whose series all equal the truth (LOC included), or fails after `deadline` with
+/// the remaining differences.
+pub fn wait_served_truth_after(
+    fake: &FakeGithub,
+    after: f64,
+    deadline: Duration,
+    mut fetch_metrics: impl FnMut() -> String,
+) -> Metrics {
+    poll_served_truth(fake, after, deadline, || Metrics::parse(&fetch_metrics()))
+}
+
+/// The loop of [`wait_for_truth`] and [`wait_served_truth_after`] over any source of metrics.
+fn poll_served_truth(
+    fake: &FakeGithub,
+    after: f64,
+    deadline: Duration,
+    mut fetch: impl FnMut() -> Metrics,
+) -> Metrics {
     let orgs = fake.org_names();
     let until = Instant::now() + deadline;
     loop {
-        let m = exporter.metrics();
+        let m = fetch();
         let mut problems = Vec::new();
         for org in &orgs {
             match m.window_end(org).filter(|t| *t >= after) {
@@ -597,41 +619,38 @@ pub fn wait_for_truth(
     }
 }
 
-/// Polls any source of `/metrics` text until every org serves a cycle ending at or after
-/// `after` whose series all equal the truth (LOC included), or fails after `deadline` with
-/// the remaining differences.
-pub fn wait_served_truth_after(
+/// A GitHub client of `org` against the fake (token auth, no pacing, two attempts, 10 ms
+/// backoff), for client-level tests.
+pub fn github_client(
     fake: &FakeGithub,
-    after: f64,
-    deadline: Duration,
-    mut fetch_metrics: impl FnMut() -> String,
-) -> Metrics {
-    let orgs = fake.org_names();
-    let until = Instant::now() + deadline;
-    loop {
-        let m = Metrics::parse(&fetch_metrics());
-        let mut problems = Vec::new();
-        for org in &orgs {
-            match m.window_end(org).filter(|t| *t >= after) {
-                None => problems.push(format!("{org}: no fresh cycle yet")),
-                Some(at) => problems.extend(
-                    diff(&m.activity(org), &truth(fake, org, at))
-                        .into_iter()
-                        .map(|p| format!("{org}: {p}")),
-                ),
-            }
-        }
-        if problems.is_empty() {
-            return m;
-        }
-        assert!(
-            Instant::now() < until,
-            "timed out: {} differences, first: {:#?}",
-            problems.len(),
-            &problems[..problems.len().min(10)]
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    org: &str,
+    limits: github_stats_exporter::github::client::ResponseLimits,
+) -> github_stats_exporter::github::client::Client {
+    use github_stats_exporter::github::auth::Credential;
+    use github_stats_exporter::github::client::{Client, RetrySettings};
+    use github_stats_exporter::github::governor::{Governor, RateLimitSettings};
+    let http = github_stats_exporter::github::http_client(Duration::from_secs(5), "test")
+        .expect("http client");
+    let base = url::Url::parse(&format!("{}/", fake.base_url())).expect("base url");
+    Client::new(
+        http,
+        base,
+        org.to_string(),
+        Arc::new(Credential::Token("fake-token".to_string().into())),
+        Arc::new(Governor::new(RateLimitSettings {
+            min_remaining_threshold: 0,
+            min_reset_buffer: Duration::from_secs(1),
+            secondary_limit_backoff: Duration::from_secs(1),
+            requests_per_minute: 0,
+        })),
+        RetrySettings {
+            max_attempts: 2,
+            initial_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(10),
+            jitter: false,
+        },
+    )
+    .with_limits(limits)
 }
 
 /// The replica metrics of the exporter (`/metrics/replica`).
