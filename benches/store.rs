@@ -187,7 +187,7 @@ fn main() {
         for round in 0..7 {
             let batch = OrgBatch {
                 org: "all".into(),
-                grant: Some(gse_actors::roles::Grant::epoch_only(1)),
+                grant: Some(gse_actors::election::Grant::epoch_only(1)),
                 shared: Default::default(),
                 counter_deltas: Vec::new(),
                 samples: samples.clone(),

@@ -12,7 +12,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use github_stats_exporter::backfill_worker::CatchUpWorker;
 use gse_actors::backfill::job::Reason;
 use gse_actors::backfill::{BackfillJob, BackfillWorker};
-use gse_actors::roles::Grant;
+use gse_actors::election::Grant;
 use gse_actors::scrape::log::{state_key, OrgState, RepoLog};
 use gse_actors::scrape::port::ScrapeStateStore;
 use redis_common::{settings, store, unique_namespace, Cleanup, SHARED_REDIS};

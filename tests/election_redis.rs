@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use futures::future::{BoxFuture, FutureExt};
 use futures::StreamExt;
 use github_stats_exporter::election::{ElectorSettings, ElectorSetupError, RedisElector};
-use gse_actors::roles::{
+use gse_actors::election::{
     Acquire, ElectionError, Grant, LeaderElector, LeaseEvent, LeaseScope, Membership,
 };
 use redis::aio::MultiplexedConnection;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use github_stats_exporter::github::client::{Client, ResponseLimits};
 use github_stats_exporter::github::wire;
-use gse_actors::roles::validity::{under_lease, Lapsed, Validity};
+use gse_actors::election::validity::{under_lease, Lapsed, Validity};
 use gse_actors::scrape::port::ApiErrorKind;
 use scrape_support::*;
 

@@ -16,10 +16,10 @@ use std::time::Duration;
 
 use actix::Actor;
 use futures::future::{BoxFuture, FutureExt};
+use gse_actors::election::Grant;
 use gse_actors::health::{HealthActor, HealthReporter, Role};
 use gse_actors::messages::UpsertBatch;
 use gse_actors::ports::{CounterDeltas, MetricStore, OrgBatch, Sample, StoreError, StoreSnapshot};
-use gse_actors::roles::Grant;
 use gse_actors::scrape::port::{ScrapeStateStore, Versioned};
 use gse_actors::service_health::ServiceHealthRegistry;
 use gse_actors::store::{ExpositionCell, StoreActor};

@@ -57,7 +57,7 @@ fn cycle(org: &str, value: f64) -> OrgBatch {
     }
     OrgBatch {
         org: org.into(),
-        grant: Some(gse_actors::roles::Grant::epoch_only(1)),
+        grant: Some(gse_actors::election::Grant::epoch_only(1)),
         shared: Default::default(),
         counter_deltas: Vec::new(),
         samples,

@@ -297,7 +297,7 @@ async fn readers_never_see_half_of_two_cycles() {
     let cycle = |n: u32| {
         let mut batch = OrgBatch {
             org: "a".into(),
-            grant: Some(gse_actors::roles::Grant::epoch_only(1)),
+            grant: Some(gse_actors::election::Grant::epoch_only(1)),
             shared: Default::default(),
             counter_deltas: Vec::new(),
             samples: (0..50)

@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use actix::{Actor, Context, Handler, Recipient};
 
+use crate::election::board::RoleBoard;
 use crate::messages::{GetHealth, ReportComponent, RoleChanged};
 use crate::observe::{ExitReason, Observer, SupervisionEvent};
-use crate::roles::board::RoleBoard;
 use crate::scrape::progress::{OrgProgress, ScrapeProgress};
 use crate::service_health::{ServiceHealthRegistry, ServiceHealthSnapshot};
 use crate::supervisor::ActorSlot;
@@ -417,7 +417,7 @@ mod tests {
         let addr = HealthActor::new(Role::Leader, &[], ServiceHealthRegistry::default()).start();
         addr.send(RoleChanged {
             role: Role::Follower,
-            grant: Some(crate::roles::Grant::leased(
+            grant: Some(crate::election::Grant::leased(
                 3,
                 "ns:lease:x".into(),
                 "3|t|me".into(),

@@ -72,13 +72,13 @@
 
 pub mod backfill;
 pub mod clock;
+pub mod election;
 pub mod exposition;
 pub mod health;
 pub mod messages;
 pub mod metrics;
 pub mod observe;
 pub mod ports;
-pub mod roles;
 pub mod run_again;
 pub mod scrape;
 pub mod service_health;

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use actix::Message;
 
+use crate::election::Grant;
 use crate::health::{ComponentStatus, HealthReport, Role};
 use crate::ports::OrgBatch;
-use crate::roles::Grant;
 
 // ---- HealthActor ------------------------------------------------------------------------------
 

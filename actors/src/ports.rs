@@ -8,8 +8,8 @@
 use futures::future::BoxFuture;
 use std::sync::Arc;
 
+use crate::election::Grant;
 use crate::exposition::Family;
-use crate::roles::Grant;
 
 /// One sample to store: a metric name, its label pairs sorted by name, and the value.
 #[derive(Debug, Clone, PartialEq)]

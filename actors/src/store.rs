@@ -34,13 +34,13 @@ use std::time::{Duration, Instant};
 use actix::{Actor, ActorFutureExt, AsyncContext, Context, Handler, WrapFuture};
 use arc_swap::ArcSwap;
 
+use crate::election::StaleWriteHook;
 use crate::exposition::RenderedExposition;
 use crate::health::{ComponentStatus, HealthReporter};
 use crate::messages::{RefreshSnapshot, UpsertBatch};
 use crate::observe::taxonomy::REPLICA_STORE_WRITES;
 use crate::observe::Recorder;
 use crate::ports::{CounterDeltas, MetricStore, OrgBatch, StoreError};
-use crate::roles::StaleWriteHook;
 
 /// The published `/metrics` bodies plus when they were last confirmed current.
 pub struct ExpositionCell {
@@ -412,9 +412,9 @@ mod tests {
     use futures::future::{self, BoxFuture, FutureExt};
 
     use super::*;
+    use crate::election::Grant;
     use crate::messages::ReportComponent;
     use crate::ports::{Sample, StoreSnapshot};
-    use crate::roles::Grant;
 
     #[derive(Default)]
     struct ScriptedStore {

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gse_actors::backfill::JobQueue;
+use gse_actors::election::manager::RoleMode;
+use gse_actors::election::LeaderElector;
 use gse_actors::ports::MetricStore;
-use gse_actors::roles::manager::RoleMode;
-use gse_actors::roles::LeaderElector;
 use gse_actors::scrape::memory_state::MemoryStateStore;
 use gse_actors::scrape::port::ScrapeStateStore;
 
@@ -141,7 +141,7 @@ pub(super) fn build_elector(
     elector_settings.tls_ca_file = settings.tls_ca_file.clone();
     elector_settings.lease_duration = l.lease_duration;
     elector_settings.retry_period = l.retry_period;
-    elector_settings.orgs_fingerprint = gse_actors::roles::assign::fingerprint(&orgs);
+    elector_settings.orgs_fingerprint = gse_actors::election::assign::fingerprint(&orgs);
     let elector = election::RedisElector::new(elector_settings)?;
     tracing::info!(identity = %l.identity, lease = %l.lease_name, mode = ?mode, "leader election on Redis leases");
     Ok(Some(Arc::new(elector)))

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::Recipient;
+use gse_actors::election::Grant;
 use gse_actors::health::HealthReporter;
 use gse_actors::messages::UpsertBatch;
-use gse_actors::roles::Grant;
 use gse_actors::scrape::actor::CounterLedger;
 use gse_actors::scrape::port::Clock;
 use gse_actors::supervisor::ChildSpec;

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use gse_actors::roles::manager::RoleMode;
+use gse_actors::election::manager::RoleMode;
 use gse_actors::scrape::port::GithubApi;
 use secrecy::ExposeSecret;
 

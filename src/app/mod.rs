@@ -18,12 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gse_actors::backfill::MemoryStash;
+use gse_actors::election::board::RoleBoard;
+use gse_actors::election::manager::RoleMode;
 use gse_actors::health::{HealthObserver, Role};
 use gse_actors::observe::{
     LogObserver, MemCollector, MemRecorder, MetricsObserver, Multi, Observer, Recorder,
 };
-use gse_actors::roles::board::RoleBoard;
-use gse_actors::roles::manager::RoleMode;
 use gse_actors::scrape::events::{ScrapeObservers, SeamObserver};
 use gse_actors::scrape::port::{Clock, ScrapeStateStore, SystemClock};
 use gse_actors::scrape::progress::ScrapeProgress;

@@ -20,9 +20,9 @@ use gse_actors::scrape::health::GithubHealth;
 use gse_actors::scrape::loc::LocSettings;
 use gse_actors::scrape::port::{Clock, ScrapeStateStore};
 
-use gse_actors::roles::fenced_state::FencedState;
-use gse_actors::roles::manager::ScraperHost;
-use gse_actors::roles::{Grant, StaleWriteHook};
+use gse_actors::election::fenced_state::FencedState;
+use gse_actors::election::manager::ScraperHost;
+use gse_actors::election::{Grant, StaleWriteHook};
 use gse_actors::scrape::port::GithubApi;
 use gse_actors::supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorSlot, SupervisorSpec};
 

@@ -11,12 +11,12 @@ use gse_actors::backfill::{
     consumer::ConsumerShared, consumer_pool_spec, BackfillDispatcher, BackfillWorker,
     ConsumerSettings, DedupLocks, DispatcherSettings, JobQueue, JobStash, MemoryStash,
 };
+use gse_actors::election::board::RoleBoard;
+use gse_actors::election::manager::{RoleManager, RoleMode, RoleSettings, ScraperHost, StaleWrite};
+use gse_actors::election::{LeaderElector, StaleWriteHook};
 use gse_actors::health::{ComponentStatus, HealthActor, HealthReporter, Role};
 use gse_actors::messages::{EnqueueMissing, RoleChanged};
 use gse_actors::observe::{MemRecorder, Observer};
-use gse_actors::roles::board::RoleBoard;
-use gse_actors::roles::manager::{RoleManager, RoleMode, RoleSettings, ScraperHost, StaleWrite};
-use gse_actors::roles::{LeaderElector, StaleWriteHook};
 use gse_actors::scrape::pending::{PendingBackfill, PendingBackfillCollector};
 use gse_actors::scrape::progress::ScrapeProgress;
 use gse_actors::service_health::ServiceHealthRegistry;

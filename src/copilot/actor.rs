@@ -12,13 +12,13 @@ use std::time::Duration;
 use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, WrapFuture,
 };
+use gse_actors::election::validity::under_lease;
+use gse_actors::election::Grant;
 use gse_actors::health::{ComponentStatus, HealthReporter};
 use gse_actors::messages::UpsertBatch;
 use gse_actors::metrics::copilot as families;
 use gse_actors::metrics::github_api;
 use gse_actors::ports::{CounterDeltas, OrgBatch, Sample};
-use gse_actors::roles::validity::under_lease;
-use gse_actors::roles::Grant;
 use gse_actors::scrape::actor::CounterLedger;
 use gse_actors::scrape::port::Clock;
 

@@ -1,10 +1,10 @@
-//! Leader election: the Redis lease backend of [`gse_actors::roles::LeaderElector`].
+//! Leader election: the Redis lease backend of [`gse_actors::election::LeaderElector`].
 //!
 //! This module owns the election's Redis keys, its Lua scripts and its connections (one
 //! multiplexed connection for the calls, one pub/sub connection per event stream — never the
 //! metric store's, so lease traffic is never queued behind multi-MB pipelines). The decisions
 //! (when to acquire, renew, release, which orgs this replica should hold) belong to the
-//! RoleManager in `gse-actors`; the assignment itself is `gse_actors::roles::assign`.
+//! RoleManager in `gse-actors`; the assignment itself is `gse_actors::election::assign`.
 //!
 //! # Keys (all under `<namespace>:`, see [`LeaseKeys`])
 //! - `lease:<lease_name>`: the global lease; `lease:<lease_name>:org:<org>`: one per org.
@@ -16,7 +16,7 @@
 //! - `members`: ZSET identity → Redis `TIME` (ms) of its last heartbeat; `members:info`: HASH
 //!   identity → `nonce|orgs-fingerprint`. The nonce is random per [`RedisElector`]: a second
 //!   live process announcing the same identity gets
-//!   [`ElectionError::DuplicateIdentity`](gse_actors::roles::ElectionError::DuplicateIdentity).
+//!   [`ElectionError::DuplicateIdentity`](gse_actors::election::ElectionError::DuplicateIdentity).
 //!   Members silent for `lease_duration` are dropped by the next heartbeat of anyone.
 //! - Pub/sub channel `lease-events`: `released <lease key>` (a clean release) and
 //!   `left <identity>` (a clean leave), so waiting candidates retry at once.
@@ -28,7 +28,7 @@
 //! `leave` (ZREM + HDEL + PUBLISH, only if the announced nonce is ours).
 //!
 //! # Fencing (for the metric store, `src/store/redis/`)
-//! A writer carries the [`gse_actors::roles::Grant`] of its tenure; the store's commit and
+//! A writer carries the [`gse_actors::election::Grant`] of its tenure; the store's commit and
 //! state scripts must check `GET grant.lease_key == grant.value` atomically with each write
 //! and mutate nothing otherwise. The lease key names above (built by [`LeaseKeys`]) are that
 //! contract: a grant's `lease_key` is exactly the key the lease lives in, and its `value` is
@@ -36,8 +36,8 @@
 //!
 //! # Deadlines
 //! Every call times out after `min(retry_period, 1 s)` with
-//! [`ElectionError::Timeout`](gse_actors::roles::ElectionError::Timeout); other failures are
-//! [`ElectionError::Backend`](gse_actors::roles::ElectionError::Backend) with the Redis error as source. The Redis URL is a
+//! [`ElectionError::Timeout`](gse_actors::election::ElectionError::Timeout); other failures are
+//! [`ElectionError::Backend`](gse_actors::election::ElectionError::Backend) with the Redis error as source. The Redis URL is a
 //! `SecretString` and never logged.
 
 pub mod redis;

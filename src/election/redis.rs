@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{BoxStream, StreamExt};
-use gse_actors::roles::{
+use gse_actors::election::{
     Acquire, ElectionError, Grant, LeaderElector, LeaseEvent, LeaseScope, Membership,
 };
 use redis::aio::{ConnectionManager, PubSubSink, PubSubStream};
@@ -51,7 +51,7 @@ pub struct ElectorSettings {
     pub lease_duration: Duration,
     /// Renew/heartbeat period; bounds every call's deadline (`min(retry_period, 1 s)`).
     pub retry_period: Duration,
-    /// [`gse_actors::roles::assign::fingerprint`] of the configured org list.
+    /// [`gse_actors::election::assign::fingerprint`] of the configured org list.
     pub orgs_fingerprint: String,
 }
 

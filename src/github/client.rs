@@ -8,7 +8,7 @@
 //! followed: the token must not leave for another host) — fails as
 //! [`ApiErrorKind::Incomplete`], so nothing is computed from part of it.
 //!
-//! No request leaves without a live lease: inside [`gse_actors::roles::validity::under_lease`]
+//! No request leaves without a live lease: inside [`gse_actors::election::validity::under_lease`]
 //! every attempt checks the lease's local validity right before it is sent (and before any
 //! rate-limit wait); a client built [`Client::with_lease_required`] (elected modes) also
 //! refuses calls made outside any lease scope.
@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
-use gse_actors::roles::validity::{lease_state, LeaseState};
+use gse_actors::election::validity::{lease_state, LeaseState};
 
 use super::auth::Credential;
 use super::body::{read_capped, BodyError, InFlightBudget};

@@ -78,7 +78,7 @@ pub struct HttpState {
     pub queue: Option<Arc<dyn gse_actors::backfill::JobQueue>>,
     /// The roles, read at request time for `/metrics/replica` (no actor in between, so the
     /// answer never depends on a mailbox after a pause).
-    pub roles: gse_actors::roles::board::RoleBoard,
+    pub roles: gse_actors::election::board::RoleBoard,
 }
 
 /// Builds the server on an already-bound listener. Signals are handled by the caller, which

@@ -131,7 +131,7 @@ mod tests {
     fn batch(org: &str, epoch: u64, users: &[(&str, f64)]) -> OrgBatch {
         OrgBatch {
             org: org.into(),
-            grant: Some(gse_actors::roles::Grant::epoch_only(epoch)),
+            grant: Some(gse_actors::election::Grant::epoch_only(epoch)),
             shared: Default::default(),
             counter_deltas: Vec::new(),
             samples: users

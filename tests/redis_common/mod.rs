@@ -84,7 +84,7 @@ pub fn sample(metric: &str, org: &str, repo: &str, user: &str, value: f64) -> Sa
 pub fn batch(org: &str, epoch: u64, users: &[(&str, f64)]) -> OrgBatch {
     OrgBatch {
         org: org.into(),
-        grant: Some(gse_actors::roles::Grant::epoch_only(epoch)),
+        grant: Some(gse_actors::election::Grant::epoch_only(epoch)),
         shared: Default::default(),
         counter_deltas: Vec::new(),
         samples: users

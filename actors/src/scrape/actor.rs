@@ -36,11 +36,11 @@ use super::loc_round::{run_loc_round, LocRoundOutcome};
 use super::port::{Clock, GithubApi, ScrapeStateStore};
 use super::window::WINDOW_SECS;
 use crate::backfill::Reason;
+use crate::election::validity::under_lease;
+use crate::election::Grant;
 use crate::messages::{EnqueueMissing, ScrapeNow, UpsertBatch};
 use crate::metrics::{github_api, scrape};
 use crate::ports::{CounterDeltas, OrgBatch, Sample};
-use crate::roles::validity::under_lease;
-use crate::roles::Grant;
 
 /// Everything a ScrapeActor is built from (the factory gives a fresh one on every restart).
 pub struct ScrapeActorArgs {
@@ -197,7 +197,7 @@ impl ScrapeActor {
     }
 
     /// The local validity of the grant this actor scrapes under (`None`: unfenced).
-    fn validity(&self) -> Option<crate::roles::Validity> {
+    fn validity(&self) -> Option<crate::election::Validity> {
         self.args.grant.as_ref().map(|g| g.validity.clone())
     }
 

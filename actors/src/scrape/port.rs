@@ -313,7 +313,7 @@ pub trait ScrapeStateStore: Send + Sync + 'static {
         &self,
         key: &str,
         value: Versioned,
-        grant: &crate::roles::Grant,
+        grant: &crate::election::Grant,
     ) -> BoxFuture<'static, Result<(), StateError>> {
         let _ = grant;
         self.put(key, value)

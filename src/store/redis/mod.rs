@@ -7,7 +7,7 @@
 //! - a batch costs three round trips whatever its size (read pointer + total, one pipeline of
 //!   chunk `SET`s, the commit script), never one per series;
 //! - fencing happens inside the script, atomically with the flip: a batch whose
-//!   [`Grant`](gse_actors::roles::Grant) is leased lands only while the lease key still holds the
+//!   [`Grant`](gse_actors::election::Grant) is leased lands only while the lease key still holds the
 //!   grant's value (so a paused or cut-off ex-holder never lands a write, even before its
 //!   successor wrote), and any batch is rejected when its epoch is older than the epoch stored in
 //!   the org's pointer (per org: holders of different orgs' leases never fence each other). A

@@ -13,7 +13,7 @@
 //! [`ScrapeStateStore::put`] (tools, tests), write unfenced.
 
 use futures::future::{BoxFuture, FutureExt};
-use gse_actors::roles::Grant;
+use gse_actors::election::Grant;
 use gse_actors::scrape::port::{ScrapeStateStore, StaleLease, StateError, Versioned};
 
 use super::{Inner, RedisStore};

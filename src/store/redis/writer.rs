@@ -5,8 +5,8 @@
 use std::collections::{BTreeMap, HashSet};
 
 use bytes::Bytes;
+use gse_actors::election::Grant;
 use gse_actors::ports::{CounterDeltas, OrgBatch, Sample, StoreError};
-use gse_actors::roles::Grant;
 
 use super::wire::{self, Pointer, WIRE_VERSION};
 use super::{backend_error, Inner};

@@ -1,4 +1,4 @@
-//! Roles: who may scrape which org, and the proof a writer carries.
+//! Election: who may scrape which org (the roles a replica holds), and the proof a writer carries.
 //!
 //! - [`Grant`]: the fencing token of one lease tenure (epoch, lease key, lease value). Every
 //!   leader write (metric batch, scrape state, counter deltas) carries the grant its writer was
