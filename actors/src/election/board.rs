@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
 
-use super::manager::RoleMode;
+use super::tenures::RoleMode;
 use super::Grant;
 use crate::health::Role;
 

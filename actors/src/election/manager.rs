@@ -1,33 +1,20 @@
-//! RoleManager: drives the [`LeaderElector`], decides which orgs this replica scrapes and under
-//! which [`Grant`], and starts or stops the scrapers through a [`ScraperHost`].
+//! RoleManager: the shell of the election. It drives the [`LeaderElector`], hands each round's
+//! outcome to the decisions ([`super::tenures`]), carries out the steps they return, and starts
+//! or stops the scrapers through a [`ScraperHost`]. Modes are [`RoleMode`]s: static leader or
+//! follower (no elector), `single` (one global lease), `per_org` (the global lease plus one per
+//! org, balanced by [`super::assign`], handed over once the membership is stable).
 //!
-//! Modes ([`RoleMode`]):
-//! - `StaticLeader` / `StaticFollower`: no elector; a static leader scrapes every org unfenced
-//!   (the embedded store).
-//! - `Single`: one global lease; its holder scrapes every org under the global grant.
-//! - `PerOrg`: the global lease (`is_leader`, singleton jobs) plus one lease per org; every
-//!   replica computes the same balanced assignment ([`super::assign`]) from the live members,
-//!   acquires the orgs assigned to it, and hands over orgs no longer assigned to it once the
-//!   membership has been stable for `rebalance_delay` (never stealing a live lease).
-//!
-//! How a tenure ends, in this order: the tenure is forgotten at once (no new scraper starts
-//! under it), its scrapers are stopped and awaited, `RoleChanged` is announced, and only then
-//! is the lease released (a no-op in Redis when it was lost). A tenure is lost when a renewal
-//! says it is no longer ours, when its local deadline passes (send time of the last successful
-//! renewal + `renew_deadline`, on the monotonic clock), or when the store rejected a write made
-//! under it ([`StaleWrite`]).
-//!
-//! Every grant's [`super::Validity`] follows its tenure: confirmed at acquisition (send time +
-//! `renew_deadline`), extended after each successful renewal, ended the moment the tenure ends.
-//! Readers judge it at read time through the [`RoleBoard`] this actor posts to, and work done
-//! under a grant stops at its lapse ([`super::validity::under_lease`]).
+//! How a tenure ends, in this order: it is forgotten and its validity ends at once (no new
+//! scraper starts under it, readers of the [`RoleBoard`] stop reporting it), its scrapers are
+//! stopped and awaited, `RoleChanged` is announced, and only then is the lease released (a
+//! no-op in Redis when it was lost).
 //!
 //! The actor never awaits I/O in a handler: each round of elector calls and each reconciliation
 //! of the scrapers is a spawned future whose result comes back to the actor. Rounds run every
 //! `retry_period × U(1, 1.2)`, sooner when a lease we wait for expires (its TTL + 50 ms) or when
-//! another replica signals a release.
+//! another replica signals a release; a tenure is re-checked at its local deadline.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -39,9 +26,10 @@ use futures::future::LocalBoxFuture;
 use rand::Rng;
 use tokio::time::Instant;
 
-use super::assign::assign;
-use super::board::{Posted, RoleBoard};
-use super::{Acquire, ElectionError, Grant, LeaderElector, LeaseEvent, LeaseScope, Membership};
+use super::board::RoleBoard;
+use super::tenures::{scraper_changes, EndCause, Phase, RoundOutcome, RoundPlan, Step, Tenures};
+pub use super::tenures::{RoleMode, RoleSettings};
+use super::{Grant, LeaderElector, LeaseEvent, LeaseScope};
 use crate::health::{ComponentStatus, HealthReporter, Role};
 use crate::messages::RoleChanged;
 use crate::observe::taxonomy::{
@@ -64,32 +52,6 @@ pub trait ScraperHost: Send + Sync + 'static {
     fn stop(&self, org: &str) -> LocalBoxFuture<'static, ()>;
 }
 
-/// How this replica gets its role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RoleMode {
-    StaticLeader,
-    StaticFollower,
-    Single,
-    PerOrg,
-}
-
-/// Settings of the RoleManager.
-#[derive(Debug, Clone)]
-pub struct RoleSettings {
-    pub mode: RoleMode,
-    /// Every configured org.
-    pub orgs: Vec<String>,
-    pub lease_duration: Duration,
-    pub renew_deadline: Duration,
-    pub retry_period: Duration,
-    pub rebalance_delay: Duration,
-    /// 0 = no cap.
-    pub max_orgs_per_replica: usize,
-    /// A static leader configured on a shared store: it takes the global lease like an elected
-    /// one, and says loudly when another process holds it.
-    pub static_leader_on_lease: bool,
-}
-
 /// Sent by the store (through a [`super::StaleWriteHook`]) when a write under `grant` was
 /// rejected: the tenure is over. Reply: none.
 #[derive(Debug, Clone, Message)]
@@ -104,45 +66,10 @@ struct Round;
 #[rtype(result = "()")]
 struct DeadlineCheck(LeaseScope, Grant);
 
-/// One held lease.
-#[derive(Debug, Clone)]
-struct Tenure {
-    grant: Grant,
-    /// Locally valid until (monotonic): send time of the last successful renewal (or the
-    /// acquisition) + `renew_deadline`.
-    valid_until: Instant,
-}
-
-/// What a round of elector calls found.
-struct RoundResult {
-    membership: Result<Membership, ElectionError>,
-    /// Per renewed grant: (scope, grant, still ours?) with the send time, or the error.
-    renewed: Result<Vec<(LeaseScope, Grant, bool)>, ElectionError>,
-    renew_sent: Instant,
-    acquired: Vec<(LeaseScope, Result<Acquire, ElectionError>, Instant)>,
-}
-
-/// Why a tenure ended (the `event` label of the transitions counter).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum EndKind {
-    /// Given up on purpose (rebalance, shutdown).
-    Released,
-    /// Taken from us: expired, renewal refused, deadline missed, write rejected.
-    Lost,
-}
-
-impl EndKind {
-    fn label(self) -> &'static str {
-        match self {
-            EndKind::Released => "released",
-            EndKind::Lost => "lost",
-        }
-    }
-}
-
 /// The RoleManager actor.
 pub struct RoleManager {
-    settings: RoleSettings,
+    /// The decisions: tenures, membership, shutdown's phase.
+    tenures: Tenures,
     elector: Option<Arc<dyn LeaderElector>>,
     host: Arc<dyn ScraperHost>,
     health: HealthReporter,
@@ -151,14 +78,10 @@ pub struct RoleManager {
     /// Where readers find the roles (judged at read time).
     board: RoleBoard,
 
-    held: BTreeMap<LeaseScope, Tenure>,
     /// Scrapers running now: org → the grant they were started under.
     running: BTreeMap<String, Option<Grant>>,
     /// Grants whose tenure ended and that wait (behind their scrapers' stop) to be released.
     to_release: Vec<Grant>,
-    members: Vec<String>,
-    /// When the membership last changed (rebalancing waits until it is stable).
-    members_since: Instant,
     /// Earliest instant a lease we wait for expires (next round then).
     wake_at: Option<Instant>,
     /// Lease rounds: one at a time, a request during one runs another after it.
@@ -168,9 +91,6 @@ pub struct RoleManager {
     next_round: Option<SpawnHandle>,
     /// Last announced (role, epoch, owned orgs).
     announced: Option<(Role, u64, Vec<String>)>,
-    shutting_down: bool,
-    shutdown_done: bool,
-    refused: Option<String>,
     release_in_flight: usize,
 }
 
@@ -184,27 +104,22 @@ impl RoleManager {
         recorder: Arc<dyn Recorder>,
     ) -> RoleManager {
         let board = RoleBoard::new(settings.mode, settings.orgs.clone());
+        let me = elector.as_ref().map(|e| e.identity().to_string());
         RoleManager {
             board,
-            settings,
+            tenures: Tenures::new(settings, me, Instant::now()),
             elector,
             host,
             health,
             announce,
             recorder,
-            held: BTreeMap::new(),
             running: BTreeMap::new(),
             to_release: Vec::new(),
-            members: Vec::new(),
-            members_since: Instant::now(),
             wake_at: None,
             round_run: RunAgain::default(),
             reconcile_run: RunAgain::default(),
             next_round: None,
             announced: None,
-            shutting_down: false,
-            shutdown_done: false,
-            refused: None,
             release_in_flight: 0,
         }
     }
@@ -220,68 +135,11 @@ impl RoleManager {
         self.board.clone()
     }
 
-    fn elected(&self) -> bool {
-        matches!(self.settings.mode, RoleMode::Single | RoleMode::PerOrg)
-    }
-
-    /// The scrapers this replica should run now: org → grant.
-    fn desired_scrapers(&self) -> BTreeMap<String, Option<Grant>> {
-        if self.shutting_down {
-            return BTreeMap::new();
-        }
-        match self.settings.mode {
-            RoleMode::StaticLeader => self
-                .settings
-                .orgs
-                .iter()
-                .map(|o| (o.clone(), None))
-                .collect(),
-            RoleMode::StaticFollower => BTreeMap::new(),
-            RoleMode::Single => match self.held.get(&LeaseScope::Global) {
-                Some(t) => self
-                    .settings
-                    .orgs
-                    .iter()
-                    .map(|o| (o.clone(), Some(t.grant.clone())))
-                    .collect(),
-                None => BTreeMap::new(),
-            },
-            RoleMode::PerOrg => self
-                .held
-                .iter()
-                .filter_map(|(scope, t)| match scope {
-                    LeaseScope::Org(org) => Some((org.clone(), Some(t.grant.clone()))),
-                    LeaseScope::Global => None,
-                })
-                .collect(),
-        }
-    }
-
-    /// Orgs the assignment gives this replica (per-org mode).
-    fn assigned(&self) -> BTreeSet<String> {
-        let Some(elector) = &self.elector else {
-            return BTreeSet::new();
-        };
-        if self.members.is_empty() {
-            return BTreeSet::new();
-        }
-        let me = elector.identity();
-        assign(
-            &self.settings.orgs,
-            &self.members,
-            self.settings.max_orgs_per_replica,
-        )
-        .into_iter()
-        .filter(|(_, member)| member == me)
-        .map(|(org, _)| org)
-        .collect()
-    }
-
     fn schedule_round(&mut self, ctx: &mut Context<Self>) {
         if let Some(handle) = self.next_round.take() {
             ctx.cancel_future(handle);
         }
-        let retry = self.settings.retry_period.as_secs_f64();
+        let retry = self.tenures.settings().retry_period.as_secs_f64();
         let mut delay = Duration::from_secs_f64(retry * rand::thread_rng().gen_range(1.0..1.2));
         if let Some(at) = self.wake_at {
             delay = delay.min(at.saturating_duration_since(Instant::now()));
@@ -293,28 +151,14 @@ impl RoleManager {
     }
 
     fn start_round(&mut self, ctx: &mut Context<Self>) {
-        if self.shutting_down {
-            return;
-        }
-        let Some(elector) = self.elector.clone() else {
+        let (Some(elector), Some(request)) = (self.elector.clone(), self.tenures.round_request())
+        else {
             return;
         };
         if !self.round_run.start() {
             return;
         }
         self.wake_at = None;
-        let renew: Vec<(LeaseScope, Grant)> = self
-            .held
-            .iter()
-            .map(|(s, t)| (s.clone(), t.grant.clone()))
-            .collect();
-        let global_wanted = !self.held.contains_key(&LeaseScope::Global);
-        let per_org = self.settings.mode == RoleMode::PerOrg;
-        let held_scopes: BTreeSet<LeaseScope> = self.held.keys().cloned().collect();
-        let (orgs, cap) = (
-            self.settings.orgs.clone(),
-            self.settings.max_orgs_per_replica,
-        );
         let recorder = self.recorder.clone();
         let count = move |operation: &str| {
             recorder.count(&LEASE_OPERATIONS, &[("operation", operation)], 1)
@@ -322,30 +166,21 @@ impl RoleManager {
         let fut = async move {
             count("heartbeat");
             let membership = elector.heartbeat().await;
-            // The orgs to try: those the assignment over the members just seen gives us, so
-            // a vanished member's orgs are taken in the very round that sees it gone.
-            let mut wanted: Vec<LeaseScope> = Vec::new();
-            if global_wanted {
-                wanted.push(LeaseScope::Global);
-            }
-            if let (true, Ok(seen)) = (per_org, &membership) {
-                let me = elector.identity().to_string();
-                for (org, member) in assign(&orgs, &seen.members, cap) {
-                    let scope = LeaseScope::Org(org);
-                    if member == me && !held_scopes.contains(&scope) {
-                        wanted.push(scope);
-                    }
-                }
-            }
-            let refused = matches!(membership, Err(ElectionError::DuplicateIdentity { .. }));
+            let seen = membership.as_ref().ok().map(|m| m.members.as_slice());
+            let wanted = request.wanted(elector.identity(), seen);
+            let refused = matches!(
+                membership,
+                Err(super::ElectionError::DuplicateIdentity { .. })
+            );
             let renew_sent = Instant::now();
-            let renewed = if renew.is_empty() {
+            let renewed = if request.renew.is_empty() {
                 Ok(Vec::new())
             } else {
-                let grants: Vec<Grant> = renew.iter().map(|(_, g)| g.clone()).collect();
+                let grants: Vec<Grant> = request.renew.iter().map(|(_, g)| g.clone()).collect();
                 count("renew");
                 elector.renew(&grants).await.map(|alive| {
-                    renew
+                    request
+                        .renew
                         .into_iter()
                         .zip(alive.into_iter().chain(std::iter::repeat(false)))
                         .map(|((s, g), ok)| (s, g, ok))
@@ -365,16 +200,17 @@ impl RoleManager {
                     }
                 }
             }
-            RoundResult {
+            RoundOutcome {
                 membership,
                 renewed,
                 renew_sent,
                 acquired,
             }
         };
-        ctx.spawn(fut.into_actor(self).map(|result, act, ctx| {
+        ctx.spawn(fut.into_actor(self).map(|outcome, act, ctx| {
             let again = act.round_run.finish();
-            act.apply_round(result, ctx);
+            let plan = act.tenures.apply_round(outcome, Instant::now());
+            act.carry_out_round(plan, ctx);
             if again {
                 ctx.notify(Round);
             } else {
@@ -383,145 +219,20 @@ impl RoleManager {
         }));
     }
 
-    fn apply_round(&mut self, result: RoundResult, ctx: &mut Context<Self>) {
-        let now = Instant::now();
-        let mut problems: Vec<String> = Vec::new();
-        match result.membership {
-            Ok(membership) => {
-                if let (RoleMode::PerOrg, Some(expiry)) =
-                    (self.settings.mode, membership.next_expiry)
-                {
-                    let at = now + expiry + Duration::from_millis(50);
-                    self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
-                }
-                if membership.members != self.members {
-                    tracing::info!(members = ?membership.members, "cluster membership changed");
-                    self.members = membership.members;
-                    self.members_since = now;
-                }
-                self.recorder
-                    .gauge(&CLUSTER_MEMBERS, &[], self.members.len() as f64);
-                if let Some(identity) = self.refused.take() {
-                    tracing::info!(identity = %identity, "the identity is no longer used by another process; taking part in the election");
-                }
-            }
-            Err(ElectionError::DuplicateIdentity { identity }) => {
-                if self.refused.is_none() {
-                    tracing::error!(identity = %identity, "another live process announces this replica's identity; this replica takes no lease until it is gone (set a unique leader_election.identity)");
-                }
-                problems.push(format!(
-                    "another live process uses the identity {identity:?}; this replica takes no lease"
-                ));
-                self.refused = Some(identity);
-            }
-            Err(error) => {
-                self.recorder
-                    .count(&LEASE_RENEW_FAILURES, &[("reason", error.reason())], 1);
-                problems.push(format!(
-                    "membership heartbeat failed: {}",
-                    error_chain(&error)
-                ));
-            }
+    /// Carries out a round's plan: its steps in order, the wake-up, the health component, then
+    /// one reconciliation of the scrapers.
+    fn carry_out_round(&mut self, plan: RoundPlan, ctx: &mut Context<Self>) {
+        let RoundPlan {
+            steps,
+            problems,
+            wake_at,
+        } = plan;
+        if let Some(at) = wake_at {
+            self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
         }
-
-        let mut lost: Vec<LeaseScope> = Vec::new();
-        match result.renewed {
-            Ok(renewed) => {
-                for (scope, grant, alive) in renewed {
-                    let Some(tenure) = self.held.get_mut(&scope) else {
-                        continue;
-                    };
-                    if tenure.grant != grant {
-                        continue;
-                    }
-                    if alive {
-                        tenure.valid_until = result.renew_sent + self.settings.renew_deadline;
-                        tenure.grant.validity.extend_to(tenure.valid_until);
-                        self.schedule_deadline(scope, grant, ctx);
-                    } else {
-                        self.recorder
-                            .count(&LEASE_RENEW_FAILURES, &[("reason", "not_held")], 1);
-                        tracing::warn!(scope = ?scope, epoch = grant.epoch, "lease renewal refused: the lease is no longer ours");
-                        lost.push(scope);
-                    }
-                }
-            }
-            Err(error) => {
-                self.recorder
-                    .count(&LEASE_RENEW_FAILURES, &[("reason", error.reason())], 1);
-                tracing::warn!(error = %error_chain(&error), held = self.held.len(), "lease renewal failed; the leases stay valid until their local deadline");
-                problems.push(format!("lease renewal failed: {}", error_chain(&error)));
-                // Tenures past their deadline go now (the deadline timer may be queued behind).
-                for (scope, tenure) in &self.held {
-                    if tenure.valid_until <= now {
-                        lost.push(scope.clone());
-                    }
-                }
-            }
-        }
-        for scope in lost {
-            self.end_tenure(&scope, EndKind::Lost, ctx);
-        }
-
-        for (scope, acquired, sent) in result.acquired {
-            match acquired {
-                Ok(Acquire::Acquired(grant)) => {
-                    if self.shutting_down || self.held.contains_key(&scope) {
-                        self.to_release.push(grant);
-                        continue;
-                    }
-                    tracing::info!(scope = ?scope, epoch = grant.epoch, "lease acquired");
-                    self.recorder
-                        .count(&LEADER_TRANSITIONS, &[("event", "acquired")], 1);
-                    let valid_until = sent + self.settings.renew_deadline;
-                    grant.validity.extend_to(valid_until);
-                    self.held.insert(
-                        scope.clone(),
-                        Tenure {
-                            grant: grant.clone(),
-                            valid_until,
-                        },
-                    );
-                    self.schedule_deadline(scope, grant, ctx);
-                }
-                Ok(Acquire::Held { holder, ttl }) => {
-                    let at = now + ttl + Duration::from_millis(50);
-                    self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
-                    if scope == LeaseScope::Global && self.settings.static_leader_on_lease {
-                        tracing::error!(holder = %holder, "leader_election.static_role=leader, but another process holds the global lease of this namespace: refusing to scrape beside it (two static leaders would double-write)");
-                        problems.push(format!(
-                            "static leader refused: the global lease is held by {holder:?}"
-                        ));
-                    }
-                }
-                Err(error) => {
-                    self.recorder
-                        .count(&LEASE_RENEW_FAILURES, &[("reason", error.reason())], 1);
-                    problems.push(format!("lease acquisition failed: {}", error_chain(&error)));
-                }
-            }
-        }
-
-        // Per-org hand-over: once the membership has been stable for `rebalance_delay`,
-        // release the orgs the assignment no longer gives us.
-        if self.settings.mode == RoleMode::PerOrg
-            && self.refused.is_none()
-            && !self.members.is_empty()
-            && now.saturating_duration_since(self.members_since) >= self.settings.rebalance_delay
-        {
-            let assigned = self.assigned();
-            let surplus: Vec<LeaseScope> = self
-                .held
-                .keys()
-                .filter(|s| matches!(s, LeaseScope::Org(org) if !assigned.contains(org)))
-                .cloned()
-                .collect();
-            for scope in surplus {
-                tracing::info!(scope = ?scope, "handing the org over to its assigned replica");
-                self.end_tenure(&scope, EndKind::Released, ctx);
-            }
-        }
-
+        self.carry_out(steps, ctx);
+        self.recorder
+            .gauge(&CLUSTER_MEMBERS, &[], self.tenures.members().len() as f64);
         self.health.report(
             COMPONENT,
             if problems.is_empty() {
@@ -534,29 +245,97 @@ impl RoleManager {
         self.reconcile(ctx);
     }
 
-    /// Re-checks a tenure when its local deadline passes.
-    fn schedule_deadline(&mut self, scope: LeaseScope, grant: Grant, ctx: &mut Context<Self>) {
-        let Some(tenure) = self.held.get(&scope) else {
-            return;
-        };
-        let delay = tenure.valid_until.saturating_duration_since(Instant::now());
-        ctx.run_later(delay, move |_, ctx| ctx.notify(DeadlineCheck(scope, grant)));
+    /// Carries out steps in order: logs, counts, deadline checks, releases; a step-down queues
+    /// a reconciliation (its scrapers stop, then its lease is released).
+    fn carry_out(&mut self, steps: Vec<Step>, ctx: &mut Context<Self>) {
+        let mut ended = false;
+        for step in steps {
+            match step {
+                Step::MembersChanged(members) => {
+                    tracing::info!(members = ?members, "cluster membership changed");
+                }
+                Step::IdentityRefused { identity, first } => {
+                    if first {
+                        tracing::error!(identity = %identity, "another live process announces this replica's identity; this replica takes no lease until it is gone (set a unique leader_election.identity)");
+                    }
+                }
+                Step::IdentityFreed(identity) => {
+                    tracing::info!(identity = %identity, "the identity is no longer used by another process; taking part in the election");
+                }
+                Step::CallFailed(reason) => {
+                    self.recorder
+                        .count(&LEASE_RENEW_FAILURES, &[("reason", reason)], 1);
+                }
+                Step::Renewed {
+                    scope,
+                    grant,
+                    valid_until,
+                } => self.schedule_deadline(scope, grant, valid_until, ctx),
+                Step::Acquired {
+                    scope,
+                    grant,
+                    valid_until,
+                } => {
+                    tracing::info!(scope = ?scope, epoch = grant.epoch, "lease acquired");
+                    self.recorder
+                        .count(&LEADER_TRANSITIONS, &[("event", "acquired")], 1);
+                    self.schedule_deadline(scope, grant, valid_until, ctx);
+                }
+                Step::ReleaseUnwanted(grant) => self.to_release.push(grant),
+                Step::StaticLeaderRefused { holder } => {
+                    tracing::error!(holder = %holder, "leader_election.static_role=leader, but another process holds the global lease of this namespace: refusing to scrape beside it (two static leaders would double-write)");
+                }
+                Step::StepDown {
+                    scope,
+                    grant,
+                    cause,
+                } => {
+                    self.log_step_down(&scope, &grant, cause);
+                    if let Some(reason) = cause.failure_reason() {
+                        self.recorder
+                            .count(&LEASE_RENEW_FAILURES, &[("reason", reason)], 1);
+                    }
+                    self.recorder
+                        .count(&LEADER_TRANSITIONS, &[("event", cause.event())], 1);
+                    self.to_release.push(grant);
+                    ended = true;
+                }
+            }
+        }
+        if ended {
+            self.reconcile(ctx);
+        }
     }
 
-    /// Forgets a tenure now and queues its scrapers' stop, then its release.
-    fn end_tenure(&mut self, scope: &LeaseScope, kind: EndKind, ctx: &mut Context<Self>) {
-        let Some(tenure) = self.held.remove(scope) else {
-            return;
-        };
-        // Readers stop reporting it and work under it stops, before anything else happens.
-        tenure.grant.validity.end();
-        self.recorder
-            .count(&LEADER_TRANSITIONS, &[("event", kind.label())], 1);
-        if kind == EndKind::Lost {
-            tracing::warn!(scope = ?scope, epoch = tenure.grant.epoch, "lease lost; stopping its scrapers");
+    fn log_step_down(&self, scope: &LeaseScope, grant: &Grant, cause: EndCause) {
+        let epoch = grant.epoch;
+        match cause {
+            EndCause::RenewalRefused => {
+                tracing::warn!(scope = ?scope, epoch, "lease renewal refused: the lease is no longer ours; stopping its scrapers");
+            }
+            EndCause::Deadline => {
+                tracing::warn!(scope = ?scope, epoch, "no successful renewal within renew_deadline; stepping down");
+            }
+            EndCause::StaleWrite => {
+                tracing::warn!(scope = ?scope, epoch, "the store rejected a write under this lease; stepping down");
+            }
+            EndCause::HandOver => {
+                tracing::info!(scope = ?scope, epoch, "handing the org over to its assigned replica");
+            }
+            EndCause::Shutdown => {}
         }
-        self.to_release.push(tenure.grant);
-        self.reconcile(ctx);
+    }
+
+    /// Re-checks a tenure when its local deadline passes.
+    fn schedule_deadline(
+        &mut self,
+        scope: LeaseScope,
+        grant: Grant,
+        valid_until: Instant,
+        ctx: &mut Context<Self>,
+    ) {
+        let delay = valid_until.saturating_duration_since(Instant::now());
+        ctx.run_later(delay, move |_, ctx| ctx.notify(DeadlineCheck(scope, grant)));
     }
 
     /// Brings the running scrapers to the desired set: stops first (awaited), then announces,
@@ -565,25 +344,14 @@ impl RoleManager {
         if !self.reconcile_run.start() {
             return;
         }
-        let desired = self.desired_scrapers();
-        let to_stop: Vec<String> = self
-            .running
-            .iter()
-            .filter(|(org, grant)| desired.get(*org) != Some(*grant))
-            .map(|(org, _)| org.clone())
-            .collect();
-        let to_start: Vec<(String, Option<Grant>)> = desired
-            .iter()
-            .filter(|(org, grant)| self.running.get(*org) != Some(*grant) || to_stop.contains(org))
-            .map(|(o, g)| (o.clone(), g.clone()))
-            .collect();
+        let (to_stop, to_start) = scraper_changes(&self.tenures.desired_scrapers(), &self.running);
         let release = std::mem::take(&mut self.to_release);
         self.publish_status();
         if to_stop.is_empty() && to_start.is_empty() && release.is_empty() {
             // Nothing to do, and nothing can have asked meanwhile (no await since `start`).
             let _ = self.reconcile_run.finish();
             self.announce_if_changed();
-            if self.shutting_down && !self.shutdown_done {
+            if self.tenures.phase() == Phase::Draining && self.release_in_flight == 0 {
                 self.finish_shutdown(ctx);
             }
             return;
@@ -626,14 +394,17 @@ impl RoleManager {
 
     fn after_release(&mut self, ctx: &mut Context<Self>) {
         self.release_in_flight = self.release_in_flight.saturating_sub(1);
-        if self.shutting_down && !self.reconcile_run.is_running() && self.release_in_flight == 0 {
+        if self.tenures.phase() == Phase::Draining
+            && !self.reconcile_run.is_running()
+            && self.release_in_flight == 0
+        {
             self.finish_shutdown(ctx);
         }
     }
 
     fn start_scrapers(&mut self, to_start: Vec<(String, Option<Grant>)>, ctx: &mut Context<Self>) {
         // A tenure may have ended while the stops ran: start only what is still desired.
-        let desired = self.desired_scrapers();
+        let desired = self.tenures.desired_scrapers();
         let to_start: Vec<(String, Option<Grant>)> = to_start
             .into_iter()
             .filter(|(org, grant)| desired.get(org) == Some(grant))
@@ -670,24 +441,10 @@ impl RoleManager {
     fn reconcile_done(&mut self, ctx: &mut Context<Self>) {
         let again = self.reconcile_run.finish();
         self.announce_if_changed();
-        if again || !self.to_release.is_empty() || self.desired_scrapers() != self.running {
+        if again || !self.to_release.is_empty() || self.tenures.desired_scrapers() != self.running {
             self.reconcile(ctx);
-        } else if self.shutting_down && self.release_in_flight == 0 && !self.shutdown_done {
+        } else if self.tenures.phase() == Phase::Draining && self.release_in_flight == 0 {
             self.finish_shutdown(ctx);
-        }
-    }
-
-    fn role(&self) -> Role {
-        match self.settings.mode {
-            RoleMode::StaticLeader => Role::Leader,
-            RoleMode::StaticFollower => Role::Follower,
-            RoleMode::Single | RoleMode::PerOrg => {
-                if self.held.contains_key(&LeaseScope::Global) && !self.shutting_down {
-                    Role::Leader
-                } else {
-                    Role::Follower
-                }
-            }
         }
     }
 
@@ -695,33 +452,13 @@ impl RoleManager {
     /// (`is_leader`, `leader_epoch`, `owned_orgs`, `org_lease_held`, the role of `/healthz`)
     /// from it at read time.
     fn publish_status(&self) {
-        let held = |scope: &LeaseScope| {
-            if self.shutting_down {
-                None
-            } else {
-                self.held.get(scope).map(|t| t.grant.clone())
-            }
-        };
-        let orgs = self
-            .held
-            .iter()
-            .filter(|_| !self.shutting_down)
-            .filter_map(|(scope, t)| match scope {
-                LeaseScope::Org(org) => Some((org.clone(), t.grant.clone())),
-                LeaseScope::Global => None,
-            })
-            .collect();
-        self.board.post(Posted {
-            global: held(&LeaseScope::Global),
-            orgs,
-            running: self.running.clone(),
-        });
+        self.board.post(self.tenures.posted(&self.running));
     }
 
     /// Announces `RoleChanged` when role, epoch or the running scrapers changed.
     fn announce_if_changed(&mut self) {
-        let role = self.role();
-        let grant = self.held.get(&LeaseScope::Global).map(|t| t.grant.clone());
+        let role = self.tenures.role();
+        let grant = self.tenures.held(&LeaseScope::Global).cloned();
         let epoch = grant.as_ref().map_or(0, |g| g.epoch);
         let owned: Vec<String> = self.running.keys().cloned().collect();
         self.publish_status();
@@ -743,24 +480,20 @@ impl RoleManager {
     /// Shutdown: every tenure ends (released), scrapers stop, leases are released, the member
     /// leaves; then the actor stops.
     fn begin_shutdown(&mut self, ctx: &mut Context<Self>) {
-        self.shutting_down = true;
         if let Some(handle) = self.next_round.take() {
             ctx.cancel_future(handle);
         }
-        let scopes: Vec<LeaseScope> = self.held.keys().cloned().collect();
-        for scope in scopes {
-            self.end_tenure(&scope, EndKind::Released, ctx);
-        }
+        let steps = self.tenures.begin_shutdown();
+        self.carry_out(steps, ctx);
         self.reconcile(ctx);
     }
 
     fn finish_shutdown(&mut self, ctx: &mut Context<Self>) {
-        if self.shutdown_done {
+        if !self.tenures.finish_shutdown() {
             return;
         }
-        self.shutdown_done = true;
         match self.elector.clone() {
-            Some(elector) if self.elected() => {
+            Some(elector) if self.tenures.elected() => {
                 self.recorder
                     .count(&LEASE_OPERATIONS, &[("operation", "leave")], 1);
                 ctx.spawn(
@@ -783,7 +516,7 @@ impl Actor for RoleManager {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.publish_status();
-        if let (true, Some(elector)) = (self.elected(), self.elector.clone()) {
+        if let (true, Some(elector)) = (self.tenures.elected(), self.elector.clone()) {
             ctx.add_stream(elector.events());
             self.health
                 .report(COMPONENT, ComponentStatus::Starting, false);
@@ -795,14 +528,17 @@ impl Actor for RoleManager {
     }
 
     fn stopping(&mut self, ctx: &mut Context<Self>) -> Running {
-        if self.shutdown_done {
-            return Running::Stop;
+        match self.tenures.phase() {
+            Phase::Stopped => Running::Stop,
+            Phase::Draining => Running::Continue,
+            Phase::Serving => {
+                tracing::info!(
+                    "stopping: ending every tenure, stopping scrapers, releasing leases"
+                );
+                self.begin_shutdown(ctx);
+                Running::Continue
+            }
         }
-        if !self.shutting_down {
-            tracing::info!("stopping: ending every tenure, stopping scrapers, releasing leases");
-            self.begin_shutdown(ctx);
-        }
-        Running::Continue
     }
 }
 
@@ -819,16 +555,8 @@ impl Handler<DeadlineCheck> for RoleManager {
 
     fn handle(&mut self, msg: DeadlineCheck, ctx: &mut Context<Self>) {
         let DeadlineCheck(scope, grant) = msg;
-        let expired = self
-            .held
-            .get(&scope)
-            .is_some_and(|t| t.grant == grant && t.valid_until <= Instant::now());
-        if expired {
-            self.recorder
-                .count(&LEASE_RENEW_FAILURES, &[("reason", "deadline")], 1);
-            tracing::warn!(scope = ?scope, epoch = grant.epoch, "no successful renewal within renew_deadline; stepping down");
-            self.end_tenure(&scope, EndKind::Lost, ctx);
-        }
+        let steps = self.tenures.deadline_passed(&scope, &grant, Instant::now());
+        self.carry_out(steps, ctx);
     }
 }
 
@@ -836,17 +564,8 @@ impl Handler<StaleWrite> for RoleManager {
     type Result = ();
 
     fn handle(&mut self, msg: StaleWrite, ctx: &mut Context<Self>) {
-        let scope = self
-            .held
-            .iter()
-            .find(|(_, t)| t.grant == msg.0)
-            .map(|(s, _)| s.clone());
-        if let Some(scope) = scope {
-            tracing::warn!(scope = ?scope, epoch = msg.0.epoch, "the store rejected a write under this lease; stepping down");
-            self.recorder
-                .count(&LEASE_RENEW_FAILURES, &[("reason", "stale_write")], 1);
-            self.end_tenure(&scope, EndKind::Lost, ctx);
-        }
+        let steps = self.tenures.write_rejected(&msg.0);
+        self.carry_out(steps, ctx);
     }
 }
 

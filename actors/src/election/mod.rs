@@ -5,7 +5,8 @@
 //!   started with; the store checks it against the **live lease** atomically with the write.
 //! - [`LeaderElector`]: the port the RoleManager drives (Redis leases in the main package).
 //! - [`assign`]: the balanced org → replica assignment every replica computes alike.
-//! - [`manager`]: the RoleManager actor.
+//! - [`tenures`]: the election's decisions as plain data (what a round's outcome means).
+//! - [`manager`]: the RoleManager actor, the shell that carries them out.
 //! - [`validity`]: a tenure's local validity, judged at read time, and the lease scope work on
 //!   behalf of an org runs in.
 //! - [`board`]: the roles as readers see them (`/healthz`, `/metrics/replica`), derived from
@@ -15,6 +16,7 @@ pub mod assign;
 pub mod board;
 pub mod fenced_state;
 pub mod manager;
+pub mod tenures;
 #[cfg(test)]
 mod tests;
 pub mod validity;

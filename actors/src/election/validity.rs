@@ -95,6 +95,15 @@ impl Validity {
         self.set(|_| Deadline::Ended);
     }
 
+    /// The instant the validity lapses, while it is live with a deadline (`None`: pending,
+    /// ended, or forever).
+    pub fn deadline(&self) -> Option<Instant> {
+        match self.state() {
+            Deadline::Until(at) => Some(at),
+            Deadline::Pending | Deadline::Forever | Deadline::Ended => None,
+        }
+    }
+
     /// Whether the lease is live at `now`.
     pub fn is_live_at(&self, now: Instant) -> bool {
         match self.state() {
