@@ -60,6 +60,7 @@
 
 mod child;
 mod control;
+mod dependency;
 mod handle;
 mod policy;
 mod runtime;
@@ -70,6 +71,7 @@ mod tests;
 pub(crate) use child::payload_message;
 pub use child::{ActorSlot, ChildContext};
 pub use control::{ControlError, SupervisorControl, SupervisorSlot};
+pub use dependency::{NotStarted, StartedBefore};
 pub use handle::{start, SupervisorExit, SupervisorHandle};
 pub use policy::{Backoff, Intensity};
 pub use spec::{ChildSpec, RestartType, Strategy, SupervisorSpec};

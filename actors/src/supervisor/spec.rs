@@ -98,6 +98,25 @@ where
     }
 }
 
+struct TryActorStarter<A: Actor, F> {
+    slot: ActorSlot<A>,
+    factory: F,
+}
+
+impl<A, F, E> Starter for TryActorStarter<A, F>
+where
+    A: Actor<Context = Context<A>>,
+    F: FnMut(&ChildContext) -> Result<A, E>,
+    E: Display,
+{
+    fn start(&mut self, env: &StartEnv) -> LocalBoxFuture<'static, Result<(), String>> {
+        match (self.factory)(&env.context) {
+            Ok(actor) => actor_future(actor, &self.slot, env.context.clone(), env.stop.clone()),
+            Err(error) => futures::future::ready(Err(error.to_string())).boxed_local(),
+        }
+    }
+}
+
 struct TaskStarter<F>(F);
 
 impl<F, Fut, E> Starter for TaskStarter<F>
@@ -201,6 +220,24 @@ impl ChildSpec {
         Self::new(
             name,
             Box::new(ActorStarter {
+                slot: slot.clone(),
+                factory,
+            }),
+        )
+    }
+
+    /// Like [`ChildSpec::actor_in`], with a factory that may fail (a dependency started before
+    /// it is not running, see [`super::StartedBefore`]): an `Err` is a failed start, counted
+    /// and retried per the supervisor's strategy and backoff.
+    pub fn try_actor_in<A, F, E>(slot: &ActorSlot<A>, name: impl Into<Arc<str>>, factory: F) -> Self
+    where
+        A: Actor<Context = Context<A>>,
+        F: FnMut(&ChildContext) -> Result<A, E> + 'static,
+        E: Display + 'static,
+    {
+        Self::new(
+            name,
+            Box::new(TryActorStarter {
                 slot: slot.clone(),
                 factory,
             }),

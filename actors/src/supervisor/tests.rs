@@ -383,6 +383,36 @@ async fn panicking_factory_is_a_failed_start_and_is_retried() {
         .await;
 }
 
+/// A child whose dependency started before it is not running fails its start, naming the
+/// dependency, and is retried; once the dependency runs, it starts.
+#[actix_rt::test]
+async fn a_missing_dependency_is_a_failed_start_and_is_retried() {
+    tokio::time::pause();
+    let (observer, mut events) = tape();
+    let journal = Journal::default();
+    let store_slot = ActorSlot::<Worker>::new();
+    let store: StartedBefore<Declare> = StartedBefore::slot("store", &store_slot);
+    let user_slot = ActorSlot::<Worker>::new();
+    let mut build = worker("user", &journal);
+    let user = ChildSpec::try_actor_in(&user_slot, "user", move |child| {
+        store.get().map(|_| build(child))
+    });
+    // Listed in the wrong order: the user starts before its dependency.
+    let _root = start(root_spec(Strategy::OneForOne, &observer).child(user).child(
+        ChildSpec::actor_in(&store_slot, "store", worker("store", &journal)),
+    ));
+    events
+        .expect(&[
+            "root: started user",
+            "root: started store",
+            "root: exited user (failed: store is not running; it must start before this child)",
+            "root: restarting user #1",
+            "root: started user",
+        ])
+        .await;
+    assert!(user_slot.get().is_some());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Restart types.
 
