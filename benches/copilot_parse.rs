@@ -1,6 +1,6 @@
 //! Parsing a Copilot `users-28-day` report: ~200 MB of realistic NDJSON (one row per user per
 //! day, with every breakdown array) generated in memory, then read through the real streaming
-//! reader ([`ValueScanner`](github_stats_exporter::copilot::reader::ValueScanner)) and per-user
+//! reader ([`ValueScanner`](gse_actors::copilot::reader::ValueScanner)) and per-user
 //! reduction in 64 KiB chunks, as downloads arrive. Reports throughput (goal ≥ 150 MB/s) and
 //! the peak of memory allocated during the parse beyond what was allocated before it (goal
 //! ≤ 16 MB), measured by a counting global allocator.
@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use github_stats_exporter::copilot::fetch::reduce_users;
+use gse_actors::copilot::sinks::reduce_users;
 
 /// Counts live bytes and their peak.
 struct Counting;

@@ -419,11 +419,12 @@ fn source(
     org: &str,
     refresh_if_unchanged: bool,
 ) -> github_stats_exporter::copilot::fetch::Source {
-    use github_stats_exporter::copilot::fetch::{download_client, RunSettings, Source};
-    use github_stats_exporter::copilot::mapping::{MapSettings, Scope};
+    use github_stats_exporter::copilot::download::download_client;
+    use github_stats_exporter::copilot::fetch::{RunSettings, Source};
     use github_stats_exporter::github::auth::Credential;
     use github_stats_exporter::github::client::{Client, RetrySettings};
     use github_stats_exporter::github::governor::{Governor, RateLimitSettings};
+    use gse_actors::copilot::mapping::{MapSettings, Scope};
     let http = github_stats_exporter::github::http_client(Duration::from_secs(10), "test")
         .expect("http client");
     let base = url::Url::parse(&format!("{}/", fake.base_url())).expect("base url");
@@ -500,7 +501,7 @@ fn an_unchanged_report_is_not_downloaded_again_unless_asked() {
         assert_eq!(again(org28, "organization-28-day"), refresh);
         assert_eq!(again(users, "users-28-day"), refresh);
         assert!(requests_to(&fake, PROBE) > probes, "the 1-day probe runs");
-        let series = |out: &github_stats_exporter::copilot::fetch::RunOutput| {
+        let series = |out: &gse_actors::copilot::run::RunOutput| {
             let mut all: Vec<String> = [&out.memory.org, &out.memory.users, &out.memory.seats]
                 .into_iter()
                 .flatten()

@@ -72,6 +72,7 @@
 
 pub mod backfill;
 pub mod clock;
+pub mod copilot;
 pub mod election;
 pub mod exposition;
 pub mod health;

@@ -9,6 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::Recipient;
+use gse_actors::copilot::actor::{CopilotActor, CopilotActorArgs};
+use gse_actors::copilot::mapping::{MapSettings, Scope};
+use gse_actors::copilot::run::RunMemory;
+use gse_actors::copilot::users::UserLabelMode;
 use gse_actors::election::Grant;
 use gse_actors::health::HealthReporter;
 use gse_actors::messages::UpsertBatch;
@@ -17,10 +21,9 @@ use gse_actors::scrape::port::Clock;
 use gse_actors::supervisor::ChildSpec;
 
 use super::github::{rate_settings, retry_settings, SetupError};
-use crate::config::Config;
-use crate::copilot::actor::{CopilotActor, CopilotActorArgs};
-use crate::copilot::fetch::{download_client, RunMemory, RunSettings, Source};
-use crate::copilot::mapping::{MapSettings, Scope};
+use crate::config::{self, Config};
+use crate::copilot::download::download_client;
+use crate::copilot::fetch::{RunSettings, Source};
 use crate::github::auth::Credential;
 use crate::github::client::Client;
 use crate::github::governor::Governor;
@@ -66,7 +69,12 @@ fn map_settings(config: &Config) -> MapSettings {
         pull_requests: c.include_pull_request_activity,
         max_label_values: c.max_label_values as usize,
         emit_day_label: c.emit_day_label,
-        user_label_mode: c.user_label_mode,
+        user_label_mode: match c.user_label_mode {
+            config::UserLabelMode::Login => UserLabelMode::Login,
+            config::UserLabelMode::Id => UserLabelMode::Id,
+            config::UserLabelMode::Hashed => UserLabelMode::Hashed,
+            config::UserLabelMode::None => UserLabelMode::None,
+        },
         user_label_salt: c.user_label_salt.clone(),
     }
 }

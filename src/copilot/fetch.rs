@@ -1,22 +1,22 @@
-//! One Copilot run of one scope (an org or the enterprise): the report-link calls through the
-//! org's GitHub [`Client`] (governor, retries, telemetry), the downloads of every link through a
-//! separate HTTP client that never carries the GitHub token, the streaming read of the files
-//! ([`ValueScanner`]) into typed records, and the mapping to series. What a run remembers for
-//! the next one (the last report days, the series of each part) is [`RunMemory`].
+//! One Copilot run of one scope (an org or the enterprise), the adapter behind the
+//! [`CopilotSource`] port: the organization/enterprise 28-day report and the fresher 1-day
+//! reports after it, the users report and the seats, each read through [`super::download`]
+//! into a sink and mapped to series; each part settled by the recovery rule of
+//! [`gse_actors::copilot::run`].
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use gse_actors::ports::Sample;
-use gse_actors::scrape::port::{ApiError, ApiErrorKind};
+use futures::future::{BoxFuture, FutureExt};
+use gse_actors::copilot::dates::{day_name, day_start};
+use gse_actors::copilot::mapping::{self, MapSettings, Scope};
+use gse_actors::copilot::model::SeatsPage;
+use gse_actors::copilot::run::{settle, CopilotSource, Part, PartError, RunMemory, RunOutput};
+use gse_actors::copilot::sinks::{DaySink, UserSink};
+use gse_actors::scrape::port::ApiTelemetry;
 
-use super::mapping::{self, MapSettings, Scope, UserReduction};
-use super::model::{DayRecord, LinkResponse, SeatsPage, UserRow};
-use super::reader::ValueScanner;
+use super::download::{ReadOutcome, Request};
 use crate::github::client::{Answer, Client};
 
-/// How many times a report's links are asked for again after a download link answered 403.
-const LINK_REFRESHES: u32 = 3;
 /// How many fresher 1-day reports are probed after the 28-day report's latest day.
 const DAY_PROBES: i64 = 3;
 
@@ -50,202 +50,6 @@ pub struct Source {
     pub settings: Arc<RunSettings>,
 }
 
-/// One part of a run's series and the report days it used.
-#[derive(Debug, Clone, Default)]
-pub struct Part {
-    pub samples: Arc<Vec<Sample>>,
-    /// (report name, day used) for the staleness gauge.
-    pub days: Vec<(String, String)>,
-    /// The report's `report_end_day`, for the unchanged check.
-    pub end_day: Option<String>,
-    /// The latest day record (org part only), reused when the report did not change.
-    pub latest: Option<Arc<DayRecord>>,
-    /// The newest 1-day report used (org part only).
-    pub one_day: Option<String>,
-}
-
-/// What a run keeps for the next one.
-#[derive(Debug, Clone, Default)]
-pub struct RunMemory {
-    pub org: Option<Part>,
-    pub users: Option<Part>,
-    pub seats: Option<Part>,
-}
-
-/// The result of one run.
-#[derive(Debug, Default)]
-pub struct RunOutput {
-    pub memory: RunMemory,
-    /// (report, reason, count) of records skipped during this run.
-    pub skipped: Vec<(String, &'static str, u64)>,
-    pub download_bytes: u64,
-    /// Why parts failed (empty when every part succeeded); safe to show.
-    pub problems: Vec<String>,
-}
-
-/// A part that could not be read.
-#[derive(Debug)]
-struct PartError {
-    /// 403/404 on a report or seats endpoint: the part's families are not served.
-    permanent: bool,
-    reason: String,
-}
-
-impl PartError {
-    fn api(what: &str, e: &ApiError) -> PartError {
-        let permanent = matches!(e.kind, ApiErrorKind::Forbidden | ApiErrorKind::NotFound);
-        let reason = match e.kind {
-            ApiErrorKind::Forbidden => format!(
-                "{what}: 403 Forbidden (the credential lacks the Copilot metrics permission)"
-            ),
-            ApiErrorKind::NotFound => {
-                format!("{what}: 404 Not Found (Copilot metrics not enabled, or no access)")
-            }
-            _ => format!("{what}: {e}"),
-        };
-        PartError { permanent, reason }
-    }
-
-    fn transient(reason: String) -> PartError {
-        PartError {
-            permanent: false,
-            reason,
-        }
-    }
-}
-
-/// Receives the decoded values of one report read; reset when the read starts over.
-trait Sink {
-    fn reset(&mut self);
-    fn value(&mut self, bytes: &[u8]);
-    fn malformed(&self) -> u64;
-}
-
-/// Keeps the newest day record of an organization/enterprise report.
-#[derive(Default)]
-struct DaySink {
-    latest: Option<DayRecord>,
-    records: u64,
-    max_records: u64,
-    record_cap: u64,
-    malformed: u64,
-}
-
-impl DaySink {
-    fn new(max_records: u64) -> DaySink {
-        DaySink {
-            max_records,
-            ..DaySink::default()
-        }
-    }
-
-    fn take(&mut self, record: DayRecord) {
-        if record.day.as_deref().and_then(mapping::day_start).is_none() {
-            self.malformed += 1;
-            return;
-        }
-        if self.max_records != 0 && self.records >= self.max_records {
-            self.record_cap += 1;
-            return;
-        }
-        self.records += 1;
-        if self.latest.as_ref().is_none_or(|l| record.day > l.day) {
-            self.latest = Some(record);
-        }
-    }
-}
-
-impl Sink for DaySink {
-    fn reset(&mut self) {
-        *self = DaySink::new(self.max_records);
-    }
-
-    fn value(&mut self, bytes: &[u8]) {
-        match serde_json::from_slice::<DayRecord>(bytes) {
-            Ok(mut record) => match record.day_totals.take() {
-                Some(days) => days.into_iter().for_each(|d| self.take(d)),
-                None => self.take(record),
-            },
-            Err(_) => self.malformed += 1,
-        }
-    }
-
-    fn malformed(&self) -> u64 {
-        self.malformed
-    }
-}
-
-/// Reduces a users report to each user's latest row.
-struct UserSink {
-    users: UserReduction,
-    records: u64,
-    max_records: u64,
-    max_users: usize,
-    record_cap: u64,
-    malformed: u64,
-}
-
-impl UserSink {
-    fn new(max_records: u64, max_users: u64) -> UserSink {
-        let max_users = usize::try_from(max_users).unwrap_or(usize::MAX);
-        UserSink {
-            users: UserReduction::new(max_users),
-            records: 0,
-            max_records,
-            max_users,
-            record_cap: 0,
-            malformed: 0,
-        }
-    }
-}
-
-impl Sink for UserSink {
-    fn reset(&mut self) {
-        *self = UserSink::new(self.max_records, self.max_users as u64);
-    }
-
-    fn value(&mut self, bytes: &[u8]) {
-        match serde_json::from_slice::<UserRow>(bytes) {
-            Ok(row) if row.user_id.is_some() || row.user_login.is_some() => {
-                if self.max_records != 0 && self.records >= self.max_records {
-                    self.record_cap += 1;
-                    return;
-                }
-                self.records += 1;
-                self.users.add(row);
-            }
-            _ => self.malformed += 1,
-        }
-    }
-
-    fn malformed(&self) -> u64 {
-        self.malformed
-    }
-}
-
-/// Reads a users report given as chunks through the real scanner and per-user reduction (as a
-/// run reads its downloads); returns the users kept and the values skipped as malformed. For
-/// the parse benchmark.
-pub fn reduce_users<C: AsRef<[u8]>>(
-    chunks: impl IntoIterator<Item = C>,
-    max_value_bytes: usize,
-) -> (usize, u64) {
-    let mut sink = UserSink::new(0, 0);
-    let mut scanner = ValueScanner::ndjson(max_value_bytes);
-    for chunk in chunks {
-        scanner.push(chunk.as_ref(), &mut |v| sink.value(v));
-    }
-    scanner.finish(&mut |v| sink.value(v));
-    (sink.users.len(), sink.malformed + scanner.malformed())
-}
-
-/// Why a download failed.
-enum DownloadError {
-    /// 403: the signed link expired; ask for the links again.
-    Expired,
-    Failed(String),
-}
-
 impl Source {
     fn scope_path(&self) -> String {
         match self.scope.scope {
@@ -262,188 +66,19 @@ impl Source {
         if s.include_28d {
             let (result, notes) = self.org_part(previous.org.clone(), &mut out).await;
             out.problems.extend(notes);
-            out.memory.org = self.settle(result, previous.org, &mut out);
+            out.memory.org = settle(&self.scope, result, previous.org, &mut out);
         }
         if s.include_users {
             let (result, notes) = self.users_part(previous.users.clone(), &mut out).await;
             out.problems.extend(notes);
-            out.memory.users = self.settle(result, previous.users, &mut out);
+            out.memory.users = settle(&self.scope, result, previous.users, &mut out);
         }
         if s.include_seats {
             let (result, notes) = self.seats_part(now).await;
             out.problems.extend(notes);
-            out.memory.seats = self.settle(result, previous.seats, &mut out);
+            out.memory.seats = settle(&self.scope, result, previous.seats, &mut out);
         }
         out
-    }
-
-    /// A part's outcome: on a permanent failure its series go away; on a transient one the
-    /// previous series stay.
-    fn settle(
-        &self,
-        result: Result<Part, PartError>,
-        previous: Option<Part>,
-        out: &mut RunOutput,
-    ) -> Option<Part> {
-        match result {
-            Ok(part) => Some(part),
-            Err(e) => {
-                tracing::warn!(scope = self.scope.scope, org = %self.scope.org, reason = %e.reason, "copilot report failed");
-                out.problems.push(e.reason);
-                if e.permanent {
-                    None
-                } else {
-                    previous
-                }
-            }
-        }
-    }
-
-    /// The endpoint template of report `what` (`gh_exporter_github_requests{endpoint}`).
-    fn endpoint(&self, what: &str) -> &'static str {
-        let enterprise = self.scope.scope == "enterprise";
-        match (enterprise, what) {
-            (false, "organization-28-day") => {
-                "/orgs/{org}/copilot/metrics/reports/organization-28-day/latest"
-            }
-            (false, "organization-1-day") => {
-                "/orgs/{org}/copilot/metrics/reports/organization-1-day"
-            }
-            (false, _) => "/orgs/{org}/copilot/metrics/reports/users-28-day/latest",
-            (true, "enterprise-28-day") => {
-                "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-28-day/latest"
-            }
-            (true, "enterprise-1-day") => {
-                "/enterprises/{enterprise}/copilot/metrics/reports/enterprise-1-day"
-            }
-            (true, _) => "/enterprises/{enterprise}/copilot/metrics/reports/users-28-day/latest",
-        }
-    }
-
-    async fn links(&self, what: &str, path: &str, query: &[(&str, &str)]) -> LinkAnswer {
-        let url = match self.github.url(path, query) {
-            Ok(url) => url,
-            Err(e) => return LinkAnswer::Failed(PartError::api(what, &e)),
-        };
-        match self
-            .github
-            .get::<LinkResponse>(self.endpoint(what), url, "core")
-            .await
-        {
-            Ok(Answer::Page(page)) => LinkAnswer::Links(page.value),
-            Ok(_) => LinkAnswer::NoReport,
-            Err(e) if e.kind == ApiErrorKind::NotFound => LinkAnswer::NotFound(e),
-            Err(e) => LinkAnswer::Failed(PartError::api(what, &e)),
-        }
-    }
-
-    /// Asks for a report's links and reads every file into `sink`; after an expired link, asks
-    /// again (at most [`LINK_REFRESHES`] times) and starts the read over.
-    async fn read_report(
-        &self,
-        request: Request<'_>,
-        sink: &mut dyn Sink,
-        out: &mut RunOutput,
-    ) -> Result<ReadOutcome, PartError> {
-        let Request {
-            what,
-            path,
-            query,
-            unchanged,
-            cap,
-            ndjson,
-        } = request;
-        let mut refreshes = 0;
-        loop {
-            let links = match self.links(what, path, query).await {
-                LinkAnswer::Links(links) => links,
-                LinkAnswer::NoReport => return Ok(ReadOutcome::NoReport),
-                LinkAnswer::NotFound(e) => return Err(PartError::api(what, &e)),
-                LinkAnswer::Failed(e) => return Err(e),
-            };
-            if let (Some(last), Some(end)) = (unchanged, links.report_end_day.as_deref()) {
-                if end <= last {
-                    return Ok(ReadOutcome::Unchanged);
-                }
-            }
-            sink.reset();
-            let mut scanner = if ndjson {
-                ValueScanner::ndjson(cap)
-            } else {
-                ValueScanner::values(cap)
-            };
-            let mut expired = false;
-            for link in &links.download_links {
-                match self.download(link, &mut scanner, sink, out).await {
-                    Ok(()) => {}
-                    Err(DownloadError::Expired) => {
-                        expired = true;
-                        break;
-                    }
-                    Err(DownloadError::Failed(reason)) => {
-                        return Err(PartError::transient(format!("{what}: download: {reason}")))
-                    }
-                }
-            }
-            if expired {
-                refreshes += 1;
-                if refreshes > LINK_REFRESHES {
-                    return Err(PartError::transient(format!(
-                        "{what}: download links still expired after {LINK_REFRESHES} new links"
-                    )));
-                }
-                tracing::info!(org = %self.scope.org, report = what, "download link expired; asking for new links");
-                continue;
-            }
-            scanner.finish(&mut |v| sink.value(v));
-            let malformed = sink.malformed() + scanner.malformed();
-            return Ok(ReadOutcome::Read { links, malformed });
-        }
-    }
-
-    /// Streams one file into the scanner. No `Authorization` header: the download client has
-    /// none and none is added.
-    async fn download(
-        &self,
-        link: &str,
-        scanner: &mut ValueScanner,
-        sink: &mut dyn Sink,
-        out: &mut RunOutput,
-    ) -> Result<(), DownloadError> {
-        let url = reqwest::Url::parse(link)
-            .map_err(|e| DownloadError::Failed(format!("bad download link: {e}")))?;
-        let retry = &self.github.retry;
-        let attempts = retry.max_attempts.max(1);
-        let mut attempt = 0;
-        let mut response = loop {
-            attempt += 1;
-            let failure = match self.download.get(url.clone()).send().await {
-                Ok(r) if r.status().is_success() => break r,
-                Ok(r) if r.status().as_u16() == 403 => return Err(DownloadError::Expired),
-                Ok(r) if r.status().is_server_error() => format!("status {}", r.status()),
-                Ok(r) => return Err(DownloadError::Failed(format!("status {}", r.status()))),
-                Err(e) => gse_actors::store::error_chain(&e),
-            };
-            if attempt >= attempts {
-                return Err(DownloadError::Failed(failure));
-            }
-            tokio::time::sleep(retry.backoff(attempt)).await;
-        };
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    out.download_bytes += chunk.len() as u64;
-                    scanner.push(&chunk, &mut |v| sink.value(v));
-                }
-                Ok(None) => return Ok(()),
-                Err(e) => {
-                    return Err(DownloadError::Failed(format!(
-                        "reading the body: {}",
-                        gse_actors::store::error_chain(&e)
-                    )))
-                }
-            }
-        }
     }
 
     async fn org_part(
@@ -503,10 +138,10 @@ impl Source {
         if let Some(start) = latest
             .as_ref()
             .and_then(|l| l.day.as_deref())
-            .and_then(mapping::day_start)
+            .and_then(day_start)
         {
             for k in 1..=DAY_PROBES {
-                let day = mapping::day_name(start / 86_400 + k);
+                let day = day_name(start / 86_400 + k);
                 let mut sink = DaySink::new(s.max_records);
                 let read = self
                     .read_report(
@@ -709,93 +344,16 @@ impl Source {
     }
 }
 
-/// One report to read: its name, path and query, the last `report_end_day` read (skip when
-/// the report did not move), and the size cap of one value.
-struct Request<'a> {
-    what: &'a str,
-    path: &'a str,
-    query: &'a [(&'a str, &'a str)],
-    unchanged: Option<&'a str>,
-    cap: usize,
-    /// The files are NDJSON (users reports): a `{` at a line start always starts a record.
-    ndjson: bool,
-}
-
-enum LinkAnswer {
-    Links(LinkResponse),
-    /// 204: no report (yet) for that day.
-    NoReport,
-    NotFound(ApiError),
-    Failed(PartError),
-}
-
-enum ReadOutcome {
-    Read { links: LinkResponse, malformed: u64 },
-    Unchanged,
-    NoReport,
-}
-
-/// The download client: no default headers (never a token), `copilot.download_timeout`.
-pub fn download_client(
-    timeout: Duration,
-    identity: &str,
-) -> Result<reqwest::Client, reqwest::Error> {
-    crate::github::install_crypto_provider();
-    reqwest::Client::builder()
-        .user_agent(format!(
-            "github-stats-exporter/{} ({})",
-            env!("CARGO_PKG_VERSION"),
-            identity
-                .chars()
-                .filter(|c| c.is_ascii_graphic())
-                .take(64)
-                .collect::<String>()
-        ))
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .build()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn day_sink_keeps_the_newest_day_and_honours_the_record_cap() {
-        let mut sink = DaySink::new(2);
-        sink.value(br#"{"report_end_day":"2026-11-03","day_totals":[{"day":"2026-11-01"},{"day":"2026-11-03"},{"day":"2026-11-02"}]}"#);
-        sink.value(br#"{"day_totals":"not a list"}"#);
-        sink.value(br#"{"no_day":1}"#);
-        assert_eq!(
-            sink.latest.as_ref().and_then(|r| r.day.as_deref()),
-            Some("2026-11-03")
-        );
-        assert_eq!(sink.record_cap, 1);
-        assert_eq!(sink.malformed(), 2);
+impl CopilotSource for Source {
+    fn scope(&self) -> &Scope {
+        &self.scope
     }
 
-    #[test]
-    fn user_sink_counts_caps_and_malformed_rows() {
-        let mut sink = UserSink::new(3, 1);
-        for row in [
-            r#"{"user_id":1,"user_login":"a","day":"2026-11-01"}"#,
-            r#"{"user_id":2,"user_login":"b","day":"2026-11-01"}"#,
-            r#"["an","unknown","shape"]"#,
-            r#"{"user_id":1,"user_login":"a","day":"2026-11-02"}"#,
-            r#"{"user_id":3,"user_login":"c","day":"2026-11-02"}"#,
-        ] {
-            sink.value(row.as_bytes());
-        }
-        assert_eq!(sink.users.len(), 1);
-        assert_eq!(sink.users.user_cap_skipped, 1);
-        assert_eq!(sink.record_cap, 1);
-        assert_eq!(sink.malformed(), 1);
+    fn run(self: Arc<Self>, previous: RunMemory, now: f64) -> BoxFuture<'static, RunOutput> {
+        async move { Source::run(&self, previous, now).await }.boxed()
     }
 
-    #[test]
-    fn reduce_users_reads_across_chunks() {
-        let text = b"{\"user_id\":1,\"day\":\"2026-11-01\"}\n{\"user_id\":2,\"day\":\"2026-11-01\"}\n{broken\n";
-        let (users, malformed) = reduce_users(text.chunks(5), 1 << 10);
-        assert_eq!((users, malformed), (2, 1));
+    fn telemetry(&self) -> ApiTelemetry {
+        self.github.telemetry()
     }
 }

@@ -1,11 +1,9 @@
-//! Copilot usage metrics from GitHub's report API (`docs/copilot-metrics.md` is the contract):
-//! the JSON shapes ([`model`]), the streaming reader of report files ([`reader`]), the pure
-//! mapping to `gh_copilot_*` series ([`mapping`]), the GitHub and download I/O of one run
-//! ([`fetch`]) and the per-org (and enterprise) actor that runs it on `copilot.scrape_interval`
-//! and publishes one fenced batch ([`actor`]), built once from the configuration by the composition root ([`crate::app::copilot`]).
+//! The network side of the Copilot usage metrics (`docs/copilot-metrics.md` is the contract):
+//! the adapter behind [`gse_actors::copilot::run::CopilotSource`] — one run of one scope
+//! ([`fetch`]) and the report-link calls and downloads it reads through ([`download`]). The
+//! actor, the JSON shapes, the streaming reader, the sinks and the mapping to `gh_copilot_*`
+//! series are in [`gse_actors::copilot`]; the composition root builds the sources once from
+//! the configuration ([`crate::app::copilot`]).
 
-pub mod actor;
+pub mod download;
 pub mod fetch;
-pub mod mapping;
-pub mod model;
-pub mod reader;

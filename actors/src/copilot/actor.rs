@@ -1,6 +1,6 @@
 //! CopilotActor: one per org this replica owns (and one for the enterprise, started with the
 //! first configured org). Runs at start, then every `copilot.scrape_interval`; never two runs at
-//! once. A run ([`Source::run`]) is a future spawned into the actor's context whose result
+//! once. A run ([`CopilotSource::run`]) is a future spawned into the actor's context whose result
 //! comes back as a [`RunDone`] message, so the mailbox never waits on I/O and stopping the actor
 //! cancels the run. Each run ends with ONE `UpsertBatch` under the actor's grant, for its own
 //! partition (`<org>/copilot`), so it never replaces the org's activity series. The component
@@ -12,22 +12,22 @@ use std::time::Duration;
 use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, WrapFuture,
 };
-use gse_actors::election::validity::under_lease;
-use gse_actors::election::Grant;
-use gse_actors::health::{ComponentStatus, HealthReporter};
-use gse_actors::messages::UpsertBatch;
-use gse_actors::metrics::copilot as families;
-use gse_actors::metrics::github_api;
-use gse_actors::ports::{CounterDeltas, OrgBatch, Sample};
-use gse_actors::scrape::actor::CounterLedger;
-use gse_actors::scrape::port::Clock;
 
-use super::fetch::{RunMemory, RunOutput, Source};
-use super::mapping;
+use super::dates::day_start;
+use super::run::{CopilotSource, RunMemory, RunOutput};
+use crate::election::validity::under_lease;
+use crate::election::Grant;
+use crate::health::{ComponentStatus, HealthReporter};
+use crate::messages::UpsertBatch;
+use crate::metrics::copilot as families;
+use crate::metrics::github_api;
+use crate::ports::{CounterDeltas, OrgBatch, Sample};
+use crate::scrape::actor::CounterLedger;
+use crate::scrape::port::Clock;
 
 /// Everything a CopilotActor is built from (a fresh one on every restart).
 pub struct CopilotActorArgs {
-    pub source: Arc<Source>,
+    pub source: Arc<dyn CopilotSource>,
     pub interval: Duration,
     pub grant: Option<Grant>,
     /// The store partition of this scope's series (`<org>/copilot`).
@@ -76,7 +76,7 @@ impl CopilotActor {
     }
 
     fn publish(&mut self, out: RunOutput) {
-        let scope = &self.args.source.scope;
+        let scope = self.args.source.scope();
         let now = self.args.clock.now();
         let base = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
             let mut labels = vec![
@@ -94,7 +94,7 @@ impl CopilotActor {
         {
             samples.extend(part.samples.iter().cloned());
             for (report, day) in &part.days {
-                if let Some(start) = mapping::day_start(day) {
+                if let Some(start) = day_start(day) {
                     samples.push(Sample {
                         metric: families::STALENESS.name.to_string(),
                         labels: base(&[("report", report)]),
@@ -128,7 +128,7 @@ impl CopilotActor {
                 );
             }
             // The report-link and seat calls, in the shared request counter of the org.
-            for ((endpoint, class), count) in &self.args.source.github.telemetry().requests {
+            for ((endpoint, class), count) in &self.args.source.telemetry().requests {
                 let mut labels = vec![
                     ("endpoint".to_string(), endpoint.clone()),
                     ("org".to_string(), scope.org.clone()),
@@ -189,7 +189,7 @@ impl Handler<CopilotRunNow> for CopilotActor {
         let source = self.args.source.clone();
         let previous = self.memory().clone();
         let now = self.args.clock.now();
-        let run = async move { source.run(previous, now).await };
+        let run = source.run(previous, now);
         // Under the grant: nothing starts once its lease has lapsed, a run in flight is
         // dropped at the lapse, and the client checks the lease before every request.
         let validity = self.args.grant.as_ref().map(|g| g.validity.clone());

@@ -1,16 +1,16 @@
 //! From Copilot report records to `gh_copilot_*` series, exactly as `docs/copilot-metrics.md`
-//! says: pure functions of a record (or the reduced users, or the seats) and the settings, no
-//! I/O, no clock (the seats' reference time is a parameter).
+//! says: pure functions of a day record (or the seats) and the settings, no I/O, no clock (the
+//! seats' reference time is a parameter). The per-user families are in [`super::users`].
 
 use std::collections::{BTreeMap, HashMap};
 
-use gse_actors::metrics::copilot as families;
-use gse_actors::ports::Sample;
-use secrecy::{ExposeSecret, SecretString};
-use sha2::{Digest, Sha256};
+use secrecy::SecretString;
 
-use super::model::{BreakdownRow, DayRecord, Seat, UserRow};
-use crate::config::UserLabelMode;
+use super::dates::{day_start, timestamp};
+use super::model::{BreakdownRow, DayRecord, Seat};
+use super::users::UserLabelMode;
+use crate::metrics::copilot as families;
+use crate::ports::Sample;
 
 /// Who a report is about: `scope` (`organization` | `enterprise`) and the `org` label.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,13 @@ impl Scope {
         labels
     }
 
-    fn sample(&self, metric: &str, day: Option<&str>, extra: &[(&str, &str)], v: f64) -> Sample {
+    pub(super) fn sample(
+        &self,
+        metric: &str,
+        day: Option<&str>,
+        extra: &[(&str, &str)],
+        v: f64,
+    ) -> Sample {
         Sample {
             metric: metric.to_string(),
             labels: self.labels(day, extra),
@@ -177,7 +183,7 @@ fn breakdown_arrays(r: &DayRecord) -> impl Iterator<Item = &Vec<BreakdownRow>> {
     .flatten()
 }
 
-fn add(into: &mut [Option<f64>; 7], from: [Option<f64>; 7]) {
+pub(super) fn add(into: &mut [Option<f64>; 7], from: [Option<f64>; 7]) {
     for (a, b) in into.iter_mut().zip(from) {
         if let Some(b) = b {
             *a = Some(a.unwrap_or(0.0) + b);
@@ -406,75 +412,6 @@ pub fn day_record_series(scope: &Scope, r: &DayRecord, s: &MapSettings) -> Vec<S
     out
 }
 
-/// Midnight UTC of `YYYY-MM-DD`, in Unix seconds.
-pub fn day_start(day: &str) -> Option<i64> {
-    let mut parts = day.trim().splitn(3, '-');
-    let y: i64 = parts.next()?.parse().ok()?;
-    let m: u32 = parts.next()?.parse().ok()?;
-    let d: u32 = parts.next()?.get(..2)?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
-        return None;
-    }
-    Some(days_from_civil(y, m, d) * 86_400)
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-/// `YYYY-MM-DD` of a Unix day number.
-pub fn day_name(unix_day: i64) -> String {
-    let z = unix_day + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Unix seconds of an RFC 3339 timestamp (`2026-11-30T12:00:00Z`, fractions and offsets
-/// allowed).
-pub fn timestamp(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let date = day_start(text.get(..10)?)?;
-    let rest = text.get(10..)?;
-    let rest = rest.strip_prefix(['T', 't', ' '])?;
-    let h: i64 = rest.get(0..2)?.parse().ok()?;
-    let mi: i64 = rest.get(3..5)?.parse().ok()?;
-    let s: i64 = rest.get(6..8)?.parse().ok()?;
-    let mut tail = &rest[8..];
-    if let Some(frac) = tail.strip_prefix('.') {
-        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
-        tail = &frac[digits..];
-    }
-    let offset = match tail {
-        "" | "Z" | "z" => 0,
-        _ => {
-            let sign = match tail.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let oh: i64 = tail.get(1..3)?.parse().ok()?;
-            let om: i64 = tail.get(4..6)?.parse().ok()?;
-            sign * (oh * 3600 + om * 60)
-        }
-    };
-    Some(date + h * 3600 + mi * 60 + s - offset)
-}
-
 /// Seats by plan and activity age against `now` (Unix seconds): every plan seen gets all four
 /// buckets.
 pub fn seats_series(scope: &Scope, seats: &[Seat], now: i64) -> Vec<Sample> {
@@ -511,132 +448,6 @@ pub fn seats_series(scope: &Scope, seats: &[Seat], now: i64) -> Vec<Sample> {
         }
     }
     out
-}
-
-/// Each user's latest row of a users report, in bounded memory: one entry per user.
-#[derive(Debug, Default)]
-pub struct UserReduction {
-    /// Key (id, else login) → index into `users`.
-    index: HashMap<String, usize>,
-    users: Vec<UserRow>,
-    max_users: usize,
-    /// Rows of users past `max_users`.
-    pub user_cap_skipped: u64,
-}
-
-impl UserReduction {
-    /// `max_users` = 0: no cap.
-    pub fn new(max_users: usize) -> UserReduction {
-        UserReduction {
-            max_users,
-            ..UserReduction::default()
-        }
-    }
-
-    /// Takes one row (keeps it when it is the user's latest day so far).
-    pub fn add(&mut self, row: UserRow) {
-        let key = match (&row.user_id, &row.user_login) {
-            (Some(id), _) => id.to_string(),
-            (None, Some(login)) => format!("login:{login}"),
-            (None, None) => return,
-        };
-        match self.index.get(&key) {
-            Some(&i) => {
-                if row.day > self.users[i].day {
-                    self.users[i] = row;
-                }
-            }
-            None => {
-                if self.max_users != 0 && self.users.len() >= self.max_users {
-                    self.user_cap_skipped += 1;
-                    return;
-                }
-                self.index.insert(key, self.users.len());
-                self.users.push(row);
-            }
-        }
-    }
-
-    /// Users kept.
-    pub fn len(&self) -> usize {
-        self.users.len()
-    }
-
-    /// No user kept.
-    pub fn is_empty(&self) -> bool {
-        self.users.is_empty()
-    }
-
-    /// The per-user families.
-    pub fn series(&self, scope: &Scope, s: &MapSettings) -> Vec<Sample> {
-        let mut out = Vec::new();
-        if s.user_label_mode == UserLabelMode::None {
-            let mut sums = [None; 7];
-            let mut last: Option<&str> = None;
-            for user in &self.users {
-                add(&mut sums, user.counters().values());
-                if let Some(day) = user.day.as_deref() {
-                    if last.is_none_or(|l| day > l) {
-                        last = Some(day);
-                    }
-                }
-            }
-            let day = last.filter(|_| s.emit_day_label);
-            push_user(&mut out, scope, day, &[], sums, last);
-            return out;
-        }
-        for user in &self.users {
-            let label = match s.user_label_mode {
-                UserLabelMode::Login => user.user_login.clone(),
-                UserLabelMode::Id => user.user_id.map(|id| id.to_string()),
-                UserLabelMode::Hashed => user
-                    .user_login
-                    .as_deref()
-                    .map(|login| hashed(s.user_label_salt.as_ref(), login)),
-                UserLabelMode::None => None,
-            };
-            let Some(label) = label else { continue };
-            let day = user.day.as_deref().filter(|_| s.emit_day_label);
-            push_user(
-                &mut out,
-                scope,
-                day,
-                &[("user", &label)],
-                user.counters().values(),
-                user.day.as_deref(),
-            );
-        }
-        out
-    }
-}
-
-fn push_user(
-    out: &mut Vec<Sample>,
-    scope: &Scope,
-    day: Option<&str>,
-    extra: &[(&str, &str)],
-    values: [Option<f64>; 7],
-    last_day: Option<&str>,
-) {
-    for (family, value) in families::USER.iter().zip(values) {
-        if let Some(v) = value {
-            out.push(scope.sample(family.name, day, extra, v));
-        }
-    }
-    if let Some(ts) = last_day.and_then(day_start) {
-        out.push(scope.sample(families::USER_LAST_ACTIVE_DAY.name, day, extra, ts as f64));
-    }
-}
-
-/// First 16 hex digits of SHA-256(salt ‖ login).
-pub fn hashed(salt: Option<&SecretString>, login: &str) -> String {
-    let mut hasher = Sha256::new();
-    if let Some(salt) = salt {
-        hasher.update(salt.expose_secret().as_bytes());
-    }
-    hasher.update(login.as_bytes());
-    let digest = hasher.finalize();
-    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
 /// `gh_copilot_report_day_timestamp_seconds{report}` (with `day` = that day under
@@ -855,68 +666,5 @@ mod tests {
         assert_eq!(seat("business", "none"), Some(0.0));
         assert_eq!(seat("unknown", "none"), Some(1.0));
         assert_eq!(seat("enterprise", "none"), Some(1.0));
-    }
-
-    #[test]
-    fn dates_round_trip() {
-        assert_eq!(day_start("1970-01-02"), Some(86_400));
-        assert_eq!(
-            day_name(day_start("2026-03-01").unwrap() / 86_400),
-            "2026-03-01"
-        );
-        assert_eq!(
-            timestamp("2026-12-01T01:00:00+01:00"),
-            day_start("2026-12-01")
-        );
-    }
-
-    #[test]
-    fn users_keep_their_latest_day_and_honour_the_cap_and_modes() {
-        let rows = [
-            r#"{"user_id":1,"user_login":"ann","day":"2026-11-29","loc_added_sum":1}"#,
-            r#"{"user_id":2,"user_login":"bob","day":"2026-11-30","loc_added_sum":2}"#,
-            r#"{"user_id":1,"user_login":"ann","day":"2026-11-30","loc_added_sum":3}"#,
-            r#"{"user_id":3,"user_login":"cat","day":"2026-11-30","loc_added_sum":4}"#,
-        ];
-        let mut users = UserReduction::new(2);
-        for row in rows {
-            users.add(serde_json::from_str(row).unwrap());
-        }
-        assert_eq!(users.len(), 2);
-        assert_eq!(users.user_cap_skipped, 1);
-        let out = users.series(&scope(), &MapSettings::default());
-        assert_eq!(
-            find(&out, "gh_copilot_user_loc_added_sum", &[("user", "ann")]),
-            Some(3.0)
-        );
-        let id = MapSettings {
-            user_label_mode: UserLabelMode::Id,
-            ..MapSettings::default()
-        };
-        let out = users.series(&scope(), &id);
-        assert_eq!(
-            find(&out, "gh_copilot_user_loc_added_sum", &[("user", "2")]),
-            Some(2.0)
-        );
-        let none = MapSettings {
-            user_label_mode: UserLabelMode::None,
-            ..MapSettings::default()
-        };
-        let out = users.series(&scope(), &none);
-        assert_eq!(find(&out, "gh_copilot_user_loc_added_sum", &[]), Some(5.0));
-        assert!(out
-            .iter()
-            .all(|s| s.labels.iter().all(|(k, _)| k != "user")));
-        let salt = SecretString::from("pepper");
-        let h = hashed(Some(&salt), "ann");
-        assert_eq!(h.len(), 16);
-        assert_ne!(h, hashed(Some(&SecretString::from("salt")), "ann"));
-        let hashed_mode = MapSettings {
-            user_label_mode: UserLabelMode::Hashed,
-            user_label_salt: Some(salt),
-            ..MapSettings::default()
-        };
-        let out = users.series(&scope(), &hashed_mode);
-        assert!(find(&out, "gh_copilot_user_loc_added_sum", &[("user", &h)]).is_some());
     }
 }

@@ -1,0 +1,178 @@
+//! What one Copilot run of one scope is, seen from the decisions: the port the run goes
+//! through ([`CopilotSource`]), what it returns ([`RunOutput`]), what it remembers for the next
+//! run ([`RunMemory`], one [`Part`] per report family), what a failed part means
+//! ([`PartError`]) and the recovery rule ([`settle`]): a permanent failure (403/404) takes the
+//! part's series away, a transient one keeps the previous series.
+
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::mapping::Scope;
+use super::model::DayRecord;
+use crate::ports::Sample;
+use crate::scrape::port::{ApiError, ApiErrorKind, ApiTelemetry};
+
+/// One scope's Copilot reports, as the CopilotActor runs them. The adapter does the GitHub
+/// calls (with the token) and the downloads (without it); pagination, retries and signed links
+/// are its business.
+pub trait CopilotSource: Send + Sync + 'static {
+    /// Who the reports are about.
+    fn scope(&self) -> &Scope;
+    /// Runs every enabled part, starting from what the previous run remembered; `now` is Unix
+    /// seconds (the seats' reference when GitHub sends no `Date`).
+    fn run(self: Arc<Self>, previous: RunMemory, now: f64) -> BoxFuture<'static, RunOutput>;
+    /// The telemetry of the scope's GitHub client (request totals since it started).
+    fn telemetry(&self) -> ApiTelemetry;
+}
+
+/// One part of a run's series and the report days it used.
+#[derive(Debug, Clone, Default)]
+pub struct Part {
+    pub samples: Arc<Vec<Sample>>,
+    /// (report name, day used) for the staleness gauge.
+    pub days: Vec<(String, String)>,
+    /// The report's `report_end_day`, for the unchanged check.
+    pub end_day: Option<String>,
+    /// The latest day record (org part only), reused when the report did not change.
+    pub latest: Option<Arc<DayRecord>>,
+    /// The newest 1-day report used (org part only).
+    pub one_day: Option<String>,
+}
+
+/// What a run keeps for the next one.
+#[derive(Debug, Clone, Default)]
+pub struct RunMemory {
+    pub org: Option<Part>,
+    pub users: Option<Part>,
+    pub seats: Option<Part>,
+}
+
+/// The result of one run.
+#[derive(Debug, Default)]
+pub struct RunOutput {
+    pub memory: RunMemory,
+    /// (report, reason, count) of records skipped during this run.
+    pub skipped: Vec<(String, &'static str, u64)>,
+    pub download_bytes: u64,
+    /// Why parts failed (empty when every part succeeded); safe to show.
+    pub problems: Vec<String>,
+}
+
+/// A part that could not be read.
+#[derive(Debug)]
+pub struct PartError {
+    /// 403/404 on a report or seats endpoint: the part's families are not served.
+    pub permanent: bool,
+    /// Why, safe to show.
+    pub reason: String,
+}
+
+impl PartError {
+    /// What a failed GitHub call of report `what` means: 403 and 404 are permanent (no
+    /// permission, or Copilot metrics not enabled); anything else is transient.
+    pub fn api(what: &str, e: &ApiError) -> PartError {
+        let permanent = matches!(e.kind, ApiErrorKind::Forbidden | ApiErrorKind::NotFound);
+        let reason = match e.kind {
+            ApiErrorKind::Forbidden => format!(
+                "{what}: 403 Forbidden (the credential lacks the Copilot metrics permission)"
+            ),
+            ApiErrorKind::NotFound => {
+                format!("{what}: 404 Not Found (Copilot metrics not enabled, or no access)")
+            }
+            _ => format!("{what}: {e}"),
+        };
+        PartError { permanent, reason }
+    }
+
+    /// A failure that keeps the previous series.
+    pub fn transient(reason: String) -> PartError {
+        PartError {
+            permanent: false,
+            reason,
+        }
+    }
+}
+
+/// A part's outcome: on a permanent failure its series go away; on a transient one the
+/// previous series stay. The failure's reason joins the run's problems.
+pub fn settle(
+    scope: &Scope,
+    result: Result<Part, PartError>,
+    previous: Option<Part>,
+    out: &mut RunOutput,
+) -> Option<Part> {
+    match result {
+        Ok(part) => Some(part),
+        Err(e) => {
+            tracing::warn!(scope = scope.scope, org = %scope.org, reason = %e.reason, "copilot report failed");
+            out.problems.push(e.reason);
+            if e.permanent {
+                None
+            } else {
+                previous
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> Scope {
+        Scope {
+            scope: "organization",
+            org: "acme".into(),
+        }
+    }
+
+    fn previous() -> Option<Part> {
+        Some(Part {
+            end_day: Some("2026-11-30".into()),
+            ..Part::default()
+        })
+    }
+
+    fn api(kind: ApiErrorKind) -> PartError {
+        let e = ApiError {
+            kind,
+            endpoint: "/orgs/{org}/copilot/billing/seats",
+            detail: "detail".into(),
+        };
+        PartError::api("copilot seats", &e)
+    }
+
+    #[test]
+    fn forbidden_and_not_found_drop_the_series_anything_else_keeps_them() {
+        for (kind, kept) in [
+            (ApiErrorKind::Forbidden, false),
+            (ApiErrorKind::NotFound, false),
+            (ApiErrorKind::Server, true),
+            (ApiErrorKind::Transport, true),
+        ] {
+            let mut out = RunOutput::default();
+            let part = settle(&scope(), Err(api(kind)), previous(), &mut out);
+            assert_eq!(part.is_some(), kept, "{kind:?}");
+            assert_eq!(out.problems.len(), 1);
+            assert!(out.problems[0].starts_with("copilot seats: "));
+        }
+        let mut out = RunOutput::default();
+        let part = settle(
+            &scope(),
+            Err(PartError::transient("no report yet".into())),
+            None,
+            &mut out,
+        );
+        assert!(part.is_none());
+        assert_eq!(out.problems, ["no report yet"]);
+    }
+
+    #[test]
+    fn a_part_read_replaces_the_previous_one() {
+        let mut out = RunOutput::default();
+        let part = settle(&scope(), Ok(Part::default()), previous(), &mut out);
+        assert_eq!(part.and_then(|p| p.end_day), None);
+        assert!(out.problems.is_empty());
+    }
+}
