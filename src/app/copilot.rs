@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actix::Recipient;
 use gse_actors::copilot::actor::{CopilotActor, CopilotActorArgs};
 use gse_actors::copilot::mapping::{MapSettings, Scope};
 use gse_actors::copilot::run::RunMemory;
@@ -18,7 +17,7 @@ use gse_actors::health::HealthReporter;
 use gse_actors::messages::UpsertBatch;
 use gse_actors::scrape::actor::CounterLedger;
 use gse_actors::scrape::port::Clock;
-use gse_actors::supervisor::ChildSpec;
+use gse_actors::supervisor::{ActorSlot, ChildSpec, NotStarted, StartedBefore};
 
 use super::github::{rate_settings, retry_settings, SetupError};
 use crate::config::{self, Config};
@@ -49,7 +48,7 @@ struct Entry {
 pub struct CopilotActors {
     by_org: BTreeMap<String, Vec<Entry>>,
     interval: Duration,
-    store: Arc<dyn Fn() -> Option<Recipient<UpsertBatch>> + Send + Sync>,
+    store: StartedBefore<UpsertBatch>,
     health: HealthReporter,
     clock: Arc<dyn Clock>,
 }
@@ -84,7 +83,7 @@ impl CopilotActors {
     pub fn new(
         config: &Config,
         clients: Vec<(String, Arc<Client>)>,
-        store: Arc<dyn Fn() -> Option<Recipient<UpsertBatch>> + Send + Sync>,
+        store: StartedBefore<UpsertBatch>,
         health: HealthReporter,
         clock: Arc<dyn Clock>,
     ) -> Result<Option<CopilotActors>, SetupError> {
@@ -228,9 +227,10 @@ impl CopilotActors {
                     self.interval,
                     grant.clone(),
                 );
-                let (spec, _slot) = ChildSpec::actor(entry.name.clone(), move |_| {
-                    let store = store().expect("the store actor runs before the scrapers");
-                    CopilotActor::new(CopilotActorArgs {
+                let slot = ActorSlot::new();
+                ChildSpec::try_actor_in(&slot, entry.name.clone(), move |_| {
+                    let store = store.get()?;
+                    Ok::<_, NotStarted>(CopilotActor::new(CopilotActorArgs {
                         source: source.clone(),
                         interval,
                         grant: grant.clone(),
@@ -241,9 +241,8 @@ impl CopilotActors {
                         clock: clock.clone(),
                         memory: memory.clone(),
                         counters: counters.clone(),
-                    })
-                });
-                spec
+                    }))
+                })
             })
             .collect()
     }

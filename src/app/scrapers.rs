@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use futures::future::{FutureExt, LocalBoxFuture};
 
-use actix::Recipient;
 use gse_actors::messages::{EnqueueMissing, UpsertBatch};
 use gse_actors::scrape::actor::{CounterLedger, ScrapeActor, ScrapeActorArgs};
 use gse_actors::scrape::cycle::CycleSettings;
@@ -24,7 +23,9 @@ use gse_actors::election::fenced_state::FencedState;
 use gse_actors::election::manager::ScraperHost;
 use gse_actors::election::{Grant, StaleWriteHook};
 use gse_actors::scrape::port::GithubApi;
-use gse_actors::supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorSlot, SupervisorSpec};
+use gse_actors::supervisor::{
+    ActorSlot, ChildSpec, NotStarted, StartedBefore, Strategy, SupervisorSlot, SupervisorSpec,
+};
 
 use crate::backfill_worker::ScraperSlots;
 
@@ -33,16 +34,15 @@ use crate::config::{Config, OrgConfig};
 use crate::github::api::OrgApi;
 use crate::github::client::Client;
 
-/// Finds the current incarnation of an actor the scrapers send to.
-pub type RecipientLookup<M> = Arc<dyn Fn() -> Option<Recipient<M>> + Send + Sync>;
-
 /// Shared dependencies of every scraper.
 #[derive(Clone)]
 pub struct ScrapeDeps {
     pub clock: Arc<dyn Clock>,
     pub state_store: Arc<dyn ScrapeStateStore>,
-    pub store: RecipientLookup<UpsertBatch>,
-    pub backfill: RecipientLookup<EnqueueMissing>,
+    /// The StoreActor (started before the scrapers' subtree).
+    pub store: StartedBefore<UpsertBatch>,
+    /// Where missed windows go (started before the scrapers' subtree).
+    pub backfill: StartedBefore<EnqueueMissing>,
     pub observer: Arc<dyn ScrapeObserver>,
     /// Tells the RoleManager that the store rejected a write under a grant.
     pub on_stale: Option<StaleWriteHook>,
@@ -160,17 +160,13 @@ impl OrgScrapers {
             grant.clone(),
             deps.on_stale.clone(),
         ));
-        Some(ChildSpec::actor_in(
+        Some(ChildSpec::try_actor_in(
             &entry.slot,
             child_name(org),
             move |_| {
-                // rest_for_one in the root starts the store and the backfill sink before the
-                // scrapers' supervisor, so both are present; if not, this start fails and is
-                // retried.
-                let store = (deps.store)().expect("the store actor runs before the scrapers");
-                let backfill =
-                    (deps.backfill)().expect("the backfill sink runs before the scrapers");
-                ScrapeActor::new(ScrapeActorArgs {
+                let store = deps.store.get()?;
+                let backfill = deps.backfill.get()?;
+                Ok::<_, NotStarted>(ScrapeActor::new(ScrapeActorArgs {
                     settings: settings.clone(),
                     org: org_config.org.clone(),
                     interval: org_config.scrape_interval,
@@ -184,7 +180,7 @@ impl OrgScrapers {
                     backfill,
                     observer: deps.observer.clone(),
                     counters: ledger.clone(),
-                })
+                }))
             },
         ))
     }

@@ -21,12 +21,14 @@ use gse_actors::scrape::pending::{PendingBackfill, PendingBackfillCollector};
 use gse_actors::scrape::progress::ScrapeProgress;
 use gse_actors::service_health::ServiceHealthRegistry;
 use gse_actors::store::{error_chain, ExpositionCell, StoreActor};
-use gse_actors::supervisor::{ActorSlot, ChildSpec, Strategy, SupervisorSlot, SupervisorSpec};
+use gse_actors::supervisor::{
+    ActorSlot, ChildSpec, StartedBefore, Strategy, SupervisorSlot, SupervisorSpec,
+};
 use gse_actors::tick::TickRunner;
 
 use super::adapters::{redis_settings, SharedMetricStore, GITHUB_PROBE_INTERVAL};
 use super::copilot::CopilotActors;
-use super::scrapers::{self, RecipientLookup};
+use super::scrapers;
 use super::RunError;
 use crate::config::{Config, StaticRole};
 use crate::queue::dedup_redis::RedisDedup;
@@ -73,14 +75,13 @@ impl Shared {
     }
 
     /// The StoreActor's current incarnation, as the scrapers and Copilot actors find it.
-    pub fn store_lookup<M>(&self) -> RecipientLookup<M>
+    pub fn store_lookup<M>(&self) -> StartedBefore<M>
     where
         StoreActor: actix::Handler<M>,
         M: actix::Message + Send + 'static,
         M::Result: Send,
     {
-        let slot = self.store_slot.clone();
-        Arc::new(move || slot.get().map(|a| a.recipient()))
+        StartedBefore::slot("the store actor", &self.store_slot)
     }
 }
 
@@ -128,7 +129,7 @@ pub(super) struct Backfill {
     /// `amqp` (when RabbitMQ is configured) and `backfill_dispatcher`, or `backfill_pending`.
     pub children: Vec<ChildSpec>,
     /// Where scrapers send missed windows.
-    pub sink: RecipientLookup<EnqueueMissing>,
+    pub sink: StartedBefore<EnqueueMissing>,
     /// Windows not queued because backfill is disabled (`/metrics/replica`).
     pub pending: PendingBackfillCollector,
 }
@@ -153,7 +154,7 @@ pub(super) fn backfill(
         });
         return Ok(Backfill {
             children: vec![spec],
-            sink: Arc::new(move || slot.get().map(|a| a.recipient())),
+            sink: StartedBefore::slot("backfill_pending", &slot),
             pending,
         });
     }
@@ -197,7 +198,7 @@ pub(super) fn backfill(
     ));
     Ok(Backfill {
         children,
-        sink: Arc::new(move || slot.get().map(|a| a.recipient())),
+        sink: StartedBefore::slot("backfill_dispatcher", &slot),
         pending,
     })
 }
