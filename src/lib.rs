@@ -11,7 +11,6 @@
 #![forbid(unsafe_code)]
 
 pub mod app;
-pub mod backfill_worker;
 pub mod cli;
 pub mod config;
 pub mod copilot;

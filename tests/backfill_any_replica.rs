@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use github_stats_exporter::backfill_worker::CatchUpWorker;
+use gse_actors::backfill::catch_up::CatchUpWorker;
 use gse_actors::backfill::job::Reason;
 use gse_actors::backfill::{BackfillJob, BackfillWorker};
 use gse_actors::election::Grant;

@@ -19,9 +19,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use actix::Actor as _;
 use backfill_support::{cleanup, counter, unique, url, wait_connected, within, BROKER};
-use github_stats_exporter::backfill_worker::CatchUpWorker;
 use github_stats_exporter::queue::names::QueueNames;
 use github_stats_exporter::queue::rabbit::RabbitQueue;
+use gse_actors::backfill::catch_up::CatchUpWorker;
 use gse_actors::backfill::consumer::ConsumerShared;
 use gse_actors::backfill::{
     consumer_pool_spec, BackfillDispatcher, BackfillRequest, ConsumerSettings, DispatcherSettings,

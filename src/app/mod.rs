@@ -34,8 +34,9 @@ use crate::config::Config;
 use crate::http::{self, HttpLimits, HttpState, LandingInfo};
 use crate::replica_metrics::ReplicaMetrics;
 use crate::store::redis::RedisSetupError;
-use crate::{backfill_worker, election, queue};
+use crate::{election, queue};
 use adapters::{build_elector, build_queue, build_store, role_mode};
+use gse_actors::backfill::catch_up;
 use scrapers::ScrapeDeps;
 use tree::Shared;
 
@@ -190,7 +191,7 @@ pub async fn run_with(
     .map_err(RunError::Github)?
     .map(Arc::new);
     if config.backfill.enabled {
-        let worker = backfill_worker::CatchUpWorker {
+        let worker = catch_up::CatchUpWorker {
             state: state_store,
             scrapers: scrapers.slots(),
         };

@@ -27,7 +27,7 @@ use gse_actors::supervisor::{
     ActorSlot, ChildSpec, NotStarted, StartedBefore, Strategy, SupervisorSlot, SupervisorSpec,
 };
 
-use crate::backfill_worker::ScraperSlots;
+use gse_actors::backfill::catch_up::ScraperSlots;
 
 use super::github::{org_clients, SetupError};
 use crate::config::{Config, OrgConfig};

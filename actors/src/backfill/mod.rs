@@ -12,6 +12,8 @@
 //!   what it could not publish when it stops goes to a [`JobStash`] and is published by the
 //!   next dispatcher.
 //! - [`stash`]: [`MemoryStash`], the in-process [`JobStash`] (Redis's is in the main package).
+//! - [`catch_up`]: [`catch_up::CatchUpWorker`], the [`BackfillWorker`] that confirms a window was
+//!   recovered from the scrape state, and nudges the org's scraper when it was not.
 //! - [`consumer`]: the consumer loop (ack after stored, retry tiers, dead letters) and
 //!   [`consumer_pool_spec`], the supervised pool every replica runs.
 //! - [`metrics`]: the `gh_exporter_backfill_*` families recorded on `/metrics/replica`.
@@ -20,6 +22,7 @@
 //! failed attempt is republished (confirmed) before the original is acknowledged. Processing is
 //! idempotent, so a redelivery after a reconnect does no harm.
 
+pub mod catch_up;
 pub mod consumer;
 pub mod dedup;
 pub mod dispatcher;

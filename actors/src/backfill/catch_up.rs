@@ -1,8 +1,8 @@
-//! The backfill worker behind the consumer pool: it confirms that the window a job names has
+//! The catch-up worker behind the consumer pool: it confirms that the window a job names has
 //! been recovered, and asks the org's ScrapeActor for a cycle when it has not.
 //!
 //! Why this works: a scrape cycle never advances a repository's cursor past a fetch that
-//! failed (`actors/src/scrape/log.rs`), and every window is recomputed from the event log at
+//! failed ([`crate::scrape::log`]), and every window is recomputed from the event log at
 //! each cycle's `now`. So the next successful cycle fetches exactly what was missed, and the
 //! full metric window the miss affected is recomputed — never a shorter one. A job is done when
 //! the stored cursors for its repository (every repository for `*`) have passed its
@@ -18,15 +18,15 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
+use crate::backfill::job::Reason;
+use crate::backfill::{BackfillJob, BackfillWorker, JobError};
+use crate::messages::ScrapeNow;
+use crate::scrape::actor::ScrapeActor;
+use crate::scrape::log::{state_key, OrgState, RepoLog};
+use crate::scrape::port::ScrapeStateStore;
+use crate::supervisor::ActorSlot;
 use actix::Addr;
 use futures::future::{BoxFuture, FutureExt};
-use gse_actors::backfill::job::Reason;
-use gse_actors::backfill::{BackfillJob, BackfillWorker, JobError};
-use gse_actors::messages::ScrapeNow;
-use gse_actors::scrape::actor::ScrapeActor;
-use gse_actors::scrape::log::{state_key, OrgState, RepoLog};
-use gse_actors::scrape::port::ScrapeStateStore;
-use gse_actors::supervisor::ActorSlot;
 
 /// The ScrapeActor slot of every org this replica scrapes.
 pub type ScraperSlots = Arc<BTreeMap<String, ActorSlot<ScrapeActor>>>;
