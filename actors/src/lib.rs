@@ -9,21 +9,25 @@
 //!   changed, and publishes pre-rendered `/metrics` bodies in an [`store::ExpositionCell`].
 //! - [`backfill`]: BackfillDispatcher (coalesce, dedup, per-org cap, confirmed publish, outage
 //!   buffer) and the supervised consumer pool (ack after stored, retry tiers, dead letters), over
-//!   the `JobQueue` / `BackfillWorker` ports.
+//!   the `JobQueue` / `BackfillWorker` ports; the catch-up worker that confirms recoveries.
+//! - [`election`]: RoleManager — lease rounds over the `LeaderElector` port; its decisions are
+//!   plain data in [`election::tenures`].
+//! - [`scrape`]: ScrapeActor per org, its GitHub and state ports, window arithmetic, LOC.
+//! - [`copilot`]: CopilotActor per org or enterprise over the `CopilotSource` port; report
+//!   parsing in bounded memory and the mapping of reports to series.
 //!
 //! Shared pieces:
 //! - [`exposition`]: Prometheus text 0.0.4 / OpenMetrics 1.0 rendering and gzip.
 //! - [`metrics`]: the catalog of shared metric families (one file per group).
 //! - [`messages`]: every cross-actor message; [`ports`]: the traits adapters implement.
 //!
-//! - [`scrape`]: ScrapeActor per org, its GitHub and state ports, window arithmetic, LOC.
-//!
 //! Runtime primitives:
 //! - [`supervisor`]: OTP-style supervision on actix — child specs with fresh-state factories,
 //!   restart types, one_for_one / one_for_all / rest_for_one, restart intensity with escalation
 //!   (the root giving up lets `main` exit 1), exponential backoff with jitter, ordered start and
 //!   reverse stop with timeouts, panics caught and handled as failures, [`supervisor::ActorSlot`]
-//!   to reach a child across restarts.
+//!   to reach a child across restarts, [`supervisor::StartedBefore`] for a child's dependency
+//!   on a sibling started before it.
 //! - [`observe`]: the [`observe::Observer`] trait and its events (supervision, backfill jobs,
 //!   scrape cycles), the fan-out [`observe::Multi`], the [`observe::MetricsObserver`] over a
 //!   [`observe::Recorder`], the in-memory [`observe::MemRecorder`] and its `prometheus-client`
