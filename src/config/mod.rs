@@ -10,7 +10,8 @@
 //!   whose feature is not built yet;
 //! - `layers` + `env`: the `config`-crate layering and the environment mapping;
 //! - `unknown`: unknown keys in the file;
-//! - `extract`: typed reading, `_file` secrets, org inheritance;
+//! - `extract`: typed reading (with the value parsers of `parse`), `_file` secrets, org
+//!   inheritance;
 //! - `validate`: ranges, cross-key rules, pending features.
 
 mod env;
@@ -18,6 +19,7 @@ mod errors;
 mod extract;
 mod keys;
 mod layers;
+mod parse;
 mod types;
 mod unknown;
 mod validate;

@@ -12,6 +12,7 @@ use super::errors::Problems;
 use super::extract::{self, lookup, shown, with_origin};
 use super::keys::{self, DefaultValue, KeyDef, Kind, FILE_SUFFIX, ORGS_PATH};
 use super::layers::default_value;
+use super::parse;
 use super::types::*;
 
 const SECOND: Duration = Duration::from_secs(1);
@@ -880,13 +881,13 @@ fn is_default(def: &KeyDef, value: &Value) -> bool {
         return false;
     }
     match def.kind {
-        Kind::Text => extract::text(value).ok() == extract::text(&default).ok(),
-        Kind::Bool => extract::boolean(value).ok() == extract::boolean(&default).ok(),
-        Kind::Int => extract::uint(value).ok() == extract::uint(&default).ok(),
-        Kind::Duration => extract::duration(value).ok() == extract::duration(&default).ok(),
-        Kind::TextList => extract::text_list(value).ok() == extract::text_list(&default).ok(),
+        Kind::Text => parse::text(value).ok() == parse::text(&default).ok(),
+        Kind::Bool => parse::boolean(value).ok() == parse::boolean(&default).ok(),
+        Kind::Int => parse::uint(value).ok() == parse::uint(&default).ok(),
+        Kind::Duration => parse::duration(value).ok() == parse::duration(&default).ok(),
+        Kind::TextList => parse::text_list(value).ok() == parse::text_list(&default).ok(),
         Kind::DurationList => {
-            extract::duration_list(value).ok() == extract::duration_list(&default).ok()
+            parse::duration_list(value).ok() == parse::duration_list(&default).ok()
         }
     }
 }
