@@ -1,7 +1,8 @@
 //! Reads the merged tree into the typed [`Config`], one key at a time, so that every unreadable
 //! value is reported (key, value, reason) instead of stopping at the first. A value that cannot
 //! be read falls back to its built-in default, which keeps later checks from piling derived
-//! complaints onto it. Also resolves `_file` secrets, org inheritance and the host name.
+//! complaints onto it; a value that is read is checked against its key's constraint (see
+//! `constraint`). Also resolves `_file` secrets, org inheritance and the host name.
 
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use config::{Map, Value, ValueKind};
 use secrecy::SecretString;
 use url::Url;
 
+use super::constraint;
 use super::errors::{redact_url_password, Problems, REDACTED};
 use super::keys::{self, KeyDef, FILE_SUFFIX, ORGS_PATH};
 use super::layers::default_value;
@@ -17,7 +19,6 @@ use super::parse::{
     text_list, uint, uint32,
 };
 use super::types::*;
-use super::validate::check_duration;
 
 /// Builds the typed configuration from the merged tree; problems go to `problems`.
 pub(crate) fn extract(
@@ -248,7 +249,8 @@ impl<'a> Reader<'a, '_> {
         self.field(path, def, value, &parse)
     }
 
-    /// Parses one value; on failure records (key, value, reason) and uses the default.
+    /// Parses one value and checks its key's constraint; on a parse failure records (key,
+    /// value, reason) and uses the default.
     fn field<T>(
         &mut self,
         key: &str,
@@ -268,7 +270,10 @@ impl<'a> Reader<'a, '_> {
             None => return default(),
         };
         match parse(value) {
-            Ok(parsed) => Some(parsed),
+            Ok(parsed) => {
+                constraint::check(self.problems, key, def.constraint, def.secret, value);
+                Some(parsed)
+            }
             Err(reason) => {
                 self.report(key, value, def.secret, reason);
                 default()
@@ -285,11 +290,26 @@ impl<'a> Reader<'a, '_> {
     fn secret(&mut self, path: &str) -> Option<String> {
         let value = lookup(self.root, path);
         let file = lookup(self.root, &format!("{path}{FILE_SUFFIX}"));
-        self.secret_in(path, value, file)
+        self.secret_in(path, top_def(path), value, file)
+    }
+
+    /// A secret resolved from its value or `_file` companion, checked against the
+    /// constraint of `def`.
+    fn secret_in(
+        &mut self,
+        key: &str,
+        def: &KeyDef,
+        value: Option<&Value>,
+        file: Option<&Value>,
+    ) -> Option<String> {
+        let secret = self.resolve_secret(key, value, file)?;
+        let resolved = Value::new(None, ValueKind::String(secret.clone()));
+        constraint::check(self.problems, key, def.constraint, true, &resolved);
+        Some(secret)
     }
 
     /// Resolves a secret and its `_file` companion; setting both is an error.
-    fn secret_in(
+    fn resolve_secret(
         &mut self,
         key: &str,
         value: Option<&Value>,
@@ -405,7 +425,12 @@ impl<'a> Reader<'a, '_> {
             }
         };
         let name = match &item.kind {
-            ValueKind::String(name) => Some(name.clone()),
+            ValueKind::String(name) => {
+                let def = org_def("org");
+                let key = format!("{prefix}.org");
+                constraint::check(self.problems, &key, def.constraint, def.secret, item);
+                Some(name.clone())
+            }
             _ => self.org_field(&prefix, table, "org", text),
         };
         let Some(org) = name else {
@@ -417,17 +442,10 @@ impl<'a> Reader<'a, '_> {
             return None;
         };
         let own_interval = self.org_field(&prefix, table, "scrape_interval", duration);
-        if let Some(interval) = own_interval {
-            check_duration(
-                self.problems,
-                &format!("{prefix}.scrape_interval"),
-                interval,
-                SCRAPE_INTERVAL_RANGE,
-            );
-        }
         let token_key = format!("{prefix}.token");
         let token = self.secret_in(
             &token_key,
+            org_def("token"),
             table.get("token"),
             table.get(&format!("token{FILE_SUFFIX}")),
         );
@@ -467,7 +485,7 @@ impl<'a> Reader<'a, '_> {
         name: &str,
         parse: Parse<T>,
     ) -> Option<T> {
-        let def = keys::find_org(name).expect("org fields read here are in ORG_KEYS");
+        let def = org_def(name);
         let value = table
             .get(name)
             .filter(|v| !matches!(v.kind, ValueKind::Nil));
@@ -494,13 +512,12 @@ impl<'a> Reader<'a, '_> {
     }
 }
 
-/// Scrape intervals shorter than a second hammer the API; longer than a day lose data, since
-/// every activity window is 24 h.
-pub(crate) const SCRAPE_INTERVAL_RANGE: (Duration, Duration) =
-    (Duration::from_secs(1), Duration::from_secs(24 * 3600));
-
 fn top_def(path: &str) -> &'static KeyDef {
     keys::find(path).expect("the reader asks only for keys listed in keys::KEYS")
+}
+
+fn org_def(name: &str) -> &'static KeyDef {
+    keys::find_org(name).expect("org fields read here are in ORG_KEYS")
 }
 
 /// The lease identity default: `HOSTNAME`, else `/etc/hostname`, else `unknown`.

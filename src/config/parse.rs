@@ -1,7 +1,7 @@
 //! Value parsers: each reads one raw value of the merged tree into its typed form, or returns
 //! the reason it is rejected (lower-case, without the key; the caller adds key and origin).
-//! A parser decides what a value means; `validate` checks the rules a readable value must still
-//! meet.
+//! A parser decides what a value means; the rules a readable value must still meet (ranges,
+//! non-blank text, usable files) are the key's constraint in `constraint`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
