@@ -13,6 +13,7 @@
 
 use config::{Map, Source, Value, ValueKind};
 
+use super::constraint::Constraint;
 use super::errors::{Problems, REDACTED};
 use super::keys::{self, KeyDef, FILE_SUFFIX, ORGS_PATH};
 
@@ -127,6 +128,7 @@ static FILE_COMPANION: KeyDef = KeyDef {
     kind: keys::Kind::Text,
     default: keys::DefaultValue::Unset,
     secret: false,
+    constraint: Constraint::None,
 };
 
 /// Env text as a config value: lists split on commas, everything else a string that the

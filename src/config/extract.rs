@@ -1,22 +1,24 @@
 //! Reads the merged tree into the typed [`Config`], one key at a time, so that every unreadable
 //! value is reported (key, value, reason) instead of stopping at the first. A value that cannot
 //! be read falls back to its built-in default, which keeps later checks from piling derived
-//! complaints onto it. Also resolves `_file` secrets, org inheritance and the host name.
+//! complaints onto it; a value that is read is checked against its key's constraint (see
+//! `constraint`). Also resolves `_file` secrets, org inheritance and the host name.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
 use std::time::Duration;
 
 use config::{Map, Value, ValueKind};
 use secrecy::SecretString;
 use url::Url;
 
+use super::constraint;
 use super::errors::{redact_url_password, Problems, REDACTED};
 use super::keys::{self, KeyDef, FILE_SUFFIX, ORGS_PATH};
 use super::layers::default_value;
+use super::parse::{
+    boolean, choice, duration, duration_list, election_backend, http_url, path, socket_addr, text,
+    text_list, uint, uint32,
+};
 use super::types::*;
-use super::validate::check_duration;
 
 /// Builds the typed configuration from the merged tree; problems go to `problems`.
 pub(crate) fn extract(
@@ -247,7 +249,8 @@ impl<'a> Reader<'a, '_> {
         self.field(path, def, value, &parse)
     }
 
-    /// Parses one value; on failure records (key, value, reason) and uses the default.
+    /// Parses one value and checks its key's constraint; on a parse failure records (key,
+    /// value, reason) and uses the default.
     fn field<T>(
         &mut self,
         key: &str,
@@ -267,7 +270,10 @@ impl<'a> Reader<'a, '_> {
             None => return default(),
         };
         match parse(value) {
-            Ok(parsed) => Some(parsed),
+            Ok(parsed) => {
+                constraint::check(self.problems, key, def.constraint, def.secret, value);
+                Some(parsed)
+            }
             Err(reason) => {
                 self.report(key, value, def.secret, reason);
                 default()
@@ -284,11 +290,26 @@ impl<'a> Reader<'a, '_> {
     fn secret(&mut self, path: &str) -> Option<String> {
         let value = lookup(self.root, path);
         let file = lookup(self.root, &format!("{path}{FILE_SUFFIX}"));
-        self.secret_in(path, value, file)
+        self.secret_in(path, top_def(path), value, file)
+    }
+
+    /// A secret resolved from its value or `_file` companion, checked against the
+    /// constraint of `def`.
+    fn secret_in(
+        &mut self,
+        key: &str,
+        def: &KeyDef,
+        value: Option<&Value>,
+        file: Option<&Value>,
+    ) -> Option<String> {
+        let secret = self.resolve_secret(key, value, file)?;
+        let resolved = Value::new(None, ValueKind::String(secret.clone()));
+        constraint::check(self.problems, key, def.constraint, true, &resolved);
+        Some(secret)
     }
 
     /// Resolves a secret and its `_file` companion; setting both is an error.
-    fn secret_in(
+    fn resolve_secret(
         &mut self,
         key: &str,
         value: Option<&Value>,
@@ -404,7 +425,12 @@ impl<'a> Reader<'a, '_> {
             }
         };
         let name = match &item.kind {
-            ValueKind::String(name) => Some(name.clone()),
+            ValueKind::String(name) => {
+                let def = org_def("org");
+                let key = format!("{prefix}.org");
+                constraint::check(self.problems, &key, def.constraint, def.secret, item);
+                Some(name.clone())
+            }
             _ => self.org_field(&prefix, table, "org", text),
         };
         let Some(org) = name else {
@@ -416,17 +442,10 @@ impl<'a> Reader<'a, '_> {
             return None;
         };
         let own_interval = self.org_field(&prefix, table, "scrape_interval", duration);
-        if let Some(interval) = own_interval {
-            check_duration(
-                self.problems,
-                &format!("{prefix}.scrape_interval"),
-                interval,
-                SCRAPE_INTERVAL_RANGE,
-            );
-        }
         let token_key = format!("{prefix}.token");
         let token = self.secret_in(
             &token_key,
+            org_def("token"),
             table.get("token"),
             table.get(&format!("token{FILE_SUFFIX}")),
         );
@@ -466,7 +485,7 @@ impl<'a> Reader<'a, '_> {
         name: &str,
         parse: Parse<T>,
     ) -> Option<T> {
-        let def = keys::find_org(name).expect("org fields read here are in ORG_KEYS");
+        let def = org_def(name);
         let value = table
             .get(name)
             .filter(|v| !matches!(v.kind, ValueKind::Nil));
@@ -493,13 +512,12 @@ impl<'a> Reader<'a, '_> {
     }
 }
 
-/// Scrape intervals shorter than a second hammer the API; longer than a day lose data, since
-/// every activity window is 24 h.
-pub(crate) const SCRAPE_INTERVAL_RANGE: (Duration, Duration) =
-    (Duration::from_secs(1), Duration::from_secs(24 * 3600));
-
 fn top_def(path: &str) -> &'static KeyDef {
     keys::find(path).expect("the reader asks only for keys listed in keys::KEYS")
+}
+
+fn org_def(name: &str) -> &'static KeyDef {
+    keys::find_org(name).expect("org fields read here are in ORG_KEYS")
 }
 
 /// The lease identity default: `HOSTNAME`, else `/etc/hostname`, else `unknown`.
@@ -517,131 +535,4 @@ fn hostname(env: &[(String, String)]) -> String {
         .filter(|h| !h.is_empty())
         .or_else(|| from_file().filter(|h| !h.is_empty()))
         .unwrap_or_else(|| "unknown".to_string())
-}
-
-// ---- value parsers: each returns the reason a value is rejected ----
-
-pub(crate) fn text(value: &Value) -> Result<String, String> {
-    match &value.kind {
-        ValueKind::String(s) => Ok(s.clone()),
-        ValueKind::Table(_) | ValueKind::Array(_) => {
-            Err("expected a single value, not a list or table".to_string())
-        }
-        _ => Ok(value.to_string()),
-    }
-}
-
-pub(crate) fn boolean(value: &Value) -> Result<bool, String> {
-    match &value.kind {
-        ValueKind::Boolean(b) => Ok(*b),
-        ValueKind::String(s) => match s.trim().to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" | "on" => Ok(true),
-            "false" | "0" | "no" | "off" => Ok(false),
-            _ => Err("expected true or false".to_string()),
-        },
-        _ => Err("expected true or false".to_string()),
-    }
-}
-
-pub(crate) fn uint(value: &Value) -> Result<u64, String> {
-    let reason = || "expected a whole number ≥ 0".to_string();
-    match &value.kind {
-        ValueKind::I64(n) => u64::try_from(*n).map_err(|_| reason()),
-        ValueKind::U64(n) => Ok(*n),
-        ValueKind::I128(n) => u64::try_from(*n).map_err(|_| reason()),
-        ValueKind::U128(n) => u64::try_from(*n).map_err(|_| reason()),
-        ValueKind::String(s) => s.trim().parse().map_err(|_| reason()),
-        _ => Err(reason()),
-    }
-}
-
-pub(crate) fn uint32(value: &Value) -> Result<u32, String> {
-    u32::try_from(uint(value)?).map_err(|_| format!("must be at most {}", u32::MAX))
-}
-
-pub(crate) fn duration(value: &Value) -> Result<Duration, String> {
-    match &value.kind {
-        ValueKind::String(s) => humantime::parse_duration(s.trim())
-            .map_err(|e| format!("not a duration ({e}); use forms like 500ms, 30s, 5m, 2h, 7d")),
-        ValueKind::I64(_) | ValueKind::U64(_) | ValueKind::Float(_) => {
-            Err("a duration needs a unit, like 500ms, 30s, 5m, 2h or 7d".to_string())
-        }
-        _ => Err("expected a duration like 500ms, 30s, 5m, 2h or 7d".to_string()),
-    }
-}
-
-pub(crate) fn text_list(value: &Value) -> Result<Vec<String>, String> {
-    match &value.kind {
-        ValueKind::Array(items) => items.iter().map(text).collect(),
-        ValueKind::String(s) => Ok(s
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect()),
-        _ => Err("expected a list".to_string()),
-    }
-}
-
-pub(crate) fn duration_list(value: &Value) -> Result<Vec<Duration>, String> {
-    let items = text_list(value)?;
-    items
-        .iter()
-        .enumerate()
-        .map(|(i, item)| {
-            let v = Value::new(None, ValueKind::String(item.clone()));
-            duration(&v).map_err(|e| format!("item {i} (`{item}`): {e}"))
-        })
-        .collect()
-}
-
-fn socket_addr(value: &Value) -> Result<SocketAddr, String> {
-    SocketAddr::from_str(text(value)?.trim())
-        .map_err(|_| "not a socket address; expected ip:port such as 0.0.0.0:8080".to_string())
-}
-
-fn path(value: &Value) -> Result<PathBuf, String> {
-    Ok(Path::new(text(value)?.trim()).to_path_buf())
-}
-
-/// Parses one of an enum's names (case-insensitive).
-fn choice<E: FromStr>(names: &'static [&'static str]) -> impl Fn(&Value) -> Result<E, String> {
-    move |value| {
-        text(value)?
-            .parse()
-            .map_err(|_| format!("expected one of {}", names.join("|")))
-    }
-}
-
-/// `leader_election.backend`: only the Redis lease exists; `kubernetes` is named explicitly so
-/// a configuration that asks for it gets a pointer to the replacement
-/// (docs/wire-compatibility.md).
-fn election_backend(value: &Value) -> Result<ElectionBackend, String> {
-    let raw = text(value)?;
-    if raw.trim().eq_ignore_ascii_case("kubernetes") {
-        return Err("the kubernetes backend is not supported; use redis \
-             (the lease is kept in store.redis_url)"
-            .to_string());
-    }
-    choice(ElectionBackend::NAMES)(value)
-}
-
-/// An `http(s)` base URL with a host, normalised to end in `/` so joins keep its path.
-fn http_url(value: &Value) -> Result<Url, String> {
-    let raw = text(value)?;
-    let mut url = Url::parse(raw.trim()).map_err(|e| format!("not a URL ({e})"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err("must be an http or https URL".to_string());
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err("URL has no host".to_string());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("a base URL cannot have a query or fragment".to_string());
-    }
-    if !url.path().ends_with('/') {
-        let with_slash = format!("{}/", url.path());
-        url.set_path(&with_slash);
-    }
-    Ok(url)
 }

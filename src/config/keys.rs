@@ -1,9 +1,17 @@
-//! The schema of every configuration key: its path, kind, built-in default and whether it is a
-//! secret, plus the table of keys whose feature is not built yet ([`PENDING`]).
+//! The schema of every configuration key: its path, kind, built-in default, whether it is a
+//! secret, and the [`Constraint`] its value must meet; plus the table of keys whose feature is
+//! not built yet ([`PENDING`]).
 //!
 //! One table drives the defaults layer, the environment mapping, the unknown-key check, the
-//! pending-feature check and the drift test against `config/default.toml`, so a key added here
-//! is automatically settable from every layer.
+//! per-key checks, the pending-feature check and the drift test against `config/default.toml`,
+//! so a key added here is automatically settable from every layer and checked on every read.
+
+use super::constraint::Constraint::{
+    self, CaFile, HostPorts, Login, NoWhitespace, NotBlank, NotEmpty, Positive, RsaKeyFile, Word,
+};
+use super::constraint::{
+    count, days, delays, minutes, span, DAY, HOUR, MILLISECOND, MINUTE, SECOND, ZERO,
+};
 
 /// How a key's raw value is read; decides env-list splitting and default-equality.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +54,15 @@ pub(crate) struct KeyDef {
     pub default: DefaultValue,
     /// Secrets accept a `<key>_file` companion and are redacted in every message.
     pub secret: bool,
+    /// The rule on one value of this key, checked whenever the key is read.
+    pub constraint: Constraint,
+}
+
+impl KeyDef {
+    /// This key, with `constraint` on its value.
+    const fn with(self, constraint: Constraint) -> KeyDef {
+        KeyDef { constraint, ..self }
+    }
 }
 
 const fn key(path: &'static str, kind: Kind, default: DefaultValue) -> KeyDef {
@@ -54,6 +71,7 @@ const fn key(path: &'static str, kind: Kind, default: DefaultValue) -> KeyDef {
         kind,
         default,
         secret: false,
+        constraint: Constraint::None,
     }
 }
 
@@ -63,11 +81,16 @@ const fn secret(path: &'static str) -> KeyDef {
         kind: Kind::Text,
         default: DefaultValue::Unset,
         secret: true,
+        constraint: Constraint::None,
     }
 }
 
 use DefaultValue::{Many, One, Unset};
 use Kind::{Bool, Duration, DurationList, Int, Text, TextList};
+
+/// Scrape intervals shorter than a second hammer the API; longer than a day lose data, since
+/// every activity window is 24 h.
+const SCRAPE_INTERVAL: Constraint = span(SECOND, DAY);
 
 /// Path of the org list; its entries are described by [`ORG_KEYS`].
 pub(crate) const ORGS_PATH: &str = "github.orgs";
@@ -81,76 +104,80 @@ pub(crate) const KEYS: &[KeyDef] = &[
     key("server.listen_addr", Text, One("0.0.0.0:8080")),
     key("server.log_level", Text, One("info")),
     key("server.log_format", Text, One("json")),
-    key("server.shutdown_timeout", Duration, One("15s")),
+    key("server.shutdown_timeout", Duration, One("15s")).with(span(SECOND, minutes(10))),
     key("github.api_base_url", Text, One("https://api.github.com")),
-    key("github.request_timeout", Duration, One("20s")),
-    key("github.max_response_bytes", Int, One("33554432")),
-    key("github.max_response_bytes_in_flight", Int, One("33554432")),
-    key("github.max_pages_per_listing", Int, One("1000")),
+    key("github.request_timeout", Duration, One("20s")).with(span(SECOND, minutes(10))),
+    key("github.max_response_bytes", Int, One("33554432")).with(count(64 * 1024, 1 << 32)),
+    key("github.max_response_bytes_in_flight", Int, One("33554432"))
+        .with(count(64 * 1024, 1 << 34)),
+    key("github.max_pages_per_listing", Int, One("1000")).with(count(1, 100_000)),
     key("github.allow_insecure_http", Bool, One("false")),
-    key("github.unhealthy_failure_threshold", Int, One("6")),
-    key("github.unhealthy_cooldown", Duration, One("2m")),
-    key("github.recover_success_threshold", Int, One("3")),
-    secret("github.token"),
+    key("github.unhealthy_failure_threshold", Int, One("6")).with(count(1, 1000)),
+    key("github.unhealthy_cooldown", Duration, One("2m")).with(span(SECOND, DAY)),
+    key("github.recover_success_threshold", Int, One("3")).with(count(1, 1000)),
+    secret("github.token").with(NoWhitespace),
     key("github.app_id", Int, Unset),
-    key("github.private_key_path", Text, Unset),
+    key("github.private_key_path", Text, Unset).with(RsaKeyFile),
     key("github.installation_id", Int, Unset),
-    key("github.scrape_interval", Duration, One("5m")),
+    key("github.scrape_interval", Duration, One("5m")).with(SCRAPE_INTERVAL),
     key("github.exclude_bots", Bool, One("false")),
-    key("rate_limit.min_remaining_threshold", Int, One("200")),
-    key("rate_limit.min_reset_buffer", Duration, One("10s")),
-    key("rate_limit.secondary_limit_backoff", Duration, One("60s")),
-    key("rate_limit.requests_per_minute", Int, One("800")),
-    key("retry.max_attempts", Int, One("5")),
-    key("retry.initial_backoff", Duration, One("1s")),
-    key("retry.max_backoff", Duration, One("30s")),
+    key("rate_limit.min_remaining_threshold", Int, One("200")).with(count(0, 15_000)),
+    key("rate_limit.min_reset_buffer", Duration, One("10s")).with(span(ZERO, HOUR)),
+    key("rate_limit.secondary_limit_backoff", Duration, One("60s")).with(span(SECOND, HOUR)),
+    key("rate_limit.requests_per_minute", Int, One("800")).with(count(0, 100_000)),
+    key("retry.max_attempts", Int, One("5")).with(count(1, 100)),
+    key("retry.initial_backoff", Duration, One("1s")).with(span(MILLISECOND, HOUR)),
+    key("retry.max_backoff", Duration, One("30s")).with(span(MILLISECOND, HOUR)),
     key("retry.jitter", Bool, One("true")),
-    key("loc.refresh_interval", Duration, One("24h")),
-    key("loc.stats_poll_attempts", Int, One("3")),
+    key("loc.refresh_interval", Duration, One("24h")).with(span(MINUTE, days(30))),
+    key("loc.stats_poll_attempts", Int, One("3")).with(count(1, 20)),
     key("loc.fallback_enabled", Bool, One("true")),
     key(
         "loc.fallback_max_commits_per_repo_per_week",
         Int,
         One("250"),
-    ),
+    )
+    .with(count(1, 100_000)),
     key(
         "loc.fallback_max_commit_detail_calls_per_org_per_hour",
         Int,
         One("1000"),
-    ),
-    key("loc.large_repo_zero_detection_windows", Int, One("2")),
-    key("loc.large_repo_cooldown", Duration, One("7d")),
+    )
+    .with(count(1, 1_000_000)),
+    key("loc.large_repo_zero_detection_windows", Int, One("2")).with(count(1, 100)),
+    key("loc.large_repo_cooldown", Duration, One("7d")).with(span(HOUR, days(365))),
     key("backfill.enabled", Bool, One("true")),
-    key("backfill.max_attempts", Int, One("5")),
-    key("backfill.max_message_age", Duration, One("24h")),
-    key("backfill.consumer_count", Int, One("2")),
-    key("backfill.prefetch", Int, One("2")),
+    key("backfill.max_attempts", Int, One("5")).with(count(1, 100)),
+    key("backfill.max_message_age", Duration, One("24h")).with(span(MINUTE, days(30))),
+    key("backfill.consumer_count", Int, One("2")).with(count(1, 64)),
+    key("backfill.prefetch", Int, One("2")).with(count(1, 1000)),
     key(
         "backfill.requeue_delays",
         DurationList,
         Many(&["1m", "5m", "30m", "2h"]),
-    ),
-    key("backfill.coalesce_window", Duration, One("15m")),
-    key("backfill.dedup_ttl", Duration, One("12h")),
-    key("backfill.max_enqueues_per_org_per_minute", Int, One("100")),
-    key("backfill.memory_queue_capacity", Int, One("100000")),
-    key("backfill.buffer_capacity", Int, One("10000")),
+    )
+    .with(delays(SECOND, days(7))),
+    key("backfill.coalesce_window", Duration, One("15m")).with(span(ZERO, DAY)),
+    key("backfill.dedup_ttl", Duration, One("12h")).with(span(ZERO, days(7))),
+    key("backfill.max_enqueues_per_org_per_minute", Int, One("100")).with(count(1, 100_000)),
+    key("backfill.memory_queue_capacity", Int, One("100000")).with(count(1, 10_000_000)),
+    key("backfill.buffer_capacity", Int, One("10000")).with(count(1, 1_000_000)),
     secret("amqp.url"),
-    key("amqp.exchange", Text, One("gh.backfill")),
-    key("amqp.queue", Text, One("gh.backfill.jobs")),
-    key("amqp.dlq", Text, One("gh.backfill.dlq")),
-    key("amqp.tls_ca_file", Text, Unset),
+    key("amqp.exchange", Text, One("gh.backfill")).with(NotBlank),
+    key("amqp.queue", Text, One("gh.backfill.jobs")).with(NotBlank),
+    key("amqp.dlq", Text, One("gh.backfill.dlq")).with(NotBlank),
+    key("amqp.tls_ca_file", Text, Unset).with(CaFile),
     secret("store.redis_url"),
     key("store.redis_mode", Text, One("standalone")),
-    key("store.redis_sentinel_addrs", TextList, Many(&[])),
+    key("store.redis_sentinel_addrs", TextList, Many(&[])).with(HostPorts),
     key("store.redis_master_set", Text, Unset),
     key("store.redis_sentinel_username", Text, Unset),
     secret("store.redis_sentinel_password"),
-    key("store.redis_tls_ca_file", Text, Unset),
-    key("store.namespace", Text, One("ghm")),
-    key("store.retention", Duration, One("30d")),
-    key("store.metric_refresh_interval", Duration, One("30s")),
-    key("store.max_series_budget", Int, One("1000000")),
+    key("store.redis_tls_ca_file", Text, Unset).with(CaFile),
+    key("store.namespace", Text, One("ghm")).with(NotBlank),
+    key("store.retention", Duration, One("30d")).with(span(HOUR, days(365))),
+    key("store.metric_refresh_interval", Duration, One("30s")).with(span(SECOND, HOUR)),
+    key("store.max_series_budget", Int, One("1000000")).with(count(1, 1_000_000_000)),
     key("leader_election.enabled", Bool, One("false")),
     key("leader_election.static_role", Text, One("leader")),
     key("leader_election.backend", Text, One("redis")),
@@ -158,19 +185,22 @@ pub(crate) const KEYS: &[KeyDef] = &[
         "leader_election.lease_name",
         Text,
         One("github-stats-exporter-leader"),
-    ),
-    key("leader_election.lease_duration", Duration, One("15s")),
-    key("leader_election.renew_deadline", Duration, One("10s")),
-    key("leader_election.retry_period", Duration, One("2s")),
+    )
+    .with(Word {
+        names: "it names the lease key in Redis",
+    }),
+    key("leader_election.lease_duration", Duration, One("15s")).with(span(SECOND, minutes(10))),
+    key("leader_election.renew_deadline", Duration, One("10s")).with(Positive),
+    key("leader_election.retry_period", Duration, One("2s")).with(Positive),
     // Unset here; the loader fills in the host name (see `extract::hostname`).
-    key("leader_election.identity", Text, Unset),
+    key("leader_election.identity", Text, Unset).with(NotBlank),
     key("leader_election.mode", Text, One("single")),
-    key("leader_election.rebalance_delay", Duration, One("10s")),
+    key("leader_election.rebalance_delay", Duration, One("10s")).with(span(ZERO, HOUR)),
     key("leader_election.max_orgs_per_replica", Int, One("0")),
     key("copilot.enabled", Bool, One("false")),
-    key("copilot.scrape_interval", Duration, One("6h")),
-    key("copilot.request_timeout", Duration, One("30s")),
-    key("copilot.download_timeout", Duration, One("90s")),
+    key("copilot.scrape_interval", Duration, One("6h")).with(span(MINUTE, days(7))),
+    key("copilot.request_timeout", Duration, One("30s")).with(span(SECOND, HOUR)),
+    key("copilot.download_timeout", Duration, One("90s")).with(span(SECOND, HOUR)),
     key("copilot.include_org_28d", Bool, One("true")),
     key("copilot.include_org_users_28d", Bool, One("false")),
     key("copilot.include_enterprise_28d", Bool, One("false")),
@@ -183,7 +213,7 @@ pub(crate) const KEYS: &[KeyDef] = &[
     key("copilot.include_seats", Bool, One("true")),
     key("copilot.user_label_mode", Text, One("login")),
     secret("copilot.user_label_salt"),
-    key("copilot.max_label_values", Int, One("50")),
+    key("copilot.max_label_values", Int, One("50")).with(count(1, 10_000)),
     key("copilot.emit_day_label", Bool, One("false")),
     key("copilot.max_records_per_report", Int, One("0")),
     key("copilot.max_users_per_report", Int, One("0")),
@@ -192,21 +222,24 @@ pub(crate) const KEYS: &[KeyDef] = &[
     key("copilot.enterprise.slug", Text, Unset),
     key("copilot.enterprise.app_id", Int, Unset),
     key("copilot.enterprise.installation_id", Int, Unset),
+    // Its key file is checked only when copilot.enterprise.enabled (a rule of `validate`).
     key("copilot.enterprise.private_key_path", Text, Unset),
 ];
 
 /// Keys of one `github.orgs[]` entry. `scrape_interval` is `Unset` because it inherits
 /// `github.scrape_interval`.
 pub(crate) const ORG_KEYS: &[KeyDef] = &[
-    key("org", Text, Unset),
+    key("org", Text, Unset).with(Login),
     key("app_id", Int, Unset),
     key("installation_id", Int, Unset),
-    key("private_key_path", Text, Unset),
+    key("private_key_path", Text, Unset).with(RsaKeyFile),
     secret("token"),
-    key("scrape_interval", Duration, Unset),
-    key("repo_allowlist", TextList, Many(&["*"])),
+    key("scrape_interval", Duration, Unset).with(SCRAPE_INTERVAL),
+    key("repo_allowlist", TextList, Many(&["*"])).with(NotEmpty {
+        reason: "an empty allowlist matches no repository; use * for all",
+    }),
     key("repo_denylist", TextList, Many(&[])),
-    key("per_org_concurrency", Int, One("4")),
+    key("per_org_concurrency", Int, One("4")).with(count(1, 64)),
     key("include_archived", Bool, One("false")),
     key("include_forks", Bool, One("true")),
 ];
@@ -250,7 +283,57 @@ pub(crate) fn pending_feature(path: &str) -> Option<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::constraint::check;
+    use super::super::errors::Problems;
+    use super::super::layers::default_value;
     use super::*;
+
+    /// Whether `constraint` can apply to values of `kind`.
+    fn fits(constraint: Constraint, kind: Kind) -> bool {
+        use Constraint::*;
+        match constraint {
+            None => true,
+            Count { .. } => kind == Int,
+            Span { .. } | Positive => kind == Duration,
+            NotBlank | Word { .. } | NoWhitespace | Login | RsaKeyFile | CaFile => kind == Text,
+            HostPorts | NotEmpty { .. } => kind == TextList,
+            Delays { .. } => kind == DurationList,
+        }
+    }
+
+    /// Every constraint is on a key whose kind it can check (a `Count` on a duration would
+    /// never fire).
+    #[test]
+    fn constraints_fit_their_key_kinds() {
+        for def in KEYS.iter().chain(ORG_KEYS) {
+            assert!(
+                fits(def.constraint, def.kind),
+                "`{}` is {:?} but constrained by {:?}",
+                def.path,
+                def.kind,
+                def.constraint
+            );
+        }
+    }
+
+    /// Every built-in default meets its key's constraint, so the loader need not check values
+    /// it did not read.
+    #[test]
+    fn defaults_meet_their_constraints() {
+        for def in KEYS.iter().chain(ORG_KEYS) {
+            let Some(value) = default_value(def.kind, def.default) else {
+                continue;
+            };
+            let mut problems = Problems::default();
+            check(&mut problems, def.path, def.constraint, def.secret, &value);
+            assert!(
+                problems.is_empty(),
+                "default of `{}`: {:?}",
+                def.path,
+                problems.0
+            );
+        }
+    }
 
     /// Every pending row names a key or section that exists, so a typo cannot hide a key.
     #[test]

@@ -6,18 +6,23 @@
 //! binary exits 2 before opening a port.
 //!
 //! Pipeline, one module per step:
-//! - `keys`: the schema (every key, kind, default, secret flag) and the `PENDING` table of keys
-//!   whose feature is not built yet;
+//! - `keys`: the schema (every key, kind, default, secret flag, constraint) and the `PENDING`
+//!   table of keys whose feature is not built yet;
 //! - `layers` + `env`: the `config`-crate layering and the environment mapping;
 //! - `unknown`: unknown keys in the file;
-//! - `extract`: typed reading, `_file` secrets, org inheritance;
-//! - `validate`: ranges, cross-key rules, pending features.
+//! - `extract`: typed reading (with the value parsers of `parse`), `_file` secrets, org
+//!   inheritance; each value read is checked against its key's rule in `constraint`;
+//! - `validate`: rules that relate several keys;
+//! - `pending`: keys whose feature is not built yet keep their defaults.
 
+mod constraint;
 mod env;
 mod errors;
 mod extract;
 mod keys;
 mod layers;
+mod parse;
+mod pending;
 mod types;
 mod unknown;
 mod validate;
@@ -51,7 +56,8 @@ pub fn load_from(
     };
     unknown::check_unknown_keys(&tree, &mut problems);
     let config = extract::extract(&tree, &env, &mut problems);
-    validate::validate(&config, &tree, &mut problems);
+    validate::validate(&config, &mut problems);
+    pending::check(&tree, &mut problems);
     if problems.is_empty() {
         Ok(config)
     } else {

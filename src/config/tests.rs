@@ -86,7 +86,8 @@ fn check(
     }
 }
 
-/// Layers and typed reading without validation, to inspect keys whose feature is pending.
+/// Layers and typed reading (with each key's own constraint) but neither the cross-key rules
+/// nor the pending-feature rule, to inspect keys whose feature is pending.
 fn extract_only(file: Option<(&str, &str)>, env: &[(&str, &str)]) -> (Config, Vec<ConfigProblem>) {
     let temp = file.map(|(name, content)| write_file(name, content));
     let env = env_with(env);
@@ -292,10 +293,11 @@ fn durations_accept_humantime_forms() {
         ("1h 30m", Duration::from_secs(5400)),
     ];
     for (text, want) in cases {
-        let env = [("GITHUB_STATS_LOC__LARGE_REPO_COOLDOWN", text)];
+        // A key whose range (0 to 7 days) holds every case.
+        let env = [("GITHUB_STATS_BACKFILL__DEDUP_TTL", text)];
         let (c, problems) = extract_only(None, &env);
         assert!(problems.is_empty(), "{text}: {problems:?}");
-        assert_eq!(c.loc.large_repo_cooldown, want, "{text}");
+        assert_eq!(c.backfill.dedup_ttl, want, "{text}");
     }
     let env = [("GITHUB_STATS_SERVER__SHUTDOWN_TIMEOUT", "5 parsecs")];
     let reason = "not a duration";

@@ -1,5 +1,6 @@
 //! The typed, validated configuration the rest of the program reads. Nothing here parses or
-//! validates; `extract` builds these values and `validate` checks them.
+//! validates; `extract` builds these values (checking each key's own constraint) and
+//! `validate` checks the rules between them.
 //!
 //! Secrets are `SecretString` (Debug prints `[REDACTED]`) and URLs that may carry a password
 //! are [`SecretUrl`], so `{:?}` of a whole [`Config`] is safe to log.

@@ -1,38 +1,27 @@
-//! Checks on the typed configuration: ranges, cross-key rules, auth, key files, and the
-//! pending-feature rule (a key whose feature is not built yet must keep its default).
-//! Every check adds to the problem list; none stops the others.
+//! Rules that relate several keys of the typed configuration: auth methods, org list, which
+//! keys only apply together with others, orderings between values (backoffs, lease timings,
+//! retention). A rule on one key alone is that key's constraint in the key table, already
+//! checked when the key was read. Every rule adds to the problem list; none stops the others.
+//! A rule that compares values skips a key that already has a problem: that value may be a
+//! fallback default, and comparing it would only pile a derived complaint onto the first.
 
 use std::path::Path;
 use std::time::Duration;
 
-use config::{Map, Value, ValueKind};
-use secrecy::ExposeSecret;
-
+use super::constraint::rsa_private_key;
 use super::errors::Problems;
-use super::extract::{self, lookup, shown, with_origin};
-use super::keys::{self, DefaultValue, KeyDef, Kind, FILE_SUFFIX, ORGS_PATH};
-use super::layers::default_value;
+use super::keys::ORGS_PATH;
 use super::types::*;
 
-const SECOND: Duration = Duration::from_secs(1);
-const MINUTE: Duration = Duration::from_secs(60);
-const HOUR: Duration = Duration::from_secs(3600);
-const DAY: Duration = Duration::from_secs(24 * 3600);
-
-/// Runs every check on `config`; `root` is the merged tree, needed to tell "left at the default"
-/// from "set" for the pending-feature rule.
-pub(crate) fn validate(config: &Config, root: &Map<String, Value>, problems: &mut Problems) {
-    server(&config.server, problems);
+/// Runs every rule on `config`.
+pub(crate) fn validate(config: &Config, problems: &mut Problems) {
     github(&config.github, problems);
-    rate_limit_and_retry(config, problems);
-    loc(&config.loc, problems);
-    backfill(&config.backfill, problems);
+    retry(&config.retry, problems);
     amqp(&config.amqp, problems);
     store(&config.store, problems);
     leader_election(config, problems);
     copilot(&config.copilot, problems);
     copilot_retention(config, problems);
-    pending(root, problems);
 }
 
 /// Copilot series are rewritten once per `copilot.scrape_interval`; a store retention shorter
@@ -57,91 +46,9 @@ fn copilot_retention(config: &Config, p: &mut Problems) {
     }
 }
 
-/// Adds a problem unless `value` lies in `min..=max`; skipped when the key already has one.
-pub(crate) fn check_duration(
-    problems: &mut Problems,
-    key: &str,
-    value: Duration,
-    (min, max): (Duration, Duration),
-) {
-    if problems.has_key(key) || (min..=max).contains(&value) {
-        return;
-    }
-    problems.push(
-        key,
-        humantime::format_duration(value).to_string(),
-        format!(
-            "must be between {} and {}",
-            humantime::format_duration(min),
-            humantime::format_duration(max)
-        ),
-    );
-}
-
-fn check_count(problems: &mut Problems, key: &str, value: u64, min: u64, max: u64) {
-    if problems.has_key(key) || (min..=max).contains(&value) {
-        return;
-    }
-    problems.push(
-        key,
-        value.to_string(),
-        format!("must be between {min} and {max}"),
-    );
-}
-
-fn check_not_blank(problems: &mut Problems, key: &str, value: &str) {
-    if value.trim().is_empty() && !problems.has_key(key) {
-        problems.push(key, value, "must not be empty");
-    }
-}
-
-fn server(s: &ServerConfig, p: &mut Problems) {
-    check_duration(
-        p,
-        "server.shutdown_timeout",
-        s.shutdown_timeout,
-        (SECOND, 10 * MINUTE),
-    );
-}
-
+/// The in-flight budget holds at least one whole response; then the URL, org and auth rules.
 fn github(g: &GithubConfig, p: &mut Problems) {
-    check_duration(
-        p,
-        "github.request_timeout",
-        g.request_timeout,
-        (SECOND, 10 * MINUTE),
-    );
-    let threshold = u64::from(g.unhealthy_failure_threshold);
-    check_count(p, "github.unhealthy_failure_threshold", threshold, 1, 1000);
-    check_duration(
-        p,
-        "github.unhealthy_cooldown",
-        g.unhealthy_cooldown,
-        (SECOND, DAY),
-    );
-    let recover = u64::from(g.recover_success_threshold);
-    check_count(p, "github.recover_success_threshold", recover, 1, 1000);
-    check_duration(
-        p,
-        "github.scrape_interval",
-        g.scrape_interval,
-        extract::SCRAPE_INTERVAL_RANGE,
-    );
-    check_count(
-        p,
-        "github.max_response_bytes",
-        g.max_response_bytes,
-        64 * 1024,
-        1 << 32,
-    );
     let in_flight_key = "github.max_response_bytes_in_flight";
-    check_count(
-        p,
-        in_flight_key,
-        g.max_response_bytes_in_flight,
-        64 * 1024,
-        1 << 34,
-    );
     if g.max_response_bytes_in_flight < g.max_response_bytes && !p.has_key(in_flight_key) {
         p.push(
             in_flight_key,
@@ -149,8 +56,6 @@ fn github(g: &GithubConfig, p: &mut Problems) {
             "must be at least github.max_response_bytes",
         );
     }
-    let pages = u64::from(g.max_pages_per_listing);
-    check_count(p, "github.max_pages_per_listing", pages, 1, 100_000);
     insecure_http(g, p);
     orgs(g, p);
     auth(g, p);
@@ -186,6 +91,7 @@ fn is_loopback(url: &url::Url) -> bool {
     }
 }
 
+/// At least one org, and no org twice.
 fn orgs(g: &GithubConfig, p: &mut Problems) {
     if g.orgs.is_empty() && !p.0.iter().any(|x| x.key.starts_with(ORGS_PATH)) {
         p.push(ORGS_PATH, "", "at least one org is required");
@@ -193,18 +99,6 @@ fn orgs(g: &GithubConfig, p: &mut Problems) {
     let mut seen: Vec<String> = Vec::new();
     for (i, org) in g.orgs.iter().enumerate() {
         let key = format!("{ORGS_PATH}[{i}]");
-        let valid_name = !org.org.is_empty()
-            && org
-                .org
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-        if !valid_name {
-            p.push(
-                format!("{key}.org"),
-                &org.org,
-                "not a GitHub login (letters, digits, `-`, `_`, `.`)",
-            );
-        }
         let folded = org.org.to_ascii_lowercase();
         if seen.contains(&folded) {
             p.push(
@@ -214,18 +108,6 @@ fn orgs(g: &GithubConfig, p: &mut Problems) {
             );
         }
         seen.push(folded);
-        let concurrency = u64::from(org.per_org_concurrency);
-        check_count(p, &format!("{key}.per_org_concurrency"), concurrency, 1, 64);
-        if org.repo_allowlist.is_empty() && !p.has_key(&format!("{key}.repo_allowlist")) {
-            p.push(
-                format!("{key}.repo_allowlist"),
-                "",
-                "an empty allowlist matches no repository; use * for all",
-            );
-        }
-        if let Some(path) = &org.private_key_path {
-            private_key(p, &format!("{key}.private_key_path"), path);
-        }
     }
 }
 
@@ -259,18 +141,6 @@ fn auth(g: &GithubConfig, p: &mut Problems) {
             .unwrap_or_default();
         p.push("github.installation_id", id, "only used with github.app_id");
     }
-    if let Some(path) = &g.private_key_path {
-        private_key(p, "github.private_key_path", path);
-    }
-    if let Some(token) = &g.token {
-        if token.expose_secret().chars().any(char::is_whitespace) {
-            p.push(
-                "github.token",
-                super::errors::REDACTED,
-                "contains whitespace",
-            );
-        }
-    }
     let top_level = g.token.is_some() || (g.app_id.is_some() && g.private_key_path.is_some());
     let uncovered = g.orgs.iter().any(|org| {
         let own_app = org.app_id.or(g.app_id).is_some()
@@ -293,79 +163,8 @@ fn auth(g: &GithubConfig, p: &mut Problems) {
     }
 }
 
-/// The key must be a readable PEM RSA private key (PKCS#1, or PKCS#8 with the RSA algorithm).
-/// This checks the envelope and algorithm only; the JWT signer parses the key fully.
-fn private_key(p: &mut Problems, key: &str, path: &Path) {
-    let shown = path.display().to_string();
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            p.push(key, shown, format!("cannot read private key: {error}"));
-            return;
-        }
-    };
-    let reason = match pem::parse(&bytes) {
-        Err(error) => Some(format!("not a PEM file: {error}")),
-        Ok(block) if block.tag() == "RSA PRIVATE KEY" => {
-            (block.contents().first() != Some(&0x30)).then(|| "malformed RSA key".to_string())
-        }
-        Ok(block) if block.tag() == "PRIVATE KEY" => {
-            /// DER of the rsaEncryption OID (1.2.840.113549.1.1.1).
-            const RSA_OID: &[u8] = &[
-                0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-            ];
-            let is_rsa = block
-                .contents()
-                .windows(RSA_OID.len())
-                .any(|w| w == RSA_OID);
-            (!is_rsa).then(|| "a PKCS#8 key, but not an RSA one".to_string())
-        }
-        Ok(block) => Some(format!(
-            "PEM block is `{}`, expected an RSA PRIVATE KEY",
-            block.tag()
-        )),
-    };
-    if let Some(reason) = reason {
-        p.push(key, shown, reason);
-    }
-}
-
-fn rate_limit_and_retry(c: &Config, p: &mut Problems) {
-    let r = &c.rate_limit;
-    let threshold = u64::from(r.min_remaining_threshold);
-    check_count(
-        p,
-        "rate_limit.min_remaining_threshold",
-        threshold,
-        0,
-        15_000,
-    );
-    check_duration(
-        p,
-        "rate_limit.min_reset_buffer",
-        r.min_reset_buffer,
-        (Duration::ZERO, HOUR),
-    );
-    check_count(
-        p,
-        "rate_limit.requests_per_minute",
-        u64::from(r.requests_per_minute),
-        0,
-        100_000,
-    );
-    let backoff = r.secondary_limit_backoff;
-    check_duration(
-        p,
-        "rate_limit.secondary_limit_backoff",
-        backoff,
-        (SECOND, HOUR),
-    );
-
-    let t = &c.retry;
-    check_count(p, "retry.max_attempts", u64::from(t.max_attempts), 1, 100);
-    let ms = Duration::from_millis(1);
-    check_duration(p, "retry.initial_backoff", t.initial_backoff, (ms, HOUR));
-    check_duration(p, "retry.max_backoff", t.max_backoff, (ms, HOUR));
+/// The first backoff does not exceed the cap.
+fn retry(t: &RetryConfig, p: &mut Problems) {
     if t.initial_backoff > t.max_backoff && !p.has_key("retry.initial_backoff") {
         p.push(
             "retry.initial_backoff",
@@ -375,118 +174,8 @@ fn rate_limit_and_retry(c: &Config, p: &mut Problems) {
     }
 }
 
-fn loc(l: &LocConfig, p: &mut Problems) {
-    check_duration(
-        p,
-        "loc.refresh_interval",
-        l.refresh_interval,
-        (MINUTE, 30 * DAY),
-    );
-    let polls = u64::from(l.stats_poll_attempts);
-    check_count(p, "loc.stats_poll_attempts", polls, 1, 20);
-    let commits = u64::from(l.fallback_max_commits_per_repo_per_week);
-    check_count(
-        p,
-        "loc.fallback_max_commits_per_repo_per_week",
-        commits,
-        1,
-        100_000,
-    );
-    let calls = u64::from(l.fallback_max_commit_detail_calls_per_org_per_hour);
-    let key = "loc.fallback_max_commit_detail_calls_per_org_per_hour";
-    check_count(p, key, calls, 1, 1_000_000);
-    let windows = u64::from(l.large_repo_zero_detection_windows);
-    check_count(p, "loc.large_repo_zero_detection_windows", windows, 1, 100);
-    check_duration(
-        p,
-        "loc.large_repo_cooldown",
-        l.large_repo_cooldown,
-        (HOUR, 365 * DAY),
-    );
-}
-
-fn backfill(b: &BackfillConfig, p: &mut Problems) {
-    check_count(
-        p,
-        "backfill.max_attempts",
-        u64::from(b.max_attempts),
-        1,
-        100,
-    );
-    check_duration(
-        p,
-        "backfill.max_message_age",
-        b.max_message_age,
-        (MINUTE, 30 * DAY),
-    );
-    check_count(
-        p,
-        "backfill.consumer_count",
-        u64::from(b.consumer_count),
-        1,
-        64,
-    );
-    check_count(p, "backfill.prefetch", u64::from(b.prefetch), 1, 1000);
-    let key = "backfill.requeue_delays";
-    if !p.has_key(key) {
-        let shown = b
-            .requeue_delays
-            .iter()
-            .map(|d| humantime::format_duration(*d).to_string())
-            .collect::<Vec<_>>()
-            .join(",");
-        if b.requeue_delays.is_empty() {
-            p.push(key, shown, "at least one delay is required");
-        } else if b.requeue_delays.windows(2).any(|w| w[0] >= w[1]) {
-            p.push(key, shown, "delays must be strictly increasing");
-        } else if b
-            .requeue_delays
-            .iter()
-            .any(|d| !(SECOND..=7 * DAY).contains(d))
-        {
-            p.push(key, shown, "each delay must be between 1s and 7days");
-        }
-    }
-    check_duration(
-        p,
-        "backfill.coalesce_window",
-        b.coalesce_window,
-        (Duration::ZERO, DAY),
-    );
-    check_duration(
-        p,
-        "backfill.dedup_ttl",
-        b.dedup_ttl,
-        (Duration::ZERO, 7 * DAY),
-    );
-    let cap = u64::from(b.max_enqueues_per_org_per_minute);
-    check_count(
-        p,
-        "backfill.max_enqueues_per_org_per_minute",
-        cap,
-        1,
-        100_000,
-    );
-    check_count(
-        p,
-        "backfill.memory_queue_capacity",
-        u64::from(b.memory_queue_capacity),
-        1,
-        10_000_000,
-    );
-    check_count(
-        p,
-        "backfill.buffer_capacity",
-        u64::from(b.buffer_capacity),
-        1,
-        1_000_000,
-    );
-}
-
+/// Jobs and dead letters go to different queues; a CA file needs a TLS (`amqps`) URL.
 fn amqp(a: &AmqpConfig, p: &mut Problems) {
-    check_not_blank(p, "amqp.exchange", &a.exchange);
-    check_not_blank(p, "amqp.queue", &a.queue);
-    check_not_blank(p, "amqp.dlq", &a.dlq);
     if a.queue == a.dlq && !a.queue.is_empty() {
         p.push("amqp.dlq", &a.dlq, "must differ from amqp.queue");
     }
@@ -498,29 +187,11 @@ fn amqp(a: &AmqpConfig, p: &mut Problems) {
                 "only used with an amqps:// amqp.url",
             );
         }
-        ca_bundle(p, "amqp.tls_ca_file", path);
     }
 }
 
-/// The file must be a readable PEM bundle of at least one certificate (a CA file for TLS).
-fn ca_bundle(p: &mut Problems, key: &str, path: &Path) {
-    let shown = path.display().to_string();
-    let bytes = match std::fs::read(path) {
-        Ok(bytes) => bytes,
-        Err(error) => {
-            p.push(key, shown, format!("cannot read CA file: {error}"));
-            return;
-        }
-    };
-    match pem::parse_many(&bytes) {
-        Err(error) => p.push(key, shown, format!("not a PEM file: {error}")),
-        Ok(blocks) if !blocks.iter().any(|b| b.tag() == "CERTIFICATE") => {
-            p.push(key, shown, "holds no PEM CERTIFICATE block");
-        }
-        Ok(_) => {}
-    }
-}
-
+/// The Sentinel keys go with `store.redis_mode=sentinel`, a Sentinel user with its password,
+/// and a CA file with a TLS (`rediss`) URL.
 fn store(s: &StoreConfig, p: &mut Problems) {
     match s.redis_mode {
         RedisMode::Sentinel => {
@@ -570,18 +241,6 @@ fn store(s: &StoreConfig, p: &mut Problems) {
             }
         }
     }
-    for (i, addr) in s.redis_sentinel_addrs.iter().enumerate() {
-        let valid = addr
-            .rsplit_once(':')
-            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-        if !valid {
-            p.push(
-                format!("store.redis_sentinel_addrs[{i}]"),
-                addr,
-                "expected host:port",
-            );
-        }
-    }
     if s.redis_sentinel_username.is_some() && s.redis_sentinel_password.is_none() {
         p.push(
             "store.redis_sentinel_username",
@@ -597,42 +256,14 @@ fn store(s: &StoreConfig, p: &mut Problems) {
                 "only used with a rediss:// store.redis_url",
             );
         }
-        ca_bundle(p, "store.redis_tls_ca_file", path);
     }
-    check_not_blank(p, "store.namespace", &s.namespace);
-    check_duration(p, "store.retention", s.retention, (HOUR, 365 * DAY));
-    let refresh = s.metric_refresh_interval;
-    check_duration(p, "store.metric_refresh_interval", refresh, (SECOND, HOUR));
-    check_count(
-        p,
-        "store.max_series_budget",
-        s.max_series_budget,
-        1,
-        1_000_000_000,
-    );
 }
 
 /// Leader election: the lease timings, the Redis it needs, and the per-org options.
 fn leader_election(c: &Config, p: &mut Problems) {
     let l = &c.leader_election;
     let shown = |d: Duration| humantime::format_duration(d).to_string();
-    let lease_name = "leader_election.lease_name";
-    check_not_blank(p, lease_name, &l.lease_name);
-    if !l.lease_name.trim().is_empty() && l.lease_name.chars().any(char::is_whitespace) {
-        p.push(
-            lease_name,
-            &l.lease_name,
-            "must not contain whitespace (it names the lease key in Redis)",
-        );
-    }
-    check_not_blank(p, "leader_election.identity", &l.identity);
-    check_duration(
-        p,
-        "leader_election.lease_duration",
-        l.lease_duration,
-        (SECOND, 10 * MINUTE),
-    );
-    let retry_readable = !p.has_key("leader_election.retry_period") && !l.retry_period.is_zero();
+    let retry_readable = !p.has_key("leader_election.retry_period");
     lease_timings(l, p);
     let redis = c.store.redis_url.is_some();
     if l.enabled && !redis {
@@ -672,7 +303,6 @@ fn leader_election(c: &Config, p: &mut Problems) {
         );
     }
     let rebalance = "leader_election.rebalance_delay";
-    check_duration(p, rebalance, l.rebalance_delay, (Duration::ZERO, HOUR));
     if retry_readable && !p.has_key(rebalance) && l.rebalance_delay < l.retry_period {
         p.push(
             rebalance,
@@ -686,23 +316,18 @@ fn leader_election(c: &Config, p: &mut Problems) {
     }
 }
 
-/// `lease_duration > renew_deadline > 1.2 × retry_period > 0`: a holder gets more than one
-/// renewal try before its deadline, and gives up before the lease runs out under it.
+/// `lease_duration > renew_deadline > 1.2 × retry_period`: a holder gets more than one
+/// renewal try before its deadline, and gives up before the lease runs out under it. (That
+/// both are above 0 is their constraint in the key table.)
 fn lease_timings(l: &LeaderElectionConfig, p: &mut Problems) {
     let shown = |d: Duration| humantime::format_duration(d).to_string();
     let lease = "leader_election.lease_duration";
     let renew = "leader_election.renew_deadline";
     let retry = "leader_election.retry_period";
-    // Values that could not be read (or are out of range) are not compared with the others.
+    // Values that could not be read (or break their constraint) are not compared.
     let lease_ok = !p.has_key(lease);
-    let renew_ok = !p.has_key(renew) && !l.renew_deadline.is_zero();
-    let retry_ok = !p.has_key(retry) && !l.retry_period.is_zero();
-    if !p.has_key(retry) && l.retry_period.is_zero() {
-        p.push(retry, shown(l.retry_period), "must be above 0");
-    }
-    if !p.has_key(renew) && l.renew_deadline.is_zero() {
-        p.push(renew, shown(l.renew_deadline), "must be above 0");
-    }
+    let renew_ok = !p.has_key(renew);
+    let retry_ok = !p.has_key(retry);
     if lease_ok && renew_ok && l.renew_deadline >= l.lease_duration {
         p.push(
             renew,
@@ -731,25 +356,8 @@ fn lease_timings(l: &LeaderElectionConfig, p: &mut Problems) {
     }
 }
 
+/// Copilot: a salt for hashed labels, and the enterprise settings that go together.
 fn copilot(c: &CopilotConfig, p: &mut Problems) {
-    check_duration(
-        p,
-        "copilot.scrape_interval",
-        c.scrape_interval,
-        (MINUTE, 7 * DAY),
-    );
-    check_duration(
-        p,
-        "copilot.request_timeout",
-        c.request_timeout,
-        (SECOND, HOUR),
-    );
-    check_duration(
-        p,
-        "copilot.download_timeout",
-        c.download_timeout,
-        (SECOND, HOUR),
-    );
     if c.user_label_mode == UserLabelMode::Hashed
         && c.user_label_salt.is_none()
         && !p.has_key("copilot.user_label_salt")
@@ -759,18 +367,6 @@ fn copilot(c: &CopilotConfig, p: &mut Problems) {
             "",
             "required when copilot.user_label_mode=hashed (an unsalted hash of a login is \
              reversible by hashing every known login)",
-        );
-    }
-    if let Some(salt) = &c.user_label_salt {
-        if salt.expose_secret().is_empty() {
-            p.push("copilot.user_label_salt", "", "must not be empty");
-        }
-    }
-    if c.max_label_values == 0 || c.max_label_values > 10_000 {
-        p.push(
-            "copilot.max_label_values",
-            c.max_label_values.to_string(),
-            "must be between 1 and 10000",
         );
     }
     let e = &c.enterprise;
@@ -793,7 +389,7 @@ fn copilot(c: &CopilotConfig, p: &mut Problems) {
             }
         }
         if let Some(path) = &e.private_key_path {
-            private_key(p, "copilot.enterprise.private_key_path", path);
+            rsa_private_key(p, "copilot.enterprise.private_key_path", path);
         }
     } else {
         let needs_enterprise = [
@@ -807,86 +403,6 @@ fn copilot(c: &CopilotConfig, p: &mut Problems) {
             if on {
                 p.push(key, "true", "needs copilot.enterprise.enabled=true");
             }
-        }
-    }
-}
-
-/// Every pending key (see `keys::PENDING`) left at its default passes; any other value is an
-/// error naming the feature it waits for.
-fn pending(root: &Map<String, Value>, p: &mut Problems) {
-    for def in keys::KEYS {
-        let Some(feature) = keys::pending_feature(def.path) else {
-            continue;
-        };
-        if let Some(value) = lookup(root, def.path) {
-            pending_value(p, def.path, def, value, feature);
-        }
-        if def.secret {
-            let file_key = format!("{}{FILE_SUFFIX}", def.path);
-            if let Some(value) = lookup(root, &file_key).filter(|v| !extract::show(v).is_empty()) {
-                reject(p, &file_key, extract::show(value), value, feature);
-            }
-        }
-    }
-    let Some(ValueKind::Array(orgs)) = lookup(root, ORGS_PATH).map(|v| &v.kind) else {
-        return;
-    };
-    for (index, org) in orgs.iter().enumerate() {
-        let ValueKind::Table(entry) = &org.kind else {
-            continue;
-        };
-        let mut names: Vec<&String> = entry.keys().collect();
-        names.sort();
-        for name in names {
-            let value = &entry[name];
-            let key = format!("{ORGS_PATH}[{index}].{name}");
-            let (field, is_file) = match name.strip_suffix(FILE_SUFFIX) {
-                Some(base) if keys::find_org(name).is_none() => (base, true),
-                _ => (name.as_str(), false),
-            };
-            let Some(def) = keys::find_org(field) else {
-                continue;
-            };
-            let Some(feature) = keys::pending_feature(&format!("{ORGS_PATH}[].{field}")) else {
-                continue;
-            };
-            if is_file {
-                reject(p, &key, extract::show(value), value, feature);
-            } else {
-                pending_value(p, &key, def, value, feature);
-            }
-        }
-    }
-}
-
-fn pending_value(p: &mut Problems, key: &str, def: &KeyDef, value: &Value, feature: &str) {
-    if p.has_key(key) || is_default(def, value) {
-        return;
-    }
-    reject(p, key, shown(key, value, def.secret), value, feature);
-}
-
-fn reject(p: &mut Problems, key: &str, shown_value: String, value: &Value, feature: &str) {
-    let reason = format!("`{key}` is not supported yet (arrives with {feature})");
-    p.push(key, shown_value, with_origin(reason, value));
-}
-
-/// Whether `value` means the same as the built-in default (`5m` equals `300s`).
-fn is_default(def: &KeyDef, value: &Value) -> bool {
-    let Some(default) = default_value(def.kind, def.default) else {
-        return extract::show(value).is_empty();
-    };
-    if matches!(def.default, DefaultValue::Unset) {
-        return false;
-    }
-    match def.kind {
-        Kind::Text => extract::text(value).ok() == extract::text(&default).ok(),
-        Kind::Bool => extract::boolean(value).ok() == extract::boolean(&default).ok(),
-        Kind::Int => extract::uint(value).ok() == extract::uint(&default).ok(),
-        Kind::Duration => extract::duration(value).ok() == extract::duration(&default).ok(),
-        Kind::TextList => extract::text_list(value).ok() == extract::text_list(&default).ok(),
-        Kind::DurationList => {
-            extract::duration_list(value).ok() == extract::duration_list(&default).ok()
         }
     }
 }
