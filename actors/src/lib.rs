@@ -36,6 +36,7 @@
 //! - [`tick`]: [`tick::TickRunner`] — fixed interval, jittered first tick, no overlap, missed
 //!   ticks skipped, cancellable, panics recorded — writing per-service health into
 //!   [`service_health::ServiceHealthRegistry`], which `/healthz` reads.
+//! - [`calendar`]: the one RFC 3339 parser and writer, UTC days as Unix seconds.
 //! - [`clock`]: wall-clock time for health timestamps, with a tokio-driven clock for tests.
 //!
 //! **Absent on purpose:** no network I/O, no HTTP, no client crates. Everything time-related
@@ -75,6 +76,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backfill;
+pub mod calendar;
 pub mod clock;
 pub mod copilot;
 pub mod election;

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use futures::future::{BoxFuture, FutureExt};
-use gse_actors::copilot::dates::{day_name, day_start};
+use gse_actors::calendar::{day_name, day_start};
 use gse_actors::copilot::mapping::{self, MapSettings, Scope};
 use gse_actors::copilot::model::SeatsPage;
 use gse_actors::copilot::run::{settle, CopilotSource, Part, PartError, RunMemory, RunOutput};

@@ -164,22 +164,15 @@ impl std::fmt::Debug for AccessToken {
     }
 }
 
-/// Parses GitHub's ISO 8601 timestamps (`2024-05-01T12:00:00Z`) into Unix seconds.
+/// GitHub's ISO 8601 timestamps (`2024-05-01T12:00:00Z`) as Unix seconds (1970 onwards).
 pub fn parse_time(s: &str) -> Option<i64> {
-    let t = humantime::parse_rfc3339_weak(s.trim_end_matches('Z')).ok()?;
-    let secs = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    i64::try_from(secs).ok()
+    gse_actors::calendar::timestamp(s).filter(|secs| *secs >= 0)
 }
 
-/// The last second RFC3339 can write (9999-12-31T23:59:59Z).
-const MAX_RFC3339_SECS: i64 = 253_402_300_799;
-
-/// Formats Unix seconds as GitHub's ISO 8601 form, clamped to 1970..=9999 (humantime cannot
-/// write other years, and a corrupt stored cursor must not panic a scrape).
+/// Unix seconds in GitHub's ISO 8601 form, clamped to 1970..=9999 (a corrupt stored cursor
+/// must not panic a scrape).
 pub fn format_time(secs: i64) -> String {
-    let secs = secs.clamp(0, MAX_RFC3339_SECS) as u64;
-    let t = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
-    humantime::format_rfc3339_seconds(t).to_string()
+    gse_actors::calendar::format_timestamp(secs)
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@ use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, WrapFuture,
 };
 
-use super::dates::day_start;
 use super::run::{CopilotSource, RunMemory, RunOutput};
+use crate::calendar::day_start;
 use crate::election::validity::under_lease;
 use crate::election::Grant;
 use crate::health::{ComponentStatus, HealthReporter};

@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use secrecy::SecretString;
 
-use super::dates::{day_start, timestamp};
 use super::model::{BreakdownRow, DayRecord, Seat};
 use super::users::UserLabelMode;
+use crate::calendar::{day_start, timestamp};
 use crate::metrics::copilot as families;
 use crate::ports::Sample;
 

@@ -11,10 +11,8 @@
 //! - [`sinks`]: the reductions of one report read (newest day record, each user's latest row).
 //! - [`mapping`]: day records and seats → `gh_copilot_*` series.
 //! - [`users`]: the per-user families and their `user` label.
-//! - [`dates`]: UTC day and timestamp arithmetic.
 
 pub mod actor;
-pub mod dates;
 pub mod mapping;
 pub mod model;
 pub mod reader;

@@ -4,10 +4,10 @@
 //! row of a users report ([`UserSink`]) — counting what it skips (malformed values, the record
 //! and user caps).
 
-use super::dates::day_start;
 use super::model::{DayRecord, UserRow};
 use super::reader::ValueScanner;
 use super::users::UserReduction;
+use crate::calendar::day_start;
 
 /// Receives the decoded values of one report read; reset when the read starts over.
 pub trait Sink: Send {

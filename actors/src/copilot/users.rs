@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
-use super::dates::day_start;
 use super::mapping::{add, MapSettings, Scope};
 use super::model::UserRow;
+use crate::calendar::day_start;
 use crate::metrics::copilot as families;
 use crate::ports::Sample;
 

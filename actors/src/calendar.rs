@@ -1,5 +1,7 @@
-//! Calendar arithmetic of the Copilot reports: UTC day starts, day names and RFC 3339
-//! timestamps, as Unix seconds (no clock, no time-zone database).
+//! The one calendar of the exporter: UTC day starts, day names and RFC 3339 timestamps as
+//! Unix seconds, parsed and written here only (GitHub's REST and GraphQL answers, App token
+//! expiries, the Copilot reports). No clock, no time-zone database; invalid dates and times
+//! (`02-30`, `24:00`) are refused, never normalised.
 
 /// Midnight UTC of `YYYY-MM-DD`, in Unix seconds.
 pub fn day_start(day: &str) -> Option<i64> {
@@ -7,10 +9,19 @@ pub fn day_start(day: &str) -> Option<i64> {
     let y: i64 = parts.next()?.parse().ok()?;
     let m: u32 = parts.next()?.parse().ok()?;
     let d: u32 = parts.next()?.get(..2)?.parse().ok()?;
-    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+    if !(1..=12).contains(&m) || d < 1 || d > days_in_month(y, m) {
         return None;
     }
     Some(days_from_civil(y, m, d) * 86_400)
+}
+
+fn days_in_month(y: i64, m: u32) -> u32 {
+    match m {
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
 }
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
@@ -49,6 +60,9 @@ pub fn timestamp(text: &str) -> Option<i64> {
     let h: i64 = rest.get(0..2)?.parse().ok()?;
     let mi: i64 = rest.get(3..5)?.parse().ok()?;
     let s: i64 = rest.get(6..8)?.parse().ok()?;
+    if rest.get(2..3)? != ":" || rest.get(5..6)? != ":" || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
     let mut tail = &rest[8..];
     if let Some(frac) = tail.strip_prefix('.') {
         let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
@@ -64,10 +78,30 @@ pub fn timestamp(text: &str) -> Option<i64> {
             };
             let oh: i64 = tail.get(1..3)?.parse().ok()?;
             let om: i64 = tail.get(4..6)?.parse().ok()?;
+            if tail.len() != 6 || tail.get(3..4)? != ":" || oh > 23 || om > 59 {
+                return None;
+            }
             sign * (oh * 3600 + om * 60)
         }
     };
     Some(date + h * 3600 + mi * 60 + s - offset)
+}
+
+/// The last second RFC 3339 can write with a four-digit year (9999-12-31T23:59:59Z).
+pub const MAX_RFC3339_SECS: i64 = 253_402_300_799;
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ`, clamped to 1970..=9999 (a corrupt stored cursor
+/// must not make an unwritable date).
+pub fn format_timestamp(secs: i64) -> String {
+    let secs = secs.clamp(0, MAX_RFC3339_SECS);
+    let (day, second) = (secs / 86_400, secs % 86_400);
+    format!(
+        "{}T{:02}:{:02}:{:02}Z",
+        day_name(day),
+        second / 3600,
+        second % 3600 / 60,
+        second % 60
+    )
 }
 
 #[cfg(test)]
@@ -85,5 +119,38 @@ mod tests {
             timestamp("2026-12-01T01:00:00+01:00"),
             day_start("2026-12-01")
         );
+    }
+
+    #[test]
+    fn invalid_dates_and_times_are_refused() {
+        for bad in [
+            "2026-02-29T00:00:00Z",
+            "2026-04-31T00:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-01-01T24:00:00Z",
+            "2026-01-01T12:60:00Z",
+            "2026-01-01T12-00-00Z",
+            "2026-01-01T12:00:00+2400",
+            "2026-01-01T12:00:00Q",
+            "2026-01-01",
+        ] {
+            assert_eq!(timestamp(bad), None, "{bad}");
+        }
+        assert_eq!(timestamp("2024-02-29T00:00:00Z"), day_start("2024-02-29"));
+        assert!(day_start("2024-02-29").is_some(), "leap day");
+        assert_eq!(
+            timestamp("2026-01-01T00:00:00.123Z"),
+            day_start("2026-01-01")
+        );
+    }
+
+    #[test]
+    fn formatting_round_trips_and_clamps() {
+        for secs in [0, 1, 86_399, 951_782_400, 1_764_547_200, MAX_RFC3339_SECS] {
+            assert_eq!(timestamp(&format_timestamp(secs)), Some(secs), "{secs}");
+        }
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_timestamp(-5), "1970-01-01T00:00:00Z");
+        assert_eq!(format_timestamp(i64::MAX), "9999-12-31T23:59:59Z");
     }
 }
