@@ -13,7 +13,8 @@
 //! - [`body`]: reading a response body under a size cap.
 //! - [`client`]: the request core (retries, backoff, ETags, pagination, telemetry).
 //! - [`api`]: `OrgApi`, the `GithubApi` port of one org.
-//! - [`graphql`]: the org-wide search over GraphQL (items with their reviews and comments).
+//! - [`graphql`]: the org-wide search over GraphQL (items with their reviews and comments) and
+//!   the batched default-branch commit listings.
 //! - [`identity`]: who an account is (login, bot, deleted), one rule for REST and GraphQL.
 //! - [`wire`]: GitHub's JSON shapes.
 

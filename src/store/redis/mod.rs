@@ -150,11 +150,7 @@ impl Inner {
     /// touch a dataset. Fresh per call, never per process: a process that set the token of the
     /// lost dataset and is the first to touch the new one must still see a different token.
     fn propose_incarnation(&self) -> String {
-        format!(
-            "{:016x}{:016x}",
-            rand::random::<u64>(),
-            rand::random::<u64>()
-        )
+        crate::redis::token::random_hex()
     }
 
     /// Runs one Redis call with a deadline, mapping failures to [`StoreError::Backend`].

@@ -1,0 +1,67 @@
+//! The properties of a job message: persistent, JSON, `timestamp` (publish time, which makes
+//! the oldest-message age real), `message_id` (the job id) and headers `version`, `attempt`,
+//! `job_id`, `created_at`, plus `last_error` and `dead_lettered_at` on dead letters.
+
+use std::time::SystemTime;
+
+use gse_actors::backfill::BackfillJob;
+use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
+use lapin::BasicProperties;
+
+use crate::queue::wire;
+
+/// Longest `last_error` header kept (headers are not meant for stack traces).
+const MAX_LAST_ERROR: usize = 2048;
+
+/// A header value of text.
+fn long_string(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value))
+}
+
+/// The longest prefix of `text` within `max` bytes, cut at a character boundary.
+fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Properties of a job message: persistent, JSON, timestamped, with visible headers.
+pub(super) fn properties(job: Option<&BackfillJob>, last_error: Option<&str>) -> BasicProperties {
+    let mut headers = FieldTable::default();
+    headers.insert(
+        "version".into(),
+        AMQPValue::LongLongInt(i64::from(wire::WIRE_VERSION)),
+    );
+    let mut properties = BasicProperties::default()
+        .with_delivery_mode(2)
+        .with_content_type("application/json".into())
+        .with_timestamp(gse_actors::clock::unix_now_secs());
+    if let Some(job) = job {
+        headers.insert(
+            "attempt".into(),
+            AMQPValue::LongLongInt(i64::from(job.attempt)),
+        );
+        headers.insert("job_id".into(), long_string(&job.job_id));
+        headers.insert(
+            "created_at".into(),
+            long_string(&wire::rfc3339(job.created_at)),
+        );
+        properties = properties.with_message_id(ShortString::from(truncate(&job.job_id, 255)));
+    }
+    if let Some(last_error) = last_error {
+        headers.insert(
+            "last_error".into(),
+            long_string(truncate(last_error, MAX_LAST_ERROR)),
+        );
+        headers.insert(
+            "dead_lettered_at".into(),
+            long_string(&wire::rfc3339(SystemTime::now())),
+        );
+    }
+    properties.with_headers(headers)
+}
