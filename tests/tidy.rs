@@ -65,9 +65,47 @@ fn relative(path: &Path) -> String {
         .to_string()
 }
 
+/// Most lines of code (tests excluded) a file of the exporter or of gse-actors may have.
+const MAX_CODE_LINES: usize = 600;
+
+/// The lines of `text` that are not test code: a file named `tests.rs` or `*_tests.rs` is all
+/// tests; otherwise everything from a `#[cfg(test)]` followed by a `mod` is.
+fn code_lines(path: &str, text: &str) -> usize {
+    if path.ends_with("/tests.rs") || path.ends_with("_tests.rs") {
+        return 0;
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    let tests_at = lines.windows(2).position(|pair| {
+        pair[0].trim() == "#[cfg(test)]"
+            && (pair[1].trim_start().starts_with("mod ")
+                || pair[1].trim_start().starts_with("#[path"))
+    });
+    tests_at.unwrap_or(lines.len())
+}
+
 /// The problems tidy finds in one file's text (`path` relative to the repository root).
 fn check(path: &str, text: &str, exists: &dyn Fn(&str, &str) -> bool, module: bool) -> Vec<String> {
     let mut problems = Vec::new();
+    if path.starts_with("src/") || path.starts_with("actors/src/") {
+        let code = code_lines(path, text);
+        if code > MAX_CODE_LINES {
+            problems.push(format!(
+                "{path}: {code} lines of code (tests excluded), over {MAX_CODE_LINES}: split it where the split is natural"
+            ));
+        }
+    }
+    // The election and the queue talk to Redis through src/redis/, never through the store.
+    if path.starts_with("src/election/") || path.starts_with("src/queue/") {
+        for (n, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            if code.contains("crate::store") {
+                problems.push(format!(
+                    "{path}:{}: imports crate::store; use crate::redis",
+                    n + 1
+                ));
+            }
+        }
+    }
     if module && !text.trim_start().starts_with("//!") {
         problems.push(format!(
             "{path}: the module does not open with a `//!` doc comment"
@@ -158,6 +196,27 @@ fn tidy_catches_planted_violations() {
         check("src/a.rs", "//! x\n/// see `docs/gone.md`\n", &never, true).len(),
         1
     );
+    let long = format!("//! x\n{}", "fn f() {}\n".repeat(MAX_CODE_LINES));
+    assert_eq!(check("src/a.rs", &long, &always, true).len(), 1);
+    assert!(check("src/tests.rs", &long, &always, true).is_empty());
+    let tested = format!(
+        "//! x\n#[cfg(test)]\nmod tests {{\n{}}}\n",
+        "fn t() {}\n".repeat(700)
+    );
+    assert!(
+        check("src/a.rs", &tested, &always, true).is_empty(),
+        "tests do not count"
+    );
+    assert_eq!(
+        check(
+            "src/queue/a.rs",
+            "//! x\nuse crate::store::redis;\n",
+            &always,
+            true
+        )
+        .len(),
+        1
+    );
     assert!(
         check(
             "src/a.rs",
@@ -168,4 +227,14 @@ fn tidy_catches_planted_violations() {
         .is_empty(),
         "string contents are not comments"
     );
+}
+
+/// The entry points stay small: the crate root lists modules, the map fits on two screens.
+#[test]
+fn the_crate_root_and_the_map_stay_short() {
+    for (file, max) in [("src/lib.rs", 150), ("ARCHITECTURE.md", 150)] {
+        let text = std::fs::read_to_string(root().join(file)).expect("read");
+        let lines = text.lines().count();
+        assert!(lines <= max, "{file} has {lines} lines, over {max}");
+    }
 }
