@@ -357,7 +357,8 @@ fn livez_answers_while_500_idle_connections_are_open() {
     wait_for(&exporter, "the exporter serves", DEADLINE, |_| true);
     // All 500 must be open within LIVEZ_BOUND, so that none can reach the header timeout
     // before the probe's deadline. On a loaded machine the accept loop can lag (a full backlog
-    // delays a connect by a SYN retry): then the measurement is void and is taken again.
+    // delays a connect by a SYN retry, or past the connect timeout): then the measurement is
+    // void and is taken again, up to three times.
     let mut attempt = 0;
     let (mut idle, first_opened) = loop {
         attempt += 1;
@@ -373,16 +374,15 @@ fn livez_answers_while_500_idle_connections_are_open() {
                 idle.push(s);
             }
         }
-        assert_eq!(idle.len(), 500, "the idle connections are open");
-        let opening = first_opened.elapsed();
-        if opening < LIVEZ_BOUND {
+        let (opened, opening) = (idle.len(), first_opened.elapsed());
+        if opened == 500 && opening < LIVEZ_BOUND {
             break (idle, first_opened);
         }
         assert!(
             attempt < 3,
-            "opening the idle connections took {opening:?} (attempt {attempt}): the first ones could reach the server's {SERVER_HEADER_TIMEOUT:?} header timeout before the probe's bound"
+            "opened {opened} of 500 idle connections in {opening:?} (attempt {attempt}): all must be open, and the first ones must not reach the server's {SERVER_HEADER_TIMEOUT:?} header timeout before the probe's bound"
         );
-        eprintln!("opening the idle connections took {opening:?}; again");
+        eprintln!("opened {opened} of 500 idle connections in {opening:?}; again");
         drop(idle);
         std::thread::sleep(Duration::from_millis(500));
     };
