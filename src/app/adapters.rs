@@ -12,7 +12,7 @@ use gse_actors::ports::MetricStore;
 use gse_actors::scrape::memory_state::MemoryStateStore;
 use gse_actors::scrape::port::ScrapeStateStore;
 
-use crate::config::{Config, ElectionMode, RedisMode, StaticRole, StoreConfig};
+use crate::config::{Config, ElectionBackend, ElectionMode, RedisMode, StaticRole, StoreConfig};
 use crate::election;
 use crate::queue::memory::MemoryQueue;
 use crate::queue::names::QueueNames;
@@ -119,10 +119,32 @@ pub fn role_mode(config: &Config) -> RoleMode {
 }
 
 /// The Redis lease elector when the role comes from leases.
+/// What `/healthz` says about the election: the backend and the lease it is about.
+pub fn election_info(config: &Config, backend: &'static str) -> crate::http::ElectionInfo {
+    let l = &config.leader_election;
+    let lease = if backend == "kubernetes" {
+        let namespace = l.namespace.as_deref().unwrap_or("(default)");
+        format!("Lease {namespace}/{}", l.lease_name)
+    } else {
+        let namespace = &config.store.namespace;
+        format!("Redis key {namespace}:lease:{}", l.lease_name)
+    };
+    crate::http::ElectionInfo { backend, lease }
+}
+
+/// Why the elector could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum ElectorError {
+    #[error("setting up the Redis lease elector")]
+    Redis(#[source] election::ElectorSetupError),
+    #[error("setting up the Kubernetes Lease elector")]
+    Kubernetes(#[source] election::KubeSetupError),
+}
+
 pub(super) fn build_elector(
     config: &Config,
     mode: RoleMode,
-) -> Result<Option<Arc<dyn LeaderElector>>, election::ElectorSetupError> {
+) -> Result<Option<Arc<dyn LeaderElector>>, ElectorError> {
     if !matches!(mode, RoleMode::Single | RoleMode::PerOrg) {
         return Ok(None);
     }
@@ -142,7 +164,27 @@ pub(super) fn build_elector(
     elector_settings.lease_duration = l.lease_duration;
     elector_settings.retry_period = l.retry_period;
     elector_settings.orgs_fingerprint = gse_actors::election::assign::fingerprint(&orgs);
-    let elector = election::RedisElector::new(elector_settings)?;
-    tracing::info!(identity = %l.identity, lease = %l.lease_name, mode = ?mode, "leader election on Redis leases");
-    Ok(Some(Arc::new(elector)))
+    // A static leader on a shared store takes the global lease of the Redis backend.
+    let backend = if l.enabled {
+        l.backend
+    } else {
+        ElectionBackend::Redis
+    };
+    match backend {
+        ElectionBackend::Redis => {
+            let elector =
+                election::RedisElector::new(elector_settings).map_err(ElectorError::Redis)?;
+            tracing::info!(identity = %l.identity, lease = %l.lease_name, mode = ?mode, "leader election on Redis leases");
+            Ok(Some(Arc::new(elector)))
+        }
+        ElectionBackend::Kubernetes => {
+            let elector = election::KubeElector::new(election::KubeSettings {
+                namespace: l.namespace.clone(),
+                redis: elector_settings,
+            })
+            .map_err(ElectorError::Kubernetes)?;
+            tracing::info!(identity = %l.identity, lease = %l.lease_name, mode = ?mode, "leader election on Kubernetes Leases, fenced in Redis");
+            Ok(Some(Arc::new(elector)))
+        }
+    }
 }

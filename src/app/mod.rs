@@ -32,9 +32,9 @@ use gse_actors::supervisor::{self, Backoff, Intensity, Strategy, SupervisorExit,
 
 use crate::config::Config;
 use crate::http::{self, HttpLimits, HttpState, LandingInfo};
+use crate::queue;
 use crate::replica_metrics::ReplicaMetrics;
 use crate::store::redis::RedisSetupError;
-use crate::{election, queue};
 use adapters::{build_elector, build_queue, build_store, role_mode};
 use gse_actors::backfill::catch_up;
 use scrapers::ScrapeDeps;
@@ -59,8 +59,8 @@ pub enum RunError {
     Dedup(#[source] queue::dedup_redis::DedupSetupError),
     #[error("setting up the Redis backfill job stash")]
     Stash(#[source] queue::stash_redis::StashSetupError),
-    #[error("setting up the Redis lease elector")]
-    Elector(#[source] election::ElectorSetupError),
+    #[error(transparent)]
+    Elector(#[from] adapters::ElectorError),
 }
 
 /// Dependencies `run` can be given instead of the production defaults (tests inject a clock
@@ -105,7 +105,10 @@ pub async fn run_with(
     } else {
         Role::Follower
     };
-    let elector = build_elector(&config, role_mode).map_err(RunError::Elector)?;
+    let elector = build_elector(&config, role_mode)?;
+    let election = elector
+        .as_ref()
+        .map(|e| adapters::election_info(&config, e.backend()));
     let (metric_store, configured_state) = build_store(&config.store).map_err(RunError::Store)?;
     let github_client = crate::github::http_client(
         config.github.request_timeout,
@@ -231,6 +234,7 @@ pub async fn run_with(
             orgs: config.github.orgs.iter().map(|o| o.org.clone()).collect(),
             store_backend: metric_store.backend(),
             queue_backend: job_queue.backend(),
+            election,
         }),
         actor_timeout: Duration::from_secs(2),
         queue: config.backfill.enabled.then(|| job_queue.clone()),

@@ -119,6 +119,7 @@ pub(crate) fn extract(
         enabled: r.read("leader_election.enabled", boolean),
         static_role: r.read("leader_election.static_role", choice(StaticRole::NAMES)),
         backend: r.read("leader_election.backend", election_backend),
+        namespace: r.read_opt("leader_election.namespace", text),
         lease_name: r.read("leader_election.lease_name", text),
         lease_duration: r.read("leader_election.lease_duration", duration),
         renew_deadline: r.read("leader_election.renew_deadline", duration),

@@ -181,6 +181,9 @@ pub(crate) const KEYS: &[KeyDef] = &[
     key("leader_election.enabled", Bool, One("false")),
     key("leader_election.static_role", Text, One("leader")),
     key("leader_election.backend", Text, One("redis")),
+    key("leader_election.namespace", Text, Unset).with(Word {
+        names: "it names a Kubernetes namespace",
+    }),
     key(
         "leader_election.lease_name",
         Text,

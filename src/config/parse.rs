@@ -116,16 +116,9 @@ pub(crate) fn choice<E: FromStr>(
     }
 }
 
-/// `leader_election.backend`: only the Redis lease exists; `kubernetes` is named explicitly so
-/// a configuration that asks for it gets a pointer to the replacement
-/// (docs/wire-compatibility.md).
+/// `leader_election.backend`: `redis` (leases in Redis) or `kubernetes` (Kubernetes Leases,
+/// fenced in Redis).
 pub(crate) fn election_backend(value: &Value) -> Result<ElectionBackend, String> {
-    let raw = text(value)?;
-    if raw.trim().eq_ignore_ascii_case("kubernetes") {
-        return Err("the kubernetes backend is not supported; use redis \
-             (the lease is kept in store.redis_url)"
-            .to_string());
-    }
     choice(ElectionBackend::NAMES)(value)
 }
 

@@ -876,6 +876,15 @@ fn leader_election_rules() {
             &[("GITHUB_STATS_LEADER_ELECTION__BACKEND", "Redis")],
         ),
         (
+            "kubernetes backend in a namespace, fenced in Redis",
+            &[
+                REDIS,
+                ELECT,
+                ("GITHUB_STATS_LEADER_ELECTION__BACKEND", "kubernetes"),
+                ("GITHUB_STATS_LEADER_ELECTION__NAMESPACE", "monitoring"),
+            ],
+        ),
+        (
             "lease name with colons",
             &[(
                 "GITHUB_STATS_LEADER_ELECTION__LEASE_NAME",
@@ -889,17 +898,50 @@ fn leader_election_rules() {
 
     let rejected: &[EnvCase] = &[
         (
-            "kubernetes backend",
-            &[("GITHUB_STATS_LEADER_ELECTION__BACKEND", "kubernetes")],
+            "kubernetes backend without Redis for the fences",
+            &[
+                ("GITHUB_STATS_LEADER_ELECTION__ENABLED", "true"),
+                ("GITHUB_STATS_LEADER_ELECTION__BACKEND", "kubernetes"),
+            ],
             &[(
-                "leader_election.backend",
-                "kubernetes backend is not supported; use redis",
+                "leader_election.enabled",
+                "the kubernetes backend needs store.redis_url",
+            )],
+        ),
+        (
+            "kubernetes backend with a lease name that is not an object name",
+            &[
+                ("GITHUB_STATS_LEADER_ELECTION__BACKEND", "kubernetes"),
+                ("GITHUB_STATS_LEADER_ELECTION__LEASE_NAME", "Team_Leader"),
+            ],
+            &[("leader_election.lease_name", "names Lease objects")],
+        ),
+        (
+            "kubernetes backend with a lease of a fraction of a second",
+            &[
+                ("GITHUB_STATS_LEADER_ELECTION__BACKEND", "kubernetes"),
+                ("GITHUB_STATS_LEADER_ELECTION__LEASE_DURATION", "15500ms"),
+            ],
+            &[(
+                "leader_election.lease_duration",
+                "a whole number of seconds",
+            )],
+        ),
+        (
+            "a namespace with the redis backend",
+            &[("GITHUB_STATS_LEADER_ELECTION__NAMESPACE", "monitoring")],
+            &[(
+                "leader_election.namespace",
+                "only applies to leader_election.backend=kubernetes",
             )],
         ),
         (
             "unknown backend",
             &[("GITHUB_STATS_LEADER_ELECTION__BACKEND", "etcd")],
-            &[("leader_election.backend", "expected one of redis")],
+            &[(
+                "leader_election.backend",
+                "expected one of redis|kubernetes",
+            )],
         ),
         (
             "unknown mode",

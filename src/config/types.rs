@@ -165,6 +165,9 @@ pub struct LeaderElectionConfig {
     /// The role when election is disabled.
     pub static_role: StaticRole,
     pub backend: ElectionBackend,
+    /// `kubernetes` backend: the namespace of the Leases (`None`: the pod's, from its service
+    /// account, or the kubeconfig context's).
+    pub namespace: Option<String>,
     pub lease_name: String,
     pub lease_duration: Duration,
     pub renew_deadline: Duration,
@@ -322,7 +325,7 @@ config_enum!(
 );
 config_enum!(
     /// `leader_election.backend`.
-    ElectionBackend { Redis => "redis" }
+    ElectionBackend { Redis => "redis", Kubernetes => "kubernetes" }
 );
 config_enum!(
     /// `leader_election.mode`: `single` elects one leader that scrapes every org; `per_org`

@@ -267,10 +267,48 @@ fn leader_election(c: &Config, p: &mut Problems) {
     lease_timings(l, p);
     let redis = c.store.redis_url.is_some();
     if l.enabled && !redis {
+        let reason = match l.backend {
+            ElectionBackend::Redis => {
+                "the redis backend needs store.redis_url (the lease is kept in Redis)"
+            }
+            ElectionBackend::Kubernetes => {
+                "the kubernetes backend needs store.redis_url (Redis fences the lease holder's writes)"
+            }
+        };
+        p.push("leader_election.enabled", "true", reason);
+    }
+    if l.backend == ElectionBackend::Kubernetes && !p.has_key("leader_election.lease_name") {
+        // Lease names, per org `<lease_name>-<org>`: DNS-1123 subdomains of at most 253.
+        let valid = !l.lease_name.is_empty()
+            && l.lease_name.len() <= 200
+            && l.lease_name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            && !l.lease_name.starts_with('-')
+            && !l.lease_name.ends_with('-');
+        if !valid {
+            p.push(
+                "leader_election.lease_name",
+                &l.lease_name,
+                "with the kubernetes backend it names Lease objects: lowercase letters, digits and `-`, at most 200 characters, starting and ending with a letter or digit",
+            );
+        }
+    }
+    if l.backend == ElectionBackend::Kubernetes
+        && !p.has_key("leader_election.lease_duration")
+        && (l.lease_duration.subsec_nanos() != 0 || l.lease_duration.as_secs() == 0)
+    {
         p.push(
-            "leader_election.enabled",
-            "true",
-            "the redis backend needs store.redis_url (the lease is kept in Redis)",
+            "leader_election.lease_duration",
+            shown(l.lease_duration),
+            "with the kubernetes backend it is a Lease's leaseDurationSeconds: a whole number of seconds, at least 1s",
+        );
+    }
+    if l.backend == ElectionBackend::Redis && l.namespace.is_some() {
+        p.push(
+            "leader_election.namespace",
+            l.namespace.as_deref().unwrap_or_default(),
+            "only applies to leader_election.backend=kubernetes",
         );
     }
     if l.enabled && l.static_role != StaticRole::Leader {

@@ -1,4 +1,5 @@
-//! Leader election: the Redis lease backend of [`gse_actors::election::LeaderElector`].
+//! Leader election backends of [`gse_actors::election::LeaderElector`]: Redis leases (below)
+//! and Kubernetes Leases fenced in Redis ([`kubernetes`]).
 //!
 //! This module owns the election's Redis keys, its Lua scripts and its connections (one
 //! multiplexed connection for the calls, one pub/sub connection per event stream — never the
@@ -40,6 +41,8 @@
 //! [`ElectionError::Backend`](gse_actors::election::ElectionError::Backend) with the Redis error as source. The Redis URL is a
 //! `SecretString` and never logged.
 
+pub mod kubernetes;
 pub mod redis;
 
+pub use self::kubernetes::{KubeElector, KubeSettings, KubeSetupError};
 pub use self::redis::{ElectorSettings, ElectorSetupError, LeaseKeys, RedisElector};

@@ -223,7 +223,10 @@ async fn readyz(state: web::Data<HttpState>) -> HttpResponse {
 async fn healthz(state: web::Data<HttpState>) -> HttpResponse {
     match ask_health(&state).await {
         Some(report) => {
-            let body = health_json(&report);
+            let mut body = health_json(&report);
+            if let (Some(election), Some(map)) = (&state.landing.election, body.as_object_mut()) {
+                map.insert("election".into(), json!(election));
+            }
             let mut response = if report.mode == gse_actors::health::Mode::Unhealthy {
                 HttpResponse::ServiceUnavailable()
             } else {

@@ -36,6 +36,18 @@ pub struct LandingInfo {
     pub orgs: Vec<String>,
     pub store_backend: &'static str,
     pub queue_backend: &'static str,
+    /// The election, when one runs: shown by `/healthz`.
+    pub election: Option<ElectionInfo>,
+}
+
+/// Which election this replica takes part in.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ElectionInfo {
+    /// `redis` or `kubernetes`.
+    pub backend: &'static str,
+    /// The lease: the Redis key, or the Lease object (`namespace/name`; the namespace is
+    /// `(default)` when it is the client's: the pod's, or the kubeconfig context's).
+    pub lease: String,
 }
 
 /// Limits that protect the server from slow or greedy clients.
