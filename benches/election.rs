@@ -8,12 +8,17 @@
 //!   `gh_exporter_lease_operations_total` over a quiet minute.
 //!
 //! `cargo bench --bench election` (needs Redis on 127.0.0.1:6379; takes about 3 minutes).
-//! `ELECTION_BENCH_ROUNDS=1` for a quicker run.
+//! `ELECTION_BENCH_ROUNDS=1` for a quicker run. `ELECTION_BENCH_BACKEND=kubernetes` elects on a
+//! Kubernetes Lease of the test bed (`KUBECONFIG` from `scripts/kube-testbed start`), as the
+//! bound ServiceAccount, and also reports the Lease API calls per replica per second as the API
+//! server counted them (`apiserver_request_total{resource="leases"}`).
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 #[path = "../tests/election_support/mod.rs"]
 mod election_support;
+#[path = "../tests/kube_support/mod.rs"]
+mod kube_support;
 #[path = "../tests/redis_common/mod.rs"]
 mod redis_common;
 
@@ -34,7 +39,18 @@ fn main() {
         ("GITHUB_STATS_GITHUB__SCRAPE_INTERVAL", "30s"),
         ("GITHUB_STATS_SERVER__LOG_LEVEL", "warn"),
     ];
-    let cluster = Cluster::new("bench-election", 1, &defaults);
+    let kubernetes = std::env::var("ELECTION_BENCH_BACKEND").as_deref() == Ok("kubernetes");
+    let (mut env, backend): (Vec<(String, String)>, &str) = if kubernetes {
+        (
+            kube_support::kube_env("bench-election").0,
+            "a Kubernetes Lease",
+        )
+    } else {
+        (Vec::new(), "Redis leases")
+    };
+    env.extend(defaults.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let cluster = Cluster::new("bench-election", 1, &env);
     let mut next_id = 0;
     let mut start = |cluster: &Cluster| {
         next_id += 1;
@@ -58,7 +74,10 @@ fn main() {
             .sum()
     };
     let before: Vec<f64> = replicas.iter().map(ops).collect();
+    let api_before = kubernetes.then(lease_requests);
     std::thread::sleep(quiet);
+    let api_per_second =
+        api_before.map(|b| (lease_requests() - b) / quiet.as_secs_f64() / replicas.len() as f64);
     let per_second: Vec<f64> = replicas
         .iter()
         .zip(&before)
@@ -114,7 +133,9 @@ fn main() {
             s.len()
         )
     };
-    println!("election at default timings (lease 15 s, renew 10 s, retry 2 s), 3 replicas");
+    println!(
+        "election on {backend} at default timings (lease 15 s, renew 10 s, retry 2 s), 3 replicas"
+    );
     println!("  kill -9 takeover: {} (goal ≤ 15.5 s)", summary(&kill9));
     println!("  SIGTERM handover: {} (goal ≤ 1 s)", summary(&sigterm));
     println!(
@@ -125,4 +146,27 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if let Some(calls) = api_per_second {
+        println!("  Lease API requests per replica per second (API server's count): {calls:.2}");
+    }
+}
+
+/// Every request on Leases the API server has counted (`apiserver_request_total`).
+fn lease_requests() -> f64 {
+    kube_support::runtime().block_on(async {
+        let client = kube::Client::try_default().await.expect("an admin client");
+        let request = http::Request::get("/metrics")
+            .body(Vec::new())
+            .expect("a request");
+        let text = client
+            .request_text(request)
+            .await
+            .expect("the API server's metrics");
+        text.lines()
+            .filter(|l| {
+                l.starts_with("apiserver_request_total{") && l.contains("resource=\"leases\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    })
 }

@@ -10,6 +10,7 @@
 
 mod common;
 mod election_support;
+mod kube_support;
 mod proxy_support;
 mod redis_common;
 mod scrape_support;
@@ -112,10 +113,11 @@ fn pointer_now(cluster: &Cluster) -> Option<Pointer> {
     )
 }
 
-/// The epoch the global lease value (`epoch|token|identity`) holds in Redis now.
-fn lease_epoch(cluster: &Cluster) -> Option<u64> {
+/// The epoch the global lease value (`epoch|token|identity`) holds in Redis now: the Redis
+/// lease, or the fence of a Kubernetes Lease (same key).
+fn lease_epoch(cluster: &Cluster, lease_name: &str) -> Option<u64> {
     let value: Option<String> = redis::cmd("GET")
-        .arg(format!("{}:lease:{LEASE_NAME}", cluster.namespace))
+        .arg(format!("{}:lease:{lease_name}", cluster.namespace))
         .query(&mut redis_conn(&cluster.redis_url))
         .expect("GET of the lease key");
     value.and_then(|v| v.split('|').next().and_then(|e| e.parse().ok()))
@@ -175,11 +177,11 @@ impl Drop for PointerWatch {
 
 /// The leader's epoch from its `/healthz`, checked against Redis before the fault: its lease
 /// holds that epoch and its commits landed with it (which also checks the pointer format).
-fn assert_leader_writes_with_its_epoch(cluster: &Cluster, leader: &Replica) -> u64 {
+fn assert_leader_writes_with_its_epoch(cluster: &Cluster, leader: &Replica, lease: &str) -> u64 {
     let old = leader.role().expect("the leader answers").epoch;
     assert!(old > 0, "the leader has an epoch");
     assert_eq!(
-        lease_epoch(cluster),
+        lease_epoch(cluster, lease),
         Some(old),
         "the lease holds the leader's epoch"
     );
@@ -192,14 +194,14 @@ fn assert_leader_writes_with_its_epoch(cluster: &Cluster, leader: &Replica) -> u
 }
 
 /// The new leader's epoch from its `/healthz`, checked against the lease value in Redis.
-fn new_leader_epoch(cluster: &Cluster, other: &Replica, old: u64) -> u64 {
+fn new_leader_epoch(cluster: &Cluster, other: &Replica, old: u64, lease: &str) -> u64 {
     let new = other.role().expect("the new leader answers").epoch;
     assert!(
         new > old,
         "the takeover issued a newer epoch ({new} after {old})"
     );
     assert_eq!(
-        lease_epoch(cluster),
+        lease_epoch(cluster, lease),
         Some(new),
         "the lease in Redis holds the new leader's epoch"
     );
@@ -263,11 +265,23 @@ fn runtime() -> tokio::runtime::Runtime {
 /// truth after the next cycle.
 #[test]
 fn paused_leader_late_write_is_rejected() {
+    paused_leader_case(Cluster::new("election-sigstop", 1, &[]), LEASE_NAME);
+}
+
+/// The same with the Kubernetes Lease backend (the test bed's API server decides, Redis
+/// fences): the late commit of the paused ex-holder is rejected by its fence.
+#[test]
+fn paused_leader_late_write_is_rejected_on_a_kubernetes_lease() {
+    let (env, lease) = kube_support::kube_env("kube-sigstop");
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    paused_leader_case(Cluster::new("kube-sigstop", 1, &env), &lease);
+}
+
+fn paused_leader_case(cluster: Cluster, lease: &str) {
     let rt = runtime();
     let proxy = rt.block_on(Proxy::start("127.0.0.1:6379"));
-    let cluster = Cluster::new("election-sigstop", 1, &[]);
     let (leader, other) = proxied_leader_and_other(&cluster, &proxy, "paused");
-    let old = assert_leader_writes_with_its_epoch(&cluster, &leader);
+    let old = assert_leader_writes_with_its_epoch(&cluster, &leader, lease);
     let watch = PointerWatch::start(&cluster);
 
     // Hold the leader's next commit in the network, then pause the leader with it in flight.
@@ -285,7 +299,7 @@ fn paused_leader_late_write_is_rejected() {
         || other.is_leader(),
     );
     let takeover = cluster.fake.now();
-    let new = new_leader_epoch(&cluster, &other, old);
+    let new = new_leader_epoch(&cluster, &other, old, lease);
     // The pointer as the late commit finds it: the old leader's last landed commit, or
     // already the new leader's.
     let released = Instant::now();
@@ -350,7 +364,7 @@ fn leader_cut_from_redis_steps_down_and_nothing_stale_lands() {
         &[("GITHUB_STATS_GITHUB__SCRAPE_INTERVAL", "1s")],
     );
     let (leader, other) = proxied_leader_and_other(&cluster, &proxy, "cut");
-    let old = assert_leader_writes_with_its_epoch(&cluster, &leader);
+    let old = assert_leader_writes_with_its_epoch(&cluster, &leader, LEASE_NAME);
     let watch = PointerWatch::start(&cluster);
 
     proxy.set_refusing(true);
@@ -380,7 +394,7 @@ fn leader_cut_from_redis_steps_down_and_nothing_stale_lands() {
         "the other replica leads",
         || other.is_leader(),
     );
-    let new = new_leader_epoch(&cluster, &other, old);
+    let new = new_leader_epoch(&cluster, &other, old, LEASE_NAME);
     // A cycle finished during the cut could not be written: it waits in the leader's store.
     wait_until(
         Duration::from_secs(10),
