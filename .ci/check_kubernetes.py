@@ -9,11 +9,21 @@ usage: check_kubernetes.py DIR EXPORTER_BIN
    namespace, labels, images, inline JSON 6902 patches) and the result validated again;
 3. cross-references hold: Service and monitors select the pods, named ports exist, probes hit
    /livez and /readyz, every `_FILE` variable points into a mounted Secret key, the pod is
-   hardened, and the patched configuration file passes the exporter's own --check-config.
+   hardened, the Lease Role is bound to the pod's ServiceAccount, and the patched configuration
+   file passes the exporter's own --check-config;
+4. with KUBECONFIG set (the kube-apiserver test bed), the rendered resources pass a server-side
+   dry run (`kubectl apply --dry-run=server` without kubectl: a create with `dryRun=All`),
+   in their namespace, which is created for real; the prometheus-operator kinds are skipped
+   (the test bed has no CRDs).
 Needs: python3 with PyYAML and jsonpatch, kubernetes-validate (PyPI).
 """
+import base64
 import copy
+import json
 import os
+import ssl
+import urllib.error
+import urllib.request
 import subprocess
 import sys
 import tempfile
@@ -114,6 +124,63 @@ def render(directory, kustomization):
     return docs
 
 
+# Where the API server lists each kind the manifests use.
+API_PATHS = {
+    "Namespace": "/api/v1/namespaces",
+    "ServiceAccount": "/api/v1/namespaces/{ns}/serviceaccounts",
+    "ConfigMap": "/api/v1/namespaces/{ns}/configmaps",
+    "Service": "/api/v1/namespaces/{ns}/services",
+    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
+    "PodDisruptionBudget": "/apis/policy/v1/namespaces/{ns}/poddisruptionbudgets",
+    "Role": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/roles",
+    "RoleBinding": "/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/rolebindings",
+}
+
+
+def server_dry_run(docs, kubeconfig_path):
+    """Creates every rendered resource with dryRun=All on the API server of `kubeconfig_path`
+    (its namespace for real first); returns how many the server accepted."""
+    with open(kubeconfig_path, encoding="utf-8") as f:
+        kubeconfig = yaml.safe_load(f)
+    context = next(c["context"] for c in kubeconfig["contexts"]
+                   if c["name"] == kubeconfig["current-context"])
+    cluster = next(c["cluster"] for c in kubeconfig["clusters"] if c["name"] == context["cluster"])
+    user = next(u["user"] for u in kubeconfig["users"] if u["name"] == context["user"])
+    tls = ssl.create_default_context(
+        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+
+    def post(path, body, dry_run):
+        url = cluster["server"] + path + ("?dryRun=All&fieldValidation=Strict" if dry_run else "")
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Authorization": f"Bearer {user['token']}",
+                                                  "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, context=tls, timeout=10) as answer:
+                return answer.status, ""
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode(errors="replace")
+
+    accepted = 0
+    for d in docs:
+        if d["kind"] == "Namespace":
+            status, text = post(API_PATHS["Namespace"], d, dry_run=False)
+            if status not in (201, 409):
+                problem(f"server: creating Namespace {d['metadata']['name']}: HTTP {status} {text}")
+    for d in docs:
+        if d["kind"] in OPERATOR_KINDS or d["kind"] == "Namespace":
+            continue
+        path = API_PATHS.get(d["kind"])
+        if path is None:
+            problem(f"server dry run: no API path known for kind {d['kind']}")
+            continue
+        status, text = post(path.format(ns=d["metadata"].get("namespace", "default")), d, True)
+        if status == 201:
+            accepted += 1
+        else:
+            problem(f"server dry run of {d['kind']} {d['metadata']['name']}: HTTP {status} {text}")
+    return accepted
+
+
 def main(argv):
     directory, exporter = argv[1], argv[2]
     files = sorted(os.path.join(directory, f) for f in os.listdir(directory)
@@ -165,6 +232,32 @@ def main(argv):
             paths |= check_monitor(d, pods, services)
     if paths != {"/metrics", "/metrics/replica"}:
         problem(f"monitors scrape {sorted(paths)}, expected /metrics and /metrics/replica")
+
+    # The Lease election: the pod's ServiceAccount may get, list, watch, create and update
+    # Leases in its namespace, through a Role (never a ClusterRole), and nothing else.
+    account = template["spec"].get("serviceAccountName")
+    if "ClusterRole" in by_kind or "ClusterRoleBinding" in by_kind:
+        problem("cluster-wide RBAC: the exporter needs Leases in its own namespace only")
+    lease_verbs = {"get", "list", "watch", "create", "update"}
+    bound = [b for b in by_kind.get("RoleBinding", [])
+             if any(s.get("kind") == "ServiceAccount" and s.get("name") == account
+                    for s in b.get("subjects", []))]
+    roles = {r["metadata"]["name"]: r for r in by_kind.get("Role", [])}
+    granted = []
+    for b in bound:
+        role = roles.get(b["roleRef"]["name"])
+        if b["roleRef"].get("kind") != "Role" or role is None:
+            problem(f"RoleBinding {b['metadata']['name']}: binds no Role of these manifests")
+            continue
+        granted += role.get("rules", [])
+    if not granted:
+        problem(f"no Role is bound to the pod's ServiceAccount {account!r}")
+    for rule in granted:
+        if (rule.get("apiGroups") != ["coordination.k8s.io"] or rule.get("resources") != ["leases"]
+                or set(rule.get("verbs", [])) != lease_verbs):
+            problem(f"Role rule {rule}: only {sorted(lease_verbs)} on coordination.k8s.io leases")
+    if template["spec"].get("automountServiceAccountToken") is False:
+        problem("the pod does not mount its ServiceAccount token: the Lease election needs it")
 
     pod_sc = template["spec"].get("securityContext", {})
     if not pod_sc.get("runAsNonRoot"):
@@ -232,11 +325,15 @@ def main(argv):
         if out.returncode != 0:
             problem(f"--check-config rejects the rendered configuration:\n{out.stdout}{out.stderr}")
 
+    server = ""
+    if os.environ.get("KUBECONFIG"):
+        accepted = server_dry_run(docs, os.environ["KUBECONFIG"])
+        server = f"; the API server accepts {accepted} of them (dry run)"
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1
     print(f"{len(files)} manifests valid; kustomization renders {len(docs)} valid resources; "
-          "cross-references and --check-config pass")
+          f"cross-references and --check-config pass{server}")
     return 0
 
 
