@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the deployment checks need, idempotently (nothing is fetched when present):
 # Debian: podman, buildah, runc, mmdebstrap (container test), chromium (status page), promtool
-# (rules, dashboard, compose), curl; PyPI: kubernetes-validate, jsonpatch, PyYAML (Kubernetes),
+# (rules, dashboard, compose), curl; PyPI: kubernetes-validate, PyYAML (Kubernetes),
 # websocket-client (DevTools protocol), podman-compose (compose config).
 set -euo pipefail
 
@@ -19,7 +19,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get install -y -qq --no-install-recommends "${need_apt[@]}"
 fi
 
-pip_pkgs=(kubernetes-validate==1.37.0 jsonpatch==1.33 PyYAML==6.0.3 websocket-client==1.9.2
+pip_pkgs=(kubernetes-validate==1.37.0 PyYAML==6.0.3 websocket-client==1.9.2
   podman-compose==1.6.0)
 if ! python3 - "${pip_pkgs[@]}" <<'PY'
 import sys

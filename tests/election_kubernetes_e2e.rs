@@ -2,9 +2,9 @@
 //! real kube-apiserver (`scripts/kube-testbed start`), fenced in one Redis namespace, scraping
 //! one fake GitHub, with CI timings (lease 3 s, renew 2 s, retry 500 ms). Roles are read from
 //! each replica's `/healthz`, the holder from the Lease object itself, who scraped what from the
-//! fake's request log. The replicas run as the ServiceAccount of `deploy/kubernetes/`, bound to
-//! its Role (get, list, watch, create, update on Leases in one namespace), never as admin; the
-//! namespace comes from their kubeconfig. Without the test bed these tests fail.
+//! fake's request log. The replicas run as the ServiceAccount of `deploy/kubernetes/base/`,
+//! bound to its Role (get, list, watch, create, update on Leases in one namespace), never as
+//! admin; the namespace comes from their kubeconfig. Without the test bed these tests fail.
 
 mod common;
 mod election_support;

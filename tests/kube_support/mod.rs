@@ -1,5 +1,5 @@
 //! The Kubernetes side of the end-to-end tests: the test bed's ServiceAccount bound with the
-//! Role of `deploy/kubernetes/`, a cluster of replicas electing on a Lease of their own, and
+//! Role of `deploy/kubernetes/base/`, a cluster of replicas electing on a Lease of their own, and
 //! the Lease's holder as the API server shows it.
 
 #![allow(dead_code)]
@@ -14,7 +14,7 @@ use crate::election_support::Cluster;
 
 /// The namespace of the replicas' Leases (their ServiceAccount's).
 pub const NAMESPACE: &str = "gse-e2e";
-/// The ServiceAccount of `deploy/kubernetes/serviceaccount.yaml`.
+/// The ServiceAccount of `deploy/kubernetes/base/serviceaccount.yaml`.
 pub const ACCOUNT: &str = "github-stats-exporter";
 
 pub fn runtime() -> tokio::runtime::Runtime {
@@ -37,7 +37,7 @@ where
 }
 
 /// Once per test process: the ServiceAccount in [`NAMESPACE`] with its kubeconfig (by the test
-/// bed), bound with the Role and RoleBinding of `deploy/kubernetes/` (created as admin).
+/// bed), bound with the Role and RoleBinding of `deploy/kubernetes/base/` (created as admin).
 /// Returns the ServiceAccount's kubeconfig.
 pub fn service_account() -> &'static str {
     static KUBECONFIG: OnceLock<String> = OnceLock::new();
@@ -66,7 +66,8 @@ pub fn service_account() -> &'static str {
             .expect("sa-kubeconfig prints export KUBECONFIG=PATH last")
             .to_string();
         let read = |file: &str| {
-            std::fs::read_to_string(format!("{root}/deploy/kubernetes/{file}")).expect("manifest")
+            std::fs::read_to_string(format!("{root}/deploy/kubernetes/base/{file}"))
+                .expect("manifest")
         };
         let role: Role = serde_saphyr::from_str(&read("role.yaml")).expect("role.yaml");
         let binding: RoleBinding =

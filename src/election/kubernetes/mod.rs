@@ -21,7 +21,7 @@
 //!   refused is a lost lease.
 //!
 //! RBAC: get, list, watch, create and update on `leases` in the namespace (see
-//! `deploy/kubernetes/`).
+//! `deploy/kubernetes/base/role.yaml`).
 
 pub mod events;
 pub mod fence;
