@@ -8,9 +8,10 @@
 //! fail while the fault lasts. Once it is lifted the consumer reads D again and every
 //! `gh_copilot_*` series equals the fake's truth. Runs are 6 h apart (real time), so only the
 //! backfill consumer can have recovered the day. With the fault kept, the job ends in the
-//! dead-letter queue after `backfill.max_attempts`, counted.
+//! dead-letter queue after `backfill.max_attempts`, counted. One test runs the real binary.
 
 mod backfill_support;
+mod common;
 mod scrape_support;
 
 use std::collections::BTreeMap;
@@ -52,11 +53,14 @@ impl Fault {
         }
     }
 
-    /// The kind the fake counts it under in `faults_served`.
-    fn served_kind(self) -> &'static str {
+    /// The kind the fake counts it under in `faults_served`, and how many times it must have
+    /// been served before the day goes to backfill: both attempts of the client
+    /// (`retry.max_attempts = 2`), the first link and its 3 new ones, the one file.
+    fn served(self) -> (&'static str, u64) {
         match self {
-            Fault::LinkCall5xx | Fault::LinksExpired => "status",
-            Fault::MalformedFile => "malformed",
+            Fault::LinkCall5xx => ("status", 2),
+            Fault::LinksExpired => ("status", 4),
+            Fault::MalformedFile => ("malformed", 1),
         }
     }
 }
@@ -102,8 +106,41 @@ fn incomplete(m: &Metrics, org: &str) -> Option<f64> {
     )
 }
 
-fn replica_sum(exporter: &Exporter, name: &str, labels: &[(&str, &str)]) -> f64 {
-    replica_metrics(exporter).sum(name, labels)
+/// An exporter under test: in-process or the binary.
+trait Observed {
+    /// `/metrics`.
+    fn metrics(&self) -> Metrics;
+    /// `/metrics/replica`.
+    fn replica(&self) -> Metrics;
+}
+
+impl Observed for Exporter {
+    fn metrics(&self) -> Metrics {
+        Exporter::metrics(self)
+    }
+
+    fn replica(&self) -> Metrics {
+        replica_metrics(self)
+    }
+}
+
+impl Observed for common::Running {
+    fn metrics(&self) -> Metrics {
+        Metrics::parse(&self.get("/metrics").map(|r| r.text()).unwrap_or_default())
+    }
+
+    fn replica(&self) -> Metrics {
+        Metrics::parse(
+            &self
+                .get("/metrics/replica")
+                .map(|r| r.text())
+                .unwrap_or_default(),
+        )
+    }
+}
+
+fn replica_sum(exporter: &dyn Observed, name: &str, labels: &[(&str, &str)]) -> f64 {
+    exporter.replica().sum(name, labels)
 }
 
 struct Queue {
@@ -164,7 +201,7 @@ fn start(
 
 /// While the fault lasts: the fault was served, the day went to backfill, no series of the
 /// day is served, the report is marked incomplete, and the consumer's attempts fail.
-fn assert_failing(exporter: &Exporter, fake: &FakeGithub, fault: Fault, org: &str, day: &str) {
+fn assert_failing(exporter: &dyn Observed, fake: &FakeGithub, fault: Fault, org: &str, day: &str) {
     let labels = [("org", org), ("reason", REASON)];
     poll("a copilot_report_failed job is published", || {
         (replica_sum(
@@ -174,12 +211,19 @@ fn assert_failing(exporter: &Exporter, fake: &FakeGithub, fault: Fault, org: &st
         ) >= 1.0)
             .then_some(())
     });
-    let kind = fault.served_kind();
+    let (kind, times) = fault.served();
     assert!(
-        fake.faults_served().get(kind).copied().unwrap_or(0) >= 1,
-        "the {fault:?} fault was served: {:?}",
+        fake.faults_served().get(kind).copied().unwrap_or(0) >= times,
+        "the {fault:?} fault was served {times} times: {:?}",
         fake.faults_served()
     );
+    if let Fault::LinksExpired = fault {
+        let downloads = fake.requests().download_requests_by_report;
+        assert!(
+            downloads.get("organization-1-day").copied().unwrap_or(0) >= 4,
+            "the day's link and its 3 new links were tried: {downloads:?}"
+        );
+    }
     let m = poll("the report is marked incomplete", || {
         let m = exporter.metrics();
         (incomplete(&m, org) == Some(1.0)).then_some(m)
@@ -215,7 +259,7 @@ fn assert_failing(exporter: &Exporter, fake: &FakeGithub, fault: Fault, org: &st
 
 /// After the fault is lifted: the consumer recovers the day and every `gh_copilot_*` series
 /// equals the truth; the report is complete again; nothing was dead-lettered.
-fn assert_recovered(exporter: &Exporter, fake: &FakeGithub, org: &str) {
+fn assert_recovered(exporter: &dyn Observed, fake: &FakeGithub, org: &str) {
     clear_faults(fake);
     poll("the consumer recovers the day", || {
         (replica_sum(
@@ -313,5 +357,34 @@ fn a_day_that_keeps_failing_is_dead_lettered() {
     );
     assert_eq!(incomplete(&m, &org), Some(1.0), "still incomplete");
     exporter.stop();
+    cleanup_blocking(&queue.names);
+}
+
+/// The real binary, expired links of the day, RabbitMQ: the same path end to end.
+#[test]
+fn the_binary_backfills_a_day_whose_links_expired() {
+    let fake = fake(1, 3, 10, |c| c.secondary.burst_max = 0);
+    let queue = rabbit_queue(20);
+    let org = fake.org_names()[0].clone();
+    let day = day_name((fake.now() / 86_400.0).floor() as i64 - 1);
+    inject(&fake, &Fault::LinksExpired.spec(&org, &day));
+    let base = format!("{}/", fake.base_url());
+    let mut env: Vec<(&str, &str)> = vec![
+        ("GITHUB_STATS_GITHUB__API_BASE_URL", &base),
+        ("GITHUB_STATS_GITHUB__TOKEN", "fake-token"),
+        ("GITHUB_STATS_GITHUB__ORGS", &org),
+        ("GITHUB_STATS_RATE_LIMIT__REQUESTS_PER_MINUTE", "6000"),
+        ("GITHUB_STATS_RETRY__MAX_ATTEMPTS", "2"),
+        ("GITHUB_STATS_RETRY__INITIAL_BACKOFF", "20ms"),
+        ("GITHUB_STATS_RETRY__MAX_BACKOFF", "200ms"),
+        ("GITHUB_STATS_COPILOT__ENABLED", "true"),
+        ("GITHUB_STATS_COPILOT__EMIT_DAY_LABEL", "true"),
+    ];
+    env.extend(queue.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let running = common::Running::start(&env);
+    assert_failing(&running, &fake, Fault::LinksExpired, &org, &day);
+    assert_recovered(&running, &fake, &org);
+    let status = running.terminate(Duration::from_secs(15));
+    assert!(status.success(), "clean exit: {status}");
     cleanup_blocking(&queue.names);
 }

@@ -247,7 +247,7 @@ impl Source {
             match run::apply_day(&self.scope, &self.settings.map, &previous, record) {
                 Some(memory) => {
                     out.memory = memory;
-                    DayRecovery::Applied(out)
+                    DayRecovery::Applied(Box::new(out))
                 }
                 None => DayRecovery::Covered,
             },

@@ -322,7 +322,7 @@ impl Handler<RecoverDay> for CopilotActor {
                         Ok(Err(e)) => Err(e.reason),
                         Ok(Ok(DayRecovery::Covered)) => Ok(()),
                         Ok(Ok(DayRecovery::Applied(out))) => {
-                            act.publish(out, false);
+                            act.publish(*out, false);
                             Ok(())
                         }
                     }

@@ -42,7 +42,7 @@ pub trait CopilotSource: Send + Sync + 'static {
 pub enum DayRecovery {
     /// The day is newer than the latest day served: the memory to publish (and what the read
     /// skipped and downloaded).
-    Applied(RunOutput),
+    Applied(Box<RunOutput>),
     /// The latest day served is that day or a newer one: nothing to write.
     Covered,
 }
