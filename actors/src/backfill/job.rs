@@ -273,11 +273,15 @@ fn unix_nanos(t: SystemTime) -> u128 {
 
 /// Why one attempt failed. `class` is a bounded, static name because it becomes the
 /// `error_class` label; `message` is the detail kept in the dead letter's `last_error` header.
+/// A `deferred` error says this replica cannot run the job at all (another replica can): the
+/// job is passed on through the first retry tier without using an attempt, and only
+/// `backfill.max_message_age` ends it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{class}: {message}")]
 pub struct JobError {
     pub class: &'static str,
     pub message: String,
+    pub deferred: bool,
 }
 
 impl JobError {
@@ -285,6 +289,15 @@ impl JobError {
         JobError {
             class,
             message: message.into(),
+            deferred: false,
+        }
+    }
+
+    /// This replica cannot run the job; another one may.
+    pub fn deferred(class: &'static str, message: impl Into<String>) -> JobError {
+        JobError {
+            deferred: true,
+            ..JobError::new(class, message)
         }
     }
 }

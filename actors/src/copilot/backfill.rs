@@ -2,9 +2,9 @@
 //! `copilot_report_failed` names a scope and a day; the worker hands it to this replica's
 //! CopilotActor of that scope ([`RecoverDay`]), which reads the day's 1-day report again under
 //! its grant and publishes it through the same mapping and batch as a run. Only the scope's
-//! lease holder calls GitHub for it, so on a replica that does not run that actor the attempt
-//! fails (`copilot_not_owned_here`) and the job goes to the next retry tier, where any
-//! replica's consumer may take it.
+//! lease holder calls GitHub for it, so a replica that does not run that actor passes the job
+//! on (a deferred `copilot_not_owned_here`: first retry tier, attempt not used), until the
+//! owner's consumer takes it or `backfill.max_message_age` dead-letters it.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,7 +51,7 @@ impl BackfillWorker for CopilotDayWorker {
         let org = job.org.clone();
         async move {
             let Some(actor) = actor else {
-                return Err(JobError::new(
+                return Err(JobError::deferred(
                     "copilot_not_owned_here",
                     format!(
                         "the Copilot reports of {} {org} are not read by this replica",
@@ -72,5 +72,50 @@ impl BackfillWorker for CopilotDayWorker {
             }
         }
         .boxed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backfill::{CopilotDay, Reason};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    /// Without the scope's actor on this replica the job is passed on (deferred, no attempt
+    /// used); a job of another kind is refused.
+    #[actix_rt::test]
+    async fn a_scope_read_elsewhere_is_passed_on() {
+        let worker = CopilotDayWorker {
+            actors: Arc::new(BTreeMap::from([(
+                ("organization".to_string(), "acme".to_string()),
+                ActorSlot::new(),
+            )])),
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_796_700_000);
+        let day = CopilotDay {
+            scope: "organization",
+            day_start: 1_796_515_200,
+        };
+        for org in ["acme", "other"] {
+            let job = BackfillJob::new(
+                org,
+                &day.repo(),
+                day.window(),
+                Reason::CopilotReportFailed,
+                5,
+                now,
+            );
+            let error = worker.process(&job).await.expect_err("no actor here");
+            assert_eq!(
+                (error.class, error.deferred),
+                ("copilot_not_owned_here", true)
+            );
+        }
+        let activity = BackfillJob::new("acme", "api", day.window(), Reason::ScrapeError, 5, now);
+        let error = worker
+            .process(&activity)
+            .await
+            .expect_err("not a Copilot job");
+        assert_eq!((error.class, error.deferred), ("not_a_copilot_job", false));
     }
 }
