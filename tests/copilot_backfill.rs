@@ -388,3 +388,35 @@ fn the_binary_backfills_a_day_whose_links_expired() {
     assert!(status.success(), "clean exit: {status}");
     cleanup_blocking(&queue.names);
 }
+
+/// With `backfill.enabled=false` the failed day is counted as not queued (reason
+/// `copilot_report_failed`) and the report stays marked incomplete, its day absent.
+#[test]
+fn with_backfill_off_a_failed_day_is_counted_not_queued() {
+    let fake = fake(1, 3, 10, |c| c.secondary.burst_max = 0);
+    let env = vec![(
+        "GITHUB_STATS_BACKFILL__ENABLED".to_string(),
+        "false".to_string(),
+    )];
+    let (exporter, org, day) = start(&fake, Fault::MalformedFile, &env);
+    poll("the day is counted as not queued", || {
+        (replica_sum(
+            &exporter,
+            "gh_exporter_backfill_windows_not_queued_total",
+            &[("org", &org), ("reason", REASON)],
+        ) >= 1.0)
+            .then_some(())
+    });
+    assert!(fake.faults_served().get("malformed").copied().unwrap_or(0) >= 1);
+    let m = poll("the report is marked incomplete", || {
+        let m = exporter.metrics();
+        (incomplete(&m, &org) == Some(1.0)).then_some(m)
+    });
+    assert!(
+        served(&m)
+            .keys()
+            .all(|(_, labels)| !labels.iter().any(|(k, v)| k == "day" && v == &day)),
+        "the day's series are absent"
+    );
+    exporter.stop();
+}
