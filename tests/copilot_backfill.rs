@@ -1,8 +1,8 @@
 //! Copilot backfill end to end: the exporter (in-process `run_with`, on the fake's clock) with
 //! Copilot on, against the fake GitHub, with the backfill queue on the real RabbitMQ (and once
 //! in memory). A fault on the 1-day report of the freshest day D (= yesterday) — a 5xx on its
-//! report-link call, its download link answering 403 like an expired link whatever new links
-//! are asked, or a malformed file — makes the run publish the older day: the fault is proven
+//! report-link call, its download links issued already expired however often new ones are
+//! asked, or a malformed file — makes the run publish the older day: the fault is proven
 //! served by the fake's counters, a job with reason `copilot_report_failed` is published, no
 //! series of day D is served and the report is marked incomplete, and the consumer's attempts
 //! fail while the fault lasts. Once it is lifted the consumer reads D again and every
@@ -30,37 +30,72 @@ const DEADLINE: Duration = Duration::from_secs(60);
 
 type Series = BTreeMap<(String, Vec<(String, String)>), f64>;
 
+fn knobs(fake: &FakeGithub, body: &str) {
+    let answer = http_send(fake.addr(), "POST", "/_fake/copilot", Some(body));
+    assert_eq!(answer.map(|a| a.0), Some(200), "knobs accepted: {body}");
+}
+
 /// How the 1-day report of the day fails.
 #[derive(Debug, Clone, Copy)]
 enum Fault {
     /// 502 on the report-link call of that day (every client retry too).
     LinkCall5xx,
-    /// 403 on the day's download links, as an expired signature, for every new link.
+    /// Every download link of that day issued already expired (the fake's 403), however
+    /// often new links are asked.
     LinksExpired,
     /// The day's file is not JSON.
     MalformedFile,
 }
 
 impl Fault {
-    fn spec(self, org: &str, day: &str) -> String {
+    /// Sets the fault on the fake.
+    fn set(self, fake: &FakeGithub, org: &str, day: &str) {
         let blob = format!("^/_blob/copilot/org-{org}/organization-1-day/{day}/");
         match self {
-            Fault::LinkCall5xx => format!(
-                r#"{{"path_regex": "/copilot/metrics/reports/organization-1-day$", "query_regex": "(^|&)day={day}(&|$)", "status": 502}}"#
+            Fault::LinkCall5xx => inject(
+                fake,
+                &format!(
+                    r#"{{"path_regex": "/copilot/metrics/reports/organization-1-day$", "query_regex": "(^|&)day={day}(&|$)", "status": 502}}"#
+                ),
             ),
-            Fault::LinksExpired => format!(r#"{{"path_regex": "{blob}", "status": 403}}"#),
-            Fault::MalformedFile => format!(r#"{{"path_regex": "{blob}", "body": "malformed"}}"#),
+            Fault::LinksExpired => knobs(fake, &format!(r#"{{"expire_links_of_day": "{day}"}}"#)),
+            Fault::MalformedFile => inject(
+                fake,
+                &format!(r#"{{"path_regex": "{blob}", "body": "malformed"}}"#),
+            ),
         }
     }
 
-    /// The kind the fake counts it under in `faults_served`, and how many times it must have
-    /// been served before the day goes to backfill: both attempts of the client
-    /// (`retry.max_attempts = 2`), the first link and its 3 new ones, the one file.
-    fn served(self) -> (&'static str, u64) {
+    /// Lifts it.
+    fn lift(self, fake: &FakeGithub) {
         match self {
-            Fault::LinkCall5xx => ("status", 2),
-            Fault::LinksExpired => ("status", 4),
-            Fault::MalformedFile => ("malformed", 1),
+            Fault::LinksExpired => knobs(fake, r#"{"expire_links_of_day": ""}"#),
+            _ => clear_faults(fake),
+        }
+    }
+
+    /// How many times the fake served it: faults by kind, expired links from the knobs' state.
+    fn served(self, fake: &FakeGithub) -> u64 {
+        let kind = match self {
+            Fault::LinkCall5xx => "status",
+            Fault::MalformedFile => "malformed",
+            Fault::LinksExpired => {
+                let state = http_send(fake.addr(), "GET", "/_fake/copilot", None).expect("knobs");
+                let state: serde_json::Value = serde_json::from_str(&state.1).expect("JSON");
+                return state["expired_links_issued"].as_u64().unwrap_or(0);
+            }
+        };
+        fake.faults_served().get(kind).copied().unwrap_or(0)
+    }
+
+    /// How many times it must have been served before the day goes to backfill: both
+    /// attempts of the client (`retry.max_attempts = 2`), the first link and its 3 new ones,
+    /// the one file.
+    fn times(self) -> u64 {
+        match self {
+            Fault::LinkCall5xx => 2,
+            Fault::LinksExpired => 4,
+            Fault::MalformedFile => 1,
         }
     }
 }
@@ -188,7 +223,7 @@ fn start(
 ) -> (Exporter, String, String) {
     let org = fake.org_names()[0].clone();
     let day = day_name((fake.now() / 86_400.0).floor() as i64 - 1);
-    inject(fake, &fault.spec(&org, &day));
+    fault.set(fake, &org, &day);
     let mut extra: Vec<(&str, &str)> = vec![
         ("GITHUB_STATS_COPILOT__ENABLED", "true"),
         ("GITHUB_STATS_COPILOT__EMIT_DAY_LABEL", "true"),
@@ -211,11 +246,11 @@ fn assert_failing(exporter: &dyn Observed, fake: &FakeGithub, fault: Fault, org:
         ) >= 1.0)
             .then_some(())
     });
-    let (kind, times) = fault.served();
     assert!(
-        fake.faults_served().get(kind).copied().unwrap_or(0) >= times,
-        "the {fault:?} fault was served {times} times: {:?}",
-        fake.faults_served()
+        fault.served(fake) >= fault.times(),
+        "the {fault:?} fault was served {} times: {}",
+        fault.times(),
+        fault.served(fake)
     );
     if let Fault::LinksExpired = fault {
         let downloads = fake.requests().download_requests_by_report;
@@ -259,8 +294,8 @@ fn assert_failing(exporter: &dyn Observed, fake: &FakeGithub, fault: Fault, org:
 
 /// After the fault is lifted: the consumer recovers the day and every `gh_copilot_*` series
 /// equals the truth; the report is complete again; nothing was dead-lettered.
-fn assert_recovered(exporter: &dyn Observed, fake: &FakeGithub, org: &str) {
-    clear_faults(fake);
+fn assert_recovered(exporter: &dyn Observed, fake: &FakeGithub, fault: Fault, org: &str) {
+    fault.lift(fake);
     poll("the consumer recovers the day", || {
         (replica_sum(
             exporter,
@@ -295,7 +330,7 @@ fn recovered_through_rabbitmq(fault: Fault) {
     let queue = rabbit_queue(20);
     let (exporter, org, day) = start(&fake, fault, &queue.env);
     assert_failing(&exporter, &fake, fault, &org, &day);
-    assert_recovered(&exporter, &fake, &org);
+    assert_recovered(&exporter, &fake, fault, &org);
     exporter.stop();
     cleanup_blocking(&queue.names);
 }
@@ -328,7 +363,7 @@ fn a_failed_day_is_backfilled_through_the_memory_queue() {
     ];
     let (exporter, org, day) = start(&fake, Fault::LinkCall5xx, &env);
     assert_failing(&exporter, &fake, Fault::LinkCall5xx, &org, &day);
-    assert_recovered(&exporter, &fake, &org);
+    assert_recovered(&exporter, &fake, Fault::LinkCall5xx, &org);
     exporter.stop();
 }
 
@@ -367,7 +402,7 @@ fn the_binary_backfills_a_day_whose_links_expired() {
     let queue = rabbit_queue(20);
     let org = fake.org_names()[0].clone();
     let day = day_name((fake.now() / 86_400.0).floor() as i64 - 1);
-    inject(&fake, &Fault::LinksExpired.spec(&org, &day));
+    Fault::LinksExpired.set(&fake, &org, &day);
     let base = format!("{}/", fake.base_url());
     let mut env: Vec<(&str, &str)> = vec![
         ("GITHUB_STATS_GITHUB__API_BASE_URL", &base),
@@ -383,7 +418,7 @@ fn the_binary_backfills_a_day_whose_links_expired() {
     env.extend(queue.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let running = common::Running::start(&env);
     assert_failing(&running, &fake, Fault::LinksExpired, &org, &day);
-    assert_recovered(&running, &fake, &org);
+    assert_recovered(&running, &fake, Fault::LinksExpired, &org);
     let status = running.terminate(Duration::from_secs(15));
     assert!(status.success(), "clean exit: {status}");
     cleanup_blocking(&queue.names);
