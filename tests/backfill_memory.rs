@@ -187,6 +187,43 @@ async fn failed_attempt_is_retried_then_stored() {
     root.shutdown(Duration::from_secs(5)).await;
 }
 
+/// A job this replica cannot run (a deferred error) is passed on through the first retry tier
+/// without using an attempt: with `max_attempts = 1` it still runs again, and is stored.
+#[actix_rt::test]
+async fn a_deferred_job_is_passed_on_without_using_an_attempt() {
+    let queue = memory_queue(&[Duration::from_millis(20)]);
+    let worker = ScriptedWorker::new(
+        vec![
+            Step::Defer("copilot_not_owned_here"),
+            Step::Defer("copilot_not_owned_here"),
+        ],
+        Step::Store,
+    );
+    let recorder = Arc::new(MemRecorder::new());
+    let root = start_pool(
+        Arc::new(queue.clone()),
+        worker.clone(),
+        recorder.clone(),
+        Duration::from_secs(3600),
+    );
+    queue
+        .publish(&job("api", 1, SystemTime::now()), Target::Work)
+        .await
+        .unwrap();
+    wait_until("the job is stored", LIMIT, || worker.stored_count() == 1).await;
+    assert_eq!(worker.attempts_seen(), vec![1, 1, 1]);
+    assert!(queue.dead_letters().is_empty(), "nothing dead-lettered");
+    assert_eq!(
+        counter(
+            &recorder,
+            "gh_exporter_backfill_jobs_retried",
+            &[("error_class", "copilot_not_owned_here")]
+        ),
+        2
+    );
+    root.shutdown(Duration::from_secs(5)).await;
+}
+
 /// A job older than max_message_age is dead-lettered without running, with the reason in
 /// last_error, and counted — never dropped silently.
 #[actix_rt::test]

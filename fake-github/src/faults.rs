@@ -17,6 +17,10 @@ use serde::{Deserialize, Serialize};
 pub struct FaultSpec {
     /// Matched against the request path without query and without the `/api/v3` prefix.
     pub path_regex: String,
+    /// When set, also matched against the raw query string (without `?`; empty when none), so
+    /// a fault can target one `?day=` of a report.
+    #[serde(default)]
+    pub query_regex: Option<String>,
     /// Status to answer with; absent or null keeps the real status.
     #[serde(default)]
     pub status: Option<u16>,
@@ -80,6 +84,7 @@ struct Rule {
     id: u64,
     spec: FaultSpec,
     regex: Regex,
+    query: Option<Regex>,
     remaining: Option<u32>,
 }
 
@@ -91,7 +96,7 @@ pub struct Faults {
 
 #[derive(Debug, thiserror::Error)]
 pub enum FaultError {
-    #[error("invalid path_regex")]
+    #[error("invalid path_regex or query_regex")]
     Regex(#[from] regex::Error),
     #[error("status must be between 100 and 599")]
     Status,
@@ -103,6 +108,7 @@ impl Faults {
             return Err(FaultError::Status);
         }
         let regex = Regex::new(&spec.path_regex)?;
+        let query = spec.query_regex.as_deref().map(Regex::new).transpose()?;
         let mut rules = self.lock();
         rules.0 += 1;
         let id = rules.0;
@@ -111,6 +117,7 @@ impl Faults {
             id,
             spec,
             regex,
+            query,
             remaining,
         });
         Ok(id)
@@ -129,13 +136,16 @@ impl Faults {
             .collect()
     }
 
-    /// Takes the first matching fault (using up one of its count). Cheap when none are set.
-    pub fn take(&self, path: &str) -> Option<FaultSpec> {
+    /// Takes the first fault matching `path` and `query` (using up one of its count). Cheap
+    /// when none are set.
+    pub fn take(&self, path: &str, query: &str) -> Option<FaultSpec> {
         let mut rules = self.lock();
         if rules.1.is_empty() {
             return None;
         }
-        let pos = rules.1.iter().position(|r| r.regex.is_match(path))?;
+        let pos = rules.1.iter().position(|r| {
+            r.regex.is_match(path) && r.query.as_ref().is_none_or(|q| q.is_match(query))
+        })?;
         let rule = &mut rules.1[pos];
         let spec = rule.spec.clone();
         *self
@@ -181,6 +191,7 @@ mod tests {
         let f = Faults::default();
         let spec = |count| FaultSpec {
             path_regex: "^/meta$".into(),
+            query_regex: None,
             status: Some(503),
             count,
             delay_ms: 0,
@@ -188,17 +199,34 @@ mod tests {
             reset_connection: false,
         };
         f.add(spec(Some(2))).ok();
-        assert!(f.take("/meta").is_some());
-        assert!(f.take("/rate_limit").is_none());
-        assert!(f.take("/meta").is_some());
-        assert!(f.take("/meta").is_none());
+        assert!(f.take("/meta", "").is_some());
+        assert!(f.take("/rate_limit", "").is_none());
+        assert!(f.take("/meta", "").is_some());
+        assert!(f.take("/meta", "").is_none());
         f.add(spec(None)).ok();
         for _ in 0..5 {
-            assert!(f.take("/meta").is_some());
+            assert!(f.take("/meta", "").is_some());
         }
         f.clear();
-        assert!(f.take("/meta").is_none());
+        assert!(f.take("/meta", "").is_none());
         assert_eq!(f.served().get("status"), Some(&7));
+    }
+
+    /// A fault with a query regex takes only the requests whose query matches.
+    #[test]
+    fn query_regex_narrows_a_fault() {
+        let f = Faults::default();
+        let spec: FaultSpec = serde_json::from_str(
+            r#"{"path_regex": "/organization-1-day$", "query_regex": "(^|&)day=2026-12-06(&|$)", "status": 502}"#,
+        )
+        .expect("fault spec");
+        f.add(spec).ok();
+        let path = "/orgs/acme/copilot/metrics/reports/organization-1-day";
+        assert!(f.take(path, "day=2026-12-05").is_none());
+        assert!(f.take(path, "").is_none());
+        assert!(f.take(path, "day=2026-12-06").is_some());
+        assert!(f.take(path, "x=1&day=2026-12-06").is_some());
+        assert_eq!(f.served().get("status"), Some(&2));
     }
 
     /// Body kinds parse from their snake_case names and are counted under them.
@@ -216,7 +244,7 @@ mod tests {
             .expect("fault spec");
             assert_eq!(spec.kind(), kind);
             f.add(spec).ok();
-            assert!(f.take("/x").is_some());
+            assert!(f.take("/x", "").is_some());
         }
         let served = f.served();
         assert_eq!(served.get("endless"), Some(&1));

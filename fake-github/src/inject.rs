@@ -49,14 +49,14 @@ fn reset_connection(req: &HttpRequest) {
     }
 }
 
-/// Takes the first fault matching `path` and applies its delay; a reset or a status fault is
+/// Takes the first fault matching `path` (and the request's query) and applies its delay; a reset or a status fault is
 /// the whole answer (`Err`). `Ok` carries a fault that only changes the body or the `Link`.
 pub(crate) async fn fault_prelude(
     req: &HttpRequest,
     state: &State,
     path: &str,
 ) -> Result<Option<FaultSpec>, Outcome> {
-    let fault = state.faults.take(path);
+    let fault = state.faults.take(path, req.query_string());
     if let Some(f) = &fault {
         if f.delay_ms > 0 {
             actix_rt::time::sleep(Duration::from_millis(f.delay_ms)).await;

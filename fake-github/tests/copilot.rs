@@ -292,6 +292,46 @@ async fn knobs(c: &reqwest::Client, base: &str, body: Value) -> Value {
     r.json().await.expect("knob state")
 }
 
+/// `expire_links_of_day` expires every link of that day's reports, however often they are
+/// asked again, and no other day's; expired links issued are counted; `""` clears it.
+#[tokio::test]
+async fn knob_expires_every_link_of_one_day() {
+    let fake = spawn(config());
+    let (base, c) = (fake.base_url(), client());
+    let org = &fake.org_names()[0];
+    let state = knobs(&c, &base, json!({"expire_links_of_day": day(LATEST)})).await;
+    assert_eq!(state["expire_links_of_day"], day(LATEST));
+    let status_of = |url: String| {
+        let c = c.clone();
+        async move {
+            let resp = links(&c, &url).await;
+            let link = resp["download_links"][0]
+                .as_str()
+                .expect("a link")
+                .to_string();
+            c.get(link).send().await.expect("send").status().as_u16()
+        }
+    };
+    let latest = org_url(
+        &base,
+        org,
+        &format!("organization-1-day?day={}", day(LATEST)),
+    );
+    let end = org_url(&base, org, &format!("organization-1-day?day={}", day(END)));
+    for _ in 0..3 {
+        assert_eq!(
+            status_of(latest.clone()).await,
+            403,
+            "every new link expired"
+        );
+    }
+    assert_eq!(status_of(end.clone()).await, 200, "another day is served");
+    let state = knobs(&c, &base, json!({"expire_links_of_day": ""})).await;
+    assert_eq!(state["expired_links_issued"], 3);
+    assert_eq!(state["expire_links_of_day"], Value::Null);
+    assert_eq!(status_of(latest).await, 200, "cleared");
+}
+
 /// `expire_next_links` makes exactly the next N links expired; `files_per_report` sets the
 /// number of files; `malformed` adds a broken NDJSON line, an unknown-shaped line and a
 /// wrong-shaped org value without losing any real row; `DELETE` resets.

@@ -9,12 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use gse_actors::copilot::actor::{CopilotActor, CopilotActorArgs};
+use gse_actors::copilot::backfill::CopilotSlots;
 use gse_actors::copilot::mapping::{MapSettings, Scope};
 use gse_actors::copilot::run::RunMemory;
 use gse_actors::copilot::users::UserLabelMode;
 use gse_actors::election::Grant;
 use gse_actors::health::HealthReporter;
-use gse_actors::messages::UpsertBatch;
+use gse_actors::messages::{EnqueueMissing, UpsertBatch};
 use gse_actors::scrape::actor::CounterLedger;
 use gse_actors::scrape::port::Clock;
 use gse_actors::supervisor::{ActorSlot, ChildSpec, NotStarted, StartedBefore};
@@ -42,6 +43,8 @@ struct Entry {
     source: Arc<Source>,
     memory: Arc<Mutex<RunMemory>>,
     counters: Arc<Mutex<CounterLedger>>,
+    /// The running actor (stable across restarts), for the backfill worker.
+    slot: ActorSlot<CopilotActor>,
 }
 
 /// Every Copilot actor this process may run, keyed by the org that carries it.
@@ -49,6 +52,7 @@ pub struct CopilotActors {
     by_org: BTreeMap<String, Vec<Entry>>,
     interval: Duration,
     store: StartedBefore<UpsertBatch>,
+    backfill: StartedBefore<EnqueueMissing>,
     health: HealthReporter,
     clock: Arc<dyn Clock>,
 }
@@ -84,6 +88,7 @@ impl CopilotActors {
         config: &Config,
         clients: Vec<(String, Arc<Client>)>,
         store: StartedBefore<UpsertBatch>,
+        backfill: StartedBefore<EnqueueMissing>,
         health: HealthReporter,
         clock: Arc<dyn Clock>,
     ) -> Result<Option<CopilotActors>, SetupError> {
@@ -135,6 +140,7 @@ impl CopilotActors {
                 source: Arc::new(source),
                 memory: Arc::default(),
                 counters: Arc::default(),
+                slot: ActorSlot::new(),
             });
         }
         let e = &c.enterprise;
@@ -185,6 +191,7 @@ impl CopilotActors {
                     source: Arc::new(source),
                     memory: Arc::default(),
                     counters: Arc::default(),
+                    slot: ActorSlot::new(),
                 });
             }
         }
@@ -192,9 +199,24 @@ impl CopilotActors {
             by_org,
             interval: c.scrape_interval,
             store,
+            backfill,
             health,
             clock,
         }))
+    }
+
+    /// The (scope, org) → CopilotActor slots, for the backfill worker of report days.
+    pub fn slots(&self) -> CopilotSlots {
+        Arc::new(
+            self.by_org
+                .values()
+                .flatten()
+                .map(|e| {
+                    let key = (e.source.scope.scope.to_string(), e.source.scope.org.clone());
+                    (key, e.slot.clone())
+                })
+                .collect(),
+        )
     }
 
     /// The child names started with `org`'s scraper.
@@ -220,16 +242,17 @@ impl CopilotActors {
                     entry.partition.clone(),
                     entry.component.clone(),
                 );
-                let (store, health, clock, interval, grant) = (
+                let (store, backfill, health, clock, interval, grant) = (
                     self.store.clone(),
+                    self.backfill.clone(),
                     self.health.clone(),
                     self.clock.clone(),
                     self.interval,
                     grant.clone(),
                 );
-                let slot = ActorSlot::new();
-                ChildSpec::try_actor_in(&slot, entry.name.clone(), move |_| {
+                ChildSpec::try_actor_in(&entry.slot, entry.name.clone(), move |_| {
                     let store = store.get()?;
+                    let backfill = backfill.get()?;
                     Ok::<_, NotStarted>(CopilotActor::new(CopilotActorArgs {
                         source: source.clone(),
                         interval,
@@ -237,6 +260,7 @@ impl CopilotActors {
                         partition: partition.clone(),
                         component: component.clone(),
                         store,
+                        backfill,
                         health: health.clone(),
                         clock: clock.clone(),
                         memory: memory.clone(),

@@ -37,6 +37,9 @@ use crate::replica_metrics::ReplicaMetrics;
 use crate::store::redis::RedisSetupError;
 use adapters::{build_elector, build_queue, build_store, role_mode};
 use gse_actors::backfill::catch_up;
+use gse_actors::backfill::route::JobRouter;
+use gse_actors::backfill::BackfillWorker;
+use gse_actors::copilot::backfill::CopilotDayWorker;
 use scrapers::ScrapeDeps;
 use tree::Shared;
 
@@ -174,7 +177,7 @@ pub async fn run_with(
         clock: options.clock.clone(),
         state_store: state_store.clone(),
         store: shared.store_lookup(),
-        backfill: backfill.sink,
+        backfill: backfill.sink.clone(),
         observer: Arc::new(ScrapeObservers(vec![
             Arc::new(SeamObserver(observer.clone())),
             Arc::new(progress),
@@ -188,15 +191,22 @@ pub async fn run_with(
         &config,
         scrapers.clients(),
         shared.store_lookup(),
+        backfill.sink,
         shared.reporter.clone(),
         options.clock,
     )
     .map_err(RunError::Github)?
     .map(Arc::new);
     if config.backfill.enabled {
-        let worker = catch_up::CatchUpWorker {
+        let catch_up = catch_up::CatchUpWorker {
             state: state_store,
             scrapers: scrapers.slots(),
+        };
+        let worker = JobRouter {
+            activity: Arc::new(catch_up),
+            copilot: copilot_actors.as_ref().map(|c| {
+                Arc::new(CopilotDayWorker { actors: c.slots() }) as Arc<dyn BackfillWorker>
+            }),
         };
         root_spec = root_spec.child(tree::consumers(
             &config,

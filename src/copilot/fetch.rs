@@ -2,15 +2,18 @@
 //! [`CopilotSource`] port: the organization/enterprise 28-day report and the fresher 1-day
 //! reports after it, the users report and the seats, each read through [`super::download`]
 //! into a sink and mapped to series; each part settled by the recovery rule of
-//! [`gse_actors::copilot::run`].
+//! [`gse_actors::copilot::run`]. A backfill job reads one 1-day report again
+//! ([`Source::recover_day`]).
 
 use std::sync::Arc;
 
 use futures::future::{BoxFuture, FutureExt};
 use gse_actors::calendar::{day_name, day_start};
 use gse_actors::copilot::mapping::{self, MapSettings, Scope};
-use gse_actors::copilot::model::SeatsPage;
-use gse_actors::copilot::run::{settle, CopilotSource, Part, PartError, RunMemory, RunOutput};
+use gse_actors::copilot::model::{DayRecord, SeatsPage};
+use gse_actors::copilot::run::{
+    self, settle, CopilotSource, DayRecovery, Part, PartError, RunMemory, RunOutput,
+};
 use gse_actors::copilot::sinks::{DaySink, UserSink};
 use gse_actors::scrape::port::ApiTelemetry;
 
@@ -88,7 +91,6 @@ impl Source {
     ) -> (Result<Part, PartError>, Vec<String>) {
         let r = self.scope.report_kind();
         let report28 = format!("{r}-28-day");
-        let report1 = format!("{r}-1-day");
         let base = format!("{}/copilot/metrics/reports", self.scope_path());
         let s = &self.settings;
         let unchanged = previous
@@ -134,7 +136,9 @@ impl Source {
                 (links.report_end_day, sink.latest.take().map(Arc::new), None)
             }
         };
-        // Fresher days from the 1-day reports, never from the local clock.
+        // Fresher days from the 1-day reports, never from the local clock. A day that fails
+        // (after the client's retries and new links) is remembered for backfill.
+        let mut failed_day = None;
         if let Some(start) = latest
             .as_ref()
             .and_then(|l| l.day.as_deref())
@@ -142,72 +146,111 @@ impl Source {
         {
             for k in 1..=DAY_PROBES {
                 let day = day_name(start / 86_400 + k);
-                let mut sink = DaySink::new(s.max_records);
-                let read = self
-                    .read_report(
-                        Request {
-                            what: &report1,
-                            path: &format!("{base}/{report1}"),
-                            query: &[("day", &day)],
-                            unchanged: None,
-                            cap: s.max_value_bytes,
-                            ndjson: false,
-                        },
-                        &mut sink,
-                        out,
-                    )
-                    .await;
-                match read {
-                    Ok(ReadOutcome::Read { malformed, .. }) => {
-                        self.skipped(out, &report1, &sink, malformed);
+                match self.read_one_day(&day, out).await {
+                    Ok(Some(rec)) => {
                         one_day = Some(day);
-                        if let Some(rec) = sink.latest.take() {
-                            if latest.as_ref().is_none_or(|l| rec.day > l.day) {
-                                latest = Some(Arc::new(rec));
-                            }
+                        if latest.as_ref().is_none_or(|l| rec.day > l.day) {
+                            latest = Some(Arc::new(rec));
                         }
                     }
-                    Ok(_) => break,
-                    Err(e) if e.permanent && e.reason.contains("404") => break,
+                    Ok(None) => break,
                     Err(e) => {
+                        if !e.permanent {
+                            failed_day = Some(day);
+                        }
                         notes.push(e.reason);
                         break;
                     }
                 }
             }
         }
-        let mut samples = latest
-            .as_deref()
-            .map(|rec| mapping::day_record_series(&self.scope, rec, &s.map))
-            .unwrap_or_default();
-        let mut days = Vec::new();
-        if let Some(end) = &end_day {
-            samples.extend(mapping::report_day_series(
-                &self.scope,
-                &report28,
-                end,
-                &s.map,
-            ));
-            days.push((report28.clone(), end.clone()));
+        let part = run::org_part(&self.scope, &s.map, end_day, latest, one_day, failed_day);
+        (Ok(part), notes)
+    }
+
+    /// Reads the 1-day report of `day`: its day record, `None` when there is none (204: not
+    /// built yet; 404: older than GitHub keeps), an error when it cannot be read whole — the
+    /// link call failed, every new link expired, a download failed, or the file holds no
+    /// valid record of that day (malformed).
+    async fn read_one_day(
+        &self,
+        day: &str,
+        out: &mut RunOutput,
+    ) -> Result<Option<DayRecord>, PartError> {
+        let s = &self.settings;
+        let report1 = format!("{}-1-day", self.scope.report_kind());
+        let path = format!("{}/copilot/metrics/reports/{report1}", self.scope_path());
+        let mut sink = DaySink::new(s.max_records);
+        let read = self
+            .read_report(
+                Request {
+                    what: &report1,
+                    path: &path,
+                    query: &[("day", day)],
+                    unchanged: None,
+                    cap: s.max_value_bytes,
+                    ndjson: false,
+                },
+                &mut sink,
+                out,
+            )
+            .await;
+        match read {
+            Ok(ReadOutcome::Read { malformed, .. }) => {
+                self.skipped(out, &report1, &sink, malformed);
+                match sink.latest.take() {
+                    Some(rec) if rec.day.as_deref() == Some(day) => Ok(Some(rec)),
+                    Some(rec) => Err(PartError::transient(format!(
+                        "{report1} of {day}: the file holds the day {:?}",
+                        rec.day.unwrap_or_default()
+                    ))),
+                    None => Err(PartError::transient(format!(
+                        "{report1} of {day}: malformed file (no valid day record)"
+                    ))),
+                }
+            }
+            Ok(ReadOutcome::NoReport | ReadOutcome::Unchanged) => Ok(None),
+            Err(e) if e.permanent && e.reason.contains("404") => Ok(None),
+            Err(e) => {
+                let detail = e
+                    .reason
+                    .strip_prefix(&format!("{report1}: "))
+                    .unwrap_or(&e.reason);
+                Err(PartError {
+                    permanent: e.permanent,
+                    reason: format!("{report1} of {day}: {detail}"),
+                })
+            }
         }
-        if let Some(day) = &one_day {
-            samples.extend(mapping::report_day_series(
-                &self.scope,
-                &report1,
-                day,
-                &s.map,
-            ));
-            days.push((report1.clone(), day.clone()));
+    }
+
+    /// Reads the 1-day report of `day` again (backfill) and applies it to `previous`.
+    pub async fn recover_day(
+        &self,
+        previous: RunMemory,
+        day: String,
+    ) -> Result<DayRecovery, PartError> {
+        let report1 = format!("{}-1-day", self.scope.report_kind());
+        if !self.settings.include_28d {
+            return Err(PartError {
+                permanent: true,
+                reason: format!("{report1} of {day}: the scope's reports are turned off"),
+            });
         }
-        (
-            Ok(Part {
-                samples: Arc::new(samples),
-                days,
-                end_day,
-                latest,
-                one_day,
-            }),
-            notes,
+        let mut out = RunOutput::default();
+        let Some(record) = self.read_one_day(&day, &mut out).await? else {
+            return Err(PartError::transient(format!(
+                "{report1} of {day}: no report (204 or 404)"
+            )));
+        };
+        Ok(
+            match run::apply_day(&self.scope, &self.settings.map, &previous, record) {
+                Some(memory) => {
+                    out.memory = memory;
+                    DayRecovery::Applied(Box::new(out))
+                }
+                None => DayRecovery::Covered,
+            },
         )
     }
 
@@ -282,6 +325,7 @@ impl Source {
                     end_day: links.report_end_day,
                     latest: None,
                     one_day: None,
+                    failed_day: None,
                 })
             }
         };
@@ -355,5 +399,13 @@ impl CopilotSource for Source {
 
     fn telemetry(&self) -> ApiTelemetry {
         self.github.telemetry()
+    }
+
+    fn recover_day(
+        self: Arc<Self>,
+        previous: RunMemory,
+        day: String,
+    ) -> BoxFuture<'static, Result<DayRecovery, PartError>> {
+        async move { Source::recover_day(&self, previous, day).await }.boxed()
     }
 }

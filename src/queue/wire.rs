@@ -7,7 +7,10 @@
 //! ```
 //!
 //! `attempt` in the body is authoritative and incremented on every retry. A body without
-//! `version` is read as version 1 (docs/wire-compatibility.md).
+//! `version` is read as version 1 (docs/wire-compatibility.md). A Copilot report day is the
+//! same shape: `"reason":"copilot_report_failed"`, `"repo":"copilot:organization"` (or
+//! `copilot:enterprise`, `org` = the enterprise slug) and the window of exactly that UTC day;
+//! such a body that names no scope or day does not decode (it is dead-lettered).
 
 use std::time::SystemTime;
 
@@ -52,6 +55,8 @@ pub enum DecodeError {
     },
     #[error(transparent)]
     Reason(#[from] gse_actors::backfill::job::UnknownReason),
+    #[error(transparent)]
+    CopilotDay(#[from] gse_actors::backfill::NotACopilotDay),
 }
 
 /// RFC3339 in UTC with the precision the time has (nanoseconds at most).
@@ -90,7 +95,7 @@ pub fn decode(body: &[u8]) -> Result<BackfillJob, DecodeError> {
     if wire.version != 1 {
         return Err(DecodeError::Version(wire.version));
     }
-    Ok(BackfillJob {
+    let job = BackfillJob {
         job_id: wire.job_id,
         dedup_key: wire.dedup_key,
         org: wire.org,
@@ -101,7 +106,10 @@ pub fn decode(body: &[u8]) -> Result<BackfillJob, DecodeError> {
         attempt: wire.attempt.max(1),
         max_attempts: wire.max_attempts.max(1),
         created_at: parse_time("created_at", &wire.created_at)?,
-    })
+    };
+    // A Copilot job must name its scope and day; one that does not is a dead letter.
+    job.copilot_day()?;
+    Ok(job)
 }
 
 #[cfg(test)]
@@ -149,6 +157,41 @@ mod tests {
             decode(v2.as_bytes()),
             Err(DecodeError::Version(2))
         ));
+    }
+
+    /// A Copilot day round-trips in the version-1 shape; a `copilot_report_failed` body
+    /// that names no scope or no whole day does not decode (so it is dead-lettered).
+    #[test]
+    fn copilot_days_round_trip_and_bad_ones_are_errors() {
+        let day = gse_actors::backfill::CopilotDay {
+            scope: "organization",
+            day_start: 1_796_515_200,
+        };
+        let request = day.request("acme");
+        let job = BackfillJob::new(
+            &request.org,
+            &request.repo,
+            (request.window_start, request.window_end),
+            request.reason,
+            5,
+            UNIX_EPOCH + Duration::from_secs(1_796_700_000),
+        );
+        let body = encode(&job);
+        let text = String::from_utf8(body.clone()).unwrap();
+        assert!(
+            text.contains(r#""repo":"copilot:organization","window_start":"2026-12-06T00:00:00Z","window_end":"2026-12-07T00:00:00Z","reason":"copilot_report_failed""#),
+            "{text}"
+        );
+        assert_eq!(decode(&body).unwrap(), job);
+        for bad in [
+            text.replace("copilot:organization", "api"),
+            text.replace("2026-12-07T00:00:00Z", "2026-12-07T00:15:00Z"),
+        ] {
+            assert!(
+                matches!(decode(bad.as_bytes()), Err(DecodeError::CopilotDay(_))),
+                "{bad}"
+            );
+        }
     }
 
     mod properties {

@@ -19,6 +19,8 @@ pub enum Step {
     Store,
     /// Fail with this error class.
     Fail(&'static str),
+    /// Pass the job on (a deferred error of this class: another replica can run it).
+    Defer(&'static str),
     /// Panic inside the handler.
     Panic,
 }
@@ -92,6 +94,7 @@ impl BackfillWorker for Shared {
                     Ok(())
                 }
                 Step::Fail(class) => Err(JobError::new(class, format!("scripted {class} failure"))),
+                Step::Defer(class) => Err(JobError::deferred(class, "scripted deferral")),
                 Step::Panic => panic!("scripted worker panic for {}", job.job_id),
             }
         })

@@ -98,6 +98,8 @@ pub fn recovered(state: &OrgState, repo: &str, reason: Reason, window_end: f64) 
         Reason::ScrapeError | Reason::GithubUnhealthy | Reason::PartialScrapeError => {
             past(log.commits_through) && past(log.issues_through)
         }
+        // Recovered by the Copilot worker, never by the scrape state.
+        Reason::CopilotReportFailed => false,
     };
     if repo == "*" {
         past(state.last_now) && state.repos.values().all(covers)

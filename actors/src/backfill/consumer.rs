@@ -9,6 +9,10 @@
 //! - the worker failed → the job with `attempt + 1` is published (confirmed) to the next retry
 //!   tier, then the original is acked; on its last attempt it goes to the dead-letter queue with
 //!   the error instead;
+//! - the worker cannot run it on this replica (a deferred error: another replica owns what it
+//!   needs) → the job with the **same** attempt is published (confirmed) to the first retry
+//!   tier, then the original is acked without being remembered as settled here, so it can
+//!   come back to this replica; `max_message_age` bounds how long it travels;
 //! - a republish that fails, or a shutdown mid-job → the original is requeued (nack);
 //! - a panic in the worker → the consumer task dies unsettled, the message returns to the
 //!   queue, and the pool's supervisor restarts the consumer.
@@ -349,6 +353,39 @@ pub async fn handle_delivery(
             settle_ack(shared, &job, acker).await;
             count_processed(shared, &job.org, "success");
             finish(JobOutcome::Success);
+        }
+        Err(error) if error.deferred => {
+            let target = if shared.queue.retry_tiers() == 0 {
+                Target::Work
+            } else {
+                Target::Retry { tier: 0 }
+            };
+            match shared.queue.publish(&job, target).await {
+                Ok(()) => {
+                    if let Err(ack_error) = acker.ack().await {
+                        tracing::warn!(job_id = %job.job_id, error = %error_chain(&ack_error),
+                            "ack of a passed-on job failed; the broker redelivers it");
+                    }
+                    shared.observer.on_backfill_job(&JobEvent::Retried {
+                        org: &job.org,
+                        job_id: &job.job_id,
+                        error_class: error.class,
+                        attempt: job.attempt,
+                    });
+                    count_processed(shared, &job.org, "retry");
+                    tracing::info!(job_id = %job.job_id, attempt = job.attempt, error = %error,
+                        "backfill job passed on to another replica; attempt not used");
+                }
+                Err(publish_error) => {
+                    tracing::warn!(job_id = %job.job_id, error = %error_chain(&publish_error),
+                        "passing the job on failed; requeueing the original");
+                    if let Err(requeue_error) = acker.requeue().await {
+                        tracing::warn!(job_id = %job.job_id, error = %error_chain(&requeue_error),
+                            "requeue failed; the broker redelivers it when the channel closes");
+                    }
+                }
+            }
+            finish(JobOutcome::Retry);
         }
         Err(error) if job.is_last_attempt() => {
             let last_error = format!("attempt {}/{}: {error}", job.attempt, job.max_attempts);

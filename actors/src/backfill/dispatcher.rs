@@ -1,7 +1,8 @@
 //! [`BackfillDispatcher`]: turns [`BackfillRequest`]s into confirmed publishes.
 //!
 //! Per request, in this order:
-//! 1. **Coalesce** the window onto `coalesce_window` buckets, only ever widening it.
+//! 1. **Coalesce** the window onto `coalesce_window` buckets, only ever widening it (a Copilot
+//!    job's window is its report day, kept as it is).
 //! 2. **Dedup** on org, repo, window and reason: a key being published or buffered right now,
 //!    or held in the [`DedupLocks`] table, is counted as deduped.
 //! 3. **Per-org cap** ([`OrgMinuteCap`]): over the cap the request is counted as dropped.
@@ -27,7 +28,7 @@ use actix::prelude::*;
 use futures::future::join_all;
 
 use super::dedup::MemoryDedup;
-use super::job::{unix_seconds, BackfillJob, BackfillRequest};
+use super::job::{unix_seconds, BackfillJob, BackfillRequest, Reason};
 use super::limiter::OrgMinuteCap;
 use super::metrics::{BUFFERED, DEDUPED, DROPPED, ENQUEUED, LABEL_ORG, LABEL_REASON, LOST};
 use super::port::{DedupLocks, JobQueue, JobStash, QueueError, StashError, Target};
@@ -433,11 +434,16 @@ impl Handler<BackfillRequest> for BackfillDispatcher {
     type Result = ();
 
     fn handle(&mut self, request: BackfillRequest, ctx: &mut Self::Context) {
-        let window = coalesce(
-            request.window_start,
-            request.window_end,
-            self.settings.coalesce_window,
-        );
+        // A Copilot job names one report day: its window is never widened.
+        let window = if request.reason == Reason::CopilotReportFailed {
+            (request.window_start, request.window_end)
+        } else {
+            coalesce(
+                request.window_start,
+                request.window_end,
+                self.settings.coalesce_window,
+            )
+        };
         let job = BackfillJob::new(
             &request.org,
             &request.repo,

@@ -1,6 +1,11 @@
 //! The backfill domain: what a job is ([`BackfillJob`]), why it exists ([`Reason`]), the
 //! dispatcher's input ([`BackfillRequest`]) and how an attempt fails ([`JobError`]).
 //!
+//! Two kinds of job share one shape: an activity window of a repo (`repo` = a repo name or
+//! `*`), and a Copilot report day ([`CopilotDay`]: reason `copilot_report_failed`, `repo` =
+//! `copilot:<scope>`, the window exactly that UTC day). A repo name never holds a `:`, so the
+//! kinds never share a dedup key.
+//!
 //! No wire format lives here: the JSON encoding belongs to the queue adapters.
 
 use std::fmt;
@@ -23,11 +28,13 @@ pub enum Reason {
     FallbackListCommitsFailed,
     FallbackCommitDetailFailed,
     FallbackTruncated,
+    /// A Copilot 1-day report failed (5xx, expired links, malformed file).
+    CopilotReportFailed,
 }
 
 impl Reason {
     /// Every reason, for tests and documentation.
-    pub const ALL: [Reason; 11] = [
+    pub const ALL: [Reason; 12] = [
         Reason::ScrapeError,
         Reason::GithubUnhealthy,
         Reason::PartialScrapeError,
@@ -39,6 +46,7 @@ impl Reason {
         Reason::FallbackListCommitsFailed,
         Reason::FallbackCommitDetailFailed,
         Reason::FallbackTruncated,
+        Reason::CopilotReportFailed,
     ];
 
     /// The wire and label value.
@@ -55,6 +63,7 @@ impl Reason {
             Reason::FallbackListCommitsFailed => "fallback_list_commits_failed",
             Reason::FallbackCommitDetailFailed => "fallback_commit_detail_failed",
             Reason::FallbackTruncated => "fallback_truncated",
+            Reason::CopilotReportFailed => "copilot_report_failed",
         }
     }
 }
@@ -63,6 +72,51 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// The `repo` of a Copilot job: `copilot:` and the scope.
+pub const COPILOT_REPO_PREFIX: &str = "copilot:";
+
+/// The Copilot report day a job names: the scope (`organization` | `enterprise`; the job's
+/// `org` is the org login or enterprise slug) and the day's midnight UTC, in Unix seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CopilotDay {
+    pub scope: &'static str,
+    pub day_start: u64,
+}
+
+impl CopilotDay {
+    /// The `repo` field of this kind of job.
+    pub fn repo(&self) -> String {
+        format!("{COPILOT_REPO_PREFIX}{}", self.scope)
+    }
+
+    /// The job's window: exactly the day.
+    pub fn window(&self) -> (SystemTime, SystemTime) {
+        let start = UNIX_EPOCH + Duration::from_secs(self.day_start);
+        (start, start + Duration::from_secs(86_400))
+    }
+
+    /// The request that enqueues this day for `org`.
+    pub fn request(&self, org: &str) -> BackfillRequest {
+        let (window_start, window_end) = self.window();
+        BackfillRequest {
+            org: org.to_string(),
+            repo: self.repo(),
+            window_start,
+            window_end,
+            reason: Reason::CopilotReportFailed,
+        }
+    }
+}
+
+/// Why a job with reason `copilot_report_failed` does not name a Copilot day.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a copilot_report_failed job must have repo copilot:organization|enterprise and a window of one UTC day, not {repo:?} {start}..{end}")]
+pub struct NotACopilotDay {
+    pub repo: String,
+    pub start: u64,
+    pub end: u64,
 }
 
 /// An unknown reason string (a message from a newer or foreign producer).
@@ -147,6 +201,40 @@ impl BackfillJob {
         }
     }
 
+    /// The Copilot day this job recovers: `Ok(None)` for an activity job, an error for a
+    /// `copilot_report_failed` job that does not name a scope and exactly one UTC day.
+    pub fn copilot_day(&self) -> Result<Option<CopilotDay>, NotACopilotDay> {
+        if self.reason != Reason::CopilotReportFailed {
+            return Ok(None);
+        }
+        let (start, end) = (
+            unix_seconds(self.window_start),
+            unix_seconds(self.window_end),
+        );
+        let scope = match self.repo.strip_prefix(COPILOT_REPO_PREFIX) {
+            Some("organization") => Some("organization"),
+            Some("enterprise") => Some("enterprise"),
+            _ => None,
+        };
+        match scope {
+            Some(scope)
+                if start % 86_400 == 0
+                    && end == start + 86_400
+                    && self.window_start == UNIX_EPOCH + Duration::from_secs(start) =>
+            {
+                Ok(Some(CopilotDay {
+                    scope,
+                    day_start: start,
+                }))
+            }
+            _ => Err(NotACopilotDay {
+                repo: self.repo.clone(),
+                start,
+                end,
+            }),
+        }
+    }
+
     /// Whether this was the last attempt allowed.
     pub fn is_last_attempt(&self) -> bool {
         self.attempt >= self.max_attempts
@@ -185,11 +273,15 @@ fn unix_nanos(t: SystemTime) -> u128 {
 
 /// Why one attempt failed. `class` is a bounded, static name because it becomes the
 /// `error_class` label; `message` is the detail kept in the dead letter's `last_error` header.
+/// A `deferred` error says this replica cannot run the job at all (another replica can): the
+/// job is passed on through the first retry tier without using an attempt, and only
+/// `backfill.max_message_age` ends it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{class}: {message}")]
 pub struct JobError {
     pub class: &'static str,
     pub message: String,
+    pub deferred: bool,
 }
 
 impl JobError {
@@ -197,6 +289,15 @@ impl JobError {
         JobError {
             class,
             message: message.into(),
+            deferred: false,
+        }
+    }
+
+    /// This replica cannot run the job; another one may.
+    pub fn deferred(class: &'static str, message: impl Into<String>) -> JobError {
+        JobError {
+            deferred: true,
+            ..JobError::new(class, message)
         }
     }
 }
@@ -232,5 +333,51 @@ mod tests {
         assert_eq!((next.attempt, &next.job_id), (2, &job.job_id));
         assert!(next.is_last_attempt());
         assert!(job.dedup_key.ends_with(":scrape_error"));
+    }
+
+    /// A Copilot day survives the job's shape; its dedup key never equals an activity
+    /// window's; a `copilot_report_failed` job without a scope or one whole day is refused.
+    #[test]
+    fn copilot_days_are_jobs_of_their_own() {
+        let day = CopilotDay {
+            scope: "enterprise",
+            day_start: 1_796_515_200,
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_796_700_000);
+        let request = day.request("acme");
+        let job = BackfillJob::new(
+            &request.org,
+            &request.repo,
+            (request.window_start, request.window_end),
+            request.reason,
+            5,
+            now,
+        );
+        assert_eq!(job.copilot_day(), Ok(Some(day)));
+        assert_eq!(
+            job.dedup_key,
+            "acme:copilot:enterprise:1796515200:1796601600:copilot_report_failed"
+        );
+        let activity = BackfillJob::new("acme", "api", day.window(), Reason::ScrapeError, 5, now);
+        assert_eq!(activity.copilot_day(), Ok(None));
+        assert_ne!(activity.dedup_key, job.dedup_key);
+        for (repo, window) in [
+            ("api", day.window()),
+            ("copilot:users", day.window()),
+            (
+                "copilot:organization",
+                (day.window().0, day.window().1 + Duration::from_secs(900)),
+            ),
+            (
+                "copilot:organization",
+                (
+                    day.window().0 + Duration::from_secs(900),
+                    day.window().1 + Duration::from_secs(900),
+                ),
+            ),
+        ] {
+            let bad = BackfillJob::new("acme", repo, window, Reason::CopilotReportFailed, 5, now);
+            assert!(bad.copilot_day().is_err(), "{repo} {window:?}");
+        }
     }
 }

@@ -14,6 +14,8 @@
 //! - [`stash`]: [`MemoryStash`], the in-process [`JobStash`] (Redis's is in the main package).
 //! - [`catch_up`]: [`catch_up::CatchUpWorker`], the [`BackfillWorker`] that confirms a window was
 //!   recovered from the scrape state, and nudges the org's scraper when it was not.
+//! - [`route`]: [`route::JobRouter`], activity windows to the catch-up worker, Copilot report
+//!   days to the Copilot worker (`crate::copilot::backfill`).
 //! - [`consumer`]: the consumer loop (ack after stored, retry tiers, dead letters) and
 //!   [`consumer_pool_spec`], the supervised pool every replica runs.
 //! - [`metrics`]: the `gh_exporter_backfill_*` families recorded on `/metrics/replica`.
@@ -30,13 +32,14 @@ pub mod job;
 pub mod limiter;
 pub mod metrics;
 pub mod port;
+pub mod route;
 pub mod stash;
 pub mod window;
 
 pub use consumer::{consumer_pool_spec, ConsumerSettings};
 pub use dedup::MemoryDedup;
 pub use dispatcher::{BackfillDispatcher, DispatcherSettings};
-pub use job::{BackfillJob, BackfillRequest, JobError, Reason};
+pub use job::{BackfillJob, BackfillRequest, CopilotDay, JobError, NotACopilotDay, Reason};
 pub use limiter::OrgMinuteCap;
 pub use port::{
     Acker, BackfillWorker, DedupLocks, Delivery, DeliveryStream, JobQueue, JobStash, QueueError,

@@ -5,20 +5,29 @@
 //! cancels the run. Each run ends with ONE `UpsertBatch` under the actor's grant, for its own
 //! partition (`<org>/copilot`), so it never replaces the org's activity series. The component
 //! `copilot.<org>` shows in `/healthz` whether the last run read every report, and why not.
+//!
+//! A 1-day report that failed after the latest day read goes to backfill
+//! (`copilot_report_failed`, one job per scope and day) and is marked incomplete
+//! (`gh_exporter_copilot_report_incomplete`). A backfill consumer of this replica hands the job
+//! back here ([`RecoverDay`]): the day is read again under the same grant, never while a run is
+//! in flight, and published through the same batch — only when it is newer than the latest day
+//! served.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::{
-    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, WrapFuture,
+    Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, ResponseActFuture,
+    WrapFuture,
 };
 
-use super::run::{CopilotSource, RunMemory, RunOutput};
+use super::run::{CopilotSource, DayRecovery, RunMemory, RunOutput};
+use crate::backfill::CopilotDay;
 use crate::calendar::day_start;
 use crate::election::validity::under_lease;
 use crate::election::Grant;
 use crate::health::{ComponentStatus, HealthReporter};
-use crate::messages::UpsertBatch;
+use crate::messages::{EnqueueMissing, UpsertBatch};
 use crate::metrics::copilot as families;
 use crate::metrics::github_api;
 use crate::ports::{CounterDeltas, OrgBatch, Sample};
@@ -35,6 +44,8 @@ pub struct CopilotActorArgs {
     /// The health component (`copilot.<org>`).
     pub component: String,
     pub store: Recipient<UpsertBatch>,
+    /// Where failed report days go (the backfill dispatcher, or `backfill_pending`).
+    pub backfill: Recipient<EnqueueMissing>,
     pub health: HealthReporter,
     pub clock: Arc<dyn Clock>,
     /// What the last run remembered; shared across restarts and changes of owner.
@@ -47,7 +58,14 @@ pub struct CopilotActorArgs {
 /// The per-scope Copilot scraper.
 pub struct CopilotActor {
     args: CopilotActorArgs,
+    /// A run or a day recovery is in flight.
     running: bool,
+    /// The work in flight is a day recovery.
+    recovering: bool,
+    /// A run was asked for during a recovery: start it when the recovery ends.
+    rerun: bool,
+    /// Why the last run's parts failed (the component's reason).
+    problems: Vec<String>,
 }
 
 /// Start a run now (ignored while one runs).
@@ -60,11 +78,23 @@ pub struct CopilotRunNow;
 #[rtype(result = "()")]
 pub struct RunDone(pub RunOutput);
 
+/// From a backfill consumer: read the 1-day report of `day` (`YYYY-MM-DD`) again and publish
+/// it if it is newer than the latest day served. `Err` says why it could not be read (the job
+/// is retried).
+#[derive(Debug, Clone, Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct RecoverDay {
+    pub day: String,
+}
+
 impl CopilotActor {
     pub fn new(args: CopilotActorArgs) -> CopilotActor {
         CopilotActor {
             args,
             running: false,
+            recovering: false,
+            rerun: false,
+            problems: Vec::new(),
         }
     }
 
@@ -75,8 +105,9 @@ impl CopilotActor {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn publish(&mut self, out: RunOutput) {
-        let scope = self.args.source.scope();
+    /// Publishes what a run (`run`) or a day recovery produced as the scope's one batch.
+    fn publish(&mut self, out: RunOutput, run: bool) {
+        let scope = self.args.source.scope().clone();
         let now = self.args.clock.now();
         let base = |extra: &[(&str, &str)]| -> Vec<(String, String)> {
             let mut labels = vec![
@@ -103,6 +134,29 @@ impl CopilotActor {
                 }
             }
         }
+        let report1 = format!("{}-1-day", scope.report_kind());
+        if let Some(org) = &out.memory.org {
+            samples.push(Sample {
+                metric: families::REPORT_INCOMPLETE.name.to_string(),
+                labels: base(&[("report", &report1)]),
+                value: if org.failed_day.is_some() { 1.0 } else { 0.0 },
+            });
+            if let (true, Some(day)) = (run, &org.failed_day) {
+                self.enqueue(&scope.org, scope.scope, day);
+            }
+        }
+        if run {
+            self.problems = out.problems.clone();
+        } else {
+            // The recovered day (and any older one) no longer explains the component's state.
+            let recovered = out.memory.org.as_ref().and_then(|o| o.one_day.clone());
+            self.problems.retain(|p| {
+                let day = p
+                    .strip_prefix(&format!("{report1} of "))
+                    .and_then(|rest| rest.get(..10));
+                !matches!((day, &recovered), (Some(d), Some(r)) if d <= r.as_str())
+            });
+        }
         let result = if out.problems.is_empty() {
             "success"
         } else {
@@ -114,7 +168,9 @@ impl CopilotActor {
                 .counters
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
-            ledger.add(families::RUNS.name, base(&[("result", result)]), 1.0);
+            if run {
+                ledger.add(families::RUNS.name, base(&[("result", result)]), 1.0);
+            }
             ledger.add(
                 families::DOWNLOAD_BYTES.name,
                 base(&[]),
@@ -139,10 +195,10 @@ impl CopilotActor {
             }
             ledger.drain()
         };
-        let status = if out.problems.is_empty() {
+        let status = if self.problems.is_empty() {
             ComponentStatus::Up
         } else {
-            ComponentStatus::Down(out.problems.join("; "))
+            ComponentStatus::Down(self.problems.join("; "))
         };
         self.args.health.report(&self.args.component, status, false);
         *self.memory() = out.memory;
@@ -157,6 +213,28 @@ impl CopilotActor {
                 vec![CounterDeltas::new(deltas)]
             },
         }));
+    }
+}
+
+impl CopilotActor {
+    /// Sends the failed `day` (`YYYY-MM-DD`) of the scope to backfill.
+    fn enqueue(&self, org: &str, scope: &'static str, day: &str) {
+        let Some(start) = day_start(day).and_then(|s| u64::try_from(s).ok()) else {
+            return;
+        };
+        let request = CopilotDay {
+            scope,
+            day_start: start,
+        }
+        .request(org);
+        tracing::warn!(component = %self.args.component, day, "Copilot 1-day report failed; the day goes to backfill");
+        self.args.backfill.do_send(EnqueueMissing {
+            org: request.org,
+            repo: request.repo,
+            window_start: start as f64,
+            window_end: (start + 86_400) as f64,
+            reason: request.reason,
+        });
     }
 }
 
@@ -183,6 +261,7 @@ impl Handler<CopilotRunNow> for CopilotActor {
 
     fn handle(&mut self, _: CopilotRunNow, ctx: &mut Context<Self>) {
         if self.running {
+            self.rerun |= self.recovering;
             return;
         }
         self.running = true;
@@ -210,6 +289,44 @@ impl Handler<RunDone> for CopilotActor {
 
     fn handle(&mut self, done: RunDone, _ctx: &mut Context<Self>) {
         self.running = false;
-        self.publish(done.0);
+        self.publish(done.0, true);
+    }
+}
+
+impl Handler<RecoverDay> for CopilotActor {
+    type Result = ResponseActFuture<Self, Result<(), String>>;
+
+    fn handle(&mut self, recover: RecoverDay, _ctx: &mut Context<Self>) -> Self::Result {
+        if self.running {
+            // The run in flight reads that day too; the job is retried after it.
+            return Box::pin(actix::fut::ready(Err(
+                "a Copilot run is in progress on this replica".to_string(),
+            )));
+        }
+        self.running = true;
+        self.recovering = true;
+        let source = self.args.source.clone();
+        let read = source.recover_day(self.memory().clone(), recover.day);
+        let validity = self.args.grant.as_ref().map(|g| g.validity.clone());
+        Box::pin(
+            under_lease(validity, read)
+                .into_actor(self)
+                .map(|result, act, ctx| {
+                    act.running = false;
+                    act.recovering = false;
+                    if std::mem::take(&mut act.rerun) {
+                        ctx.notify(CopilotRunNow);
+                    }
+                    match result {
+                        Err(_) => Err("the org's lease lapsed; day not read".to_string()),
+                        Ok(Err(e)) => Err(e.reason),
+                        Ok(Ok(DayRecovery::Covered)) => Ok(()),
+                        Ok(Ok(DayRecovery::Applied(out))) => {
+                            act.publish(*out, false);
+                            Ok(())
+                        }
+                    }
+                }),
+        )
     }
 }

@@ -4,6 +4,7 @@
 //!
 //! - [`actor`]: CopilotActor — when to run (at start, then every `copilot.scrape_interval`,
 //!   never two at once, under the org's lease) and the one fenced batch a run publishes.
+//! - [`backfill`]: the backfill worker of failed report days (through the local actor).
 //! - [`run`]: the port, what a run returns and remembers, what a failed part means and the
 //!   recovery rule.
 //! - [`model`]: the JSON shapes of the report API.
@@ -13,6 +14,7 @@
 //! - [`users`]: the per-user families and their `user` label.
 
 pub mod actor;
+pub mod backfill;
 pub mod mapping;
 pub mod model;
 pub mod reader;

@@ -2,14 +2,18 @@
 //! through ([`CopilotSource`]), what it returns ([`RunOutput`]), what it remembers for the next
 //! run ([`RunMemory`], one [`Part`] per report family), what a failed part means
 //! ([`PartError`]) and the recovery rule ([`settle`]): a permanent failure (403/404) takes the
-//! part's series away, a transient one keeps the previous series.
+//! part's series away, a transient one keeps the previous series. A 1-day report that failed
+//! after the latest day read is remembered ([`Part::failed_day`]) and goes to backfill; a
+//! recovered day joins the memory only when it is newer than the latest day ([`apply_day`]),
+//! so a backfilled day never replaces a newer one.
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::mapping::Scope;
+use super::mapping::{self, MapSettings, Scope};
 use super::model::DayRecord;
+use crate::calendar::day_start;
 use crate::ports::Sample;
 use crate::scrape::port::{ApiError, ApiErrorKind, ApiTelemetry};
 
@@ -24,6 +28,23 @@ pub trait CopilotSource: Send + Sync + 'static {
     fn run(self: Arc<Self>, previous: RunMemory, now: f64) -> BoxFuture<'static, RunOutput>;
     /// The telemetry of the scope's GitHub client (request totals since it started).
     fn telemetry(&self) -> ApiTelemetry;
+    /// Reads the 1-day report of `day` (`YYYY-MM-DD`) again and applies it to `previous`
+    /// ([`apply_day`]); an error when the report cannot be read whole.
+    fn recover_day(
+        self: Arc<Self>,
+        previous: RunMemory,
+        day: String,
+    ) -> BoxFuture<'static, Result<DayRecovery, PartError>>;
+}
+
+/// What reading one report day again did.
+#[derive(Debug)]
+pub enum DayRecovery {
+    /// The day is newer than the latest day served: the memory to publish (and what the read
+    /// skipped and downloaded).
+    Applied(Box<RunOutput>),
+    /// The latest day served is that day or a newer one: nothing to write.
+    Covered,
 }
 
 /// One part of a run's series and the report days it used.
@@ -38,6 +59,9 @@ pub struct Part {
     pub latest: Option<Arc<DayRecord>>,
     /// The newest 1-day report used (org part only).
     pub one_day: Option<String>,
+    /// A 1-day report after `latest` that failed (org part only): its day is in backfill and
+    /// the part is incomplete until a day at least as new is read.
+    pub failed_day: Option<String>,
 }
 
 /// What a run keeps for the next one.
@@ -116,6 +140,78 @@ pub fn settle(
     }
 }
 
+/// The org (or enterprise) part from the 28-day report's end day, the latest day record, the
+/// newest 1-day report used and a 1-day report that failed after it: the latest day's series
+/// and the report-day gauges.
+pub fn org_part(
+    scope: &Scope,
+    map: &MapSettings,
+    end_day: Option<String>,
+    latest: Option<Arc<DayRecord>>,
+    one_day: Option<String>,
+    failed_day: Option<String>,
+) -> Part {
+    let r = scope.report_kind();
+    let (report28, report1) = (format!("{r}-28-day"), format!("{r}-1-day"));
+    let mut samples = latest
+        .as_deref()
+        .map(|rec| mapping::day_record_series(scope, rec, map))
+        .unwrap_or_default();
+    let mut days = Vec::new();
+    if let Some(end) = &end_day {
+        samples.extend(mapping::report_day_series(scope, &report28, end, map));
+        days.push((report28, end.clone()));
+    }
+    if let Some(day) = &one_day {
+        samples.extend(mapping::report_day_series(scope, &report1, day, map));
+        days.push((report1, day.clone()));
+    }
+    Part {
+        samples: Arc::new(samples),
+        days,
+        end_day,
+        latest,
+        one_day,
+        failed_day,
+    }
+}
+
+/// Applies a 1-day report's day record read again (by backfill) to what the last run
+/// remembered: `None` when the latest day remembered is that day or newer (a backfilled day
+/// never replaces a newer one), else the memory with that day as the latest — a failed day
+/// that is not newer than it no longer counts.
+pub fn apply_day(
+    scope: &Scope,
+    map: &MapSettings,
+    previous: &RunMemory,
+    record: DayRecord,
+) -> Option<RunMemory> {
+    let day = record.day.clone()?;
+    day_start(&day)?;
+    let org = previous.org.clone().unwrap_or_default();
+    let latest_day = org.latest.as_ref().and_then(|l| l.day.clone());
+    if latest_day.as_deref().is_some_and(|l| l >= day.as_str()) {
+        return None;
+    }
+    let failed_day = org.failed_day.filter(|f| f.as_str() > day.as_str());
+    let one_day = match org.one_day {
+        Some(d) if d > day => Some(d),
+        _ => Some(day),
+    };
+    let part = org_part(
+        scope,
+        map,
+        org.end_day,
+        Some(Arc::new(record)),
+        one_day,
+        failed_day,
+    );
+    Some(RunMemory {
+        org: Some(part),
+        ..previous.clone()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,6 +262,84 @@ mod tests {
         );
         assert!(part.is_none());
         assert_eq!(out.problems, ["no report yet"]);
+    }
+
+    fn record(day: &str, users: f64) -> DayRecord {
+        DayRecord {
+            day: Some(day.into()),
+            daily_active_users: Some(users),
+            ..DayRecord::default()
+        }
+    }
+
+    fn value(part: &Part, metric: &str, label: (&str, &str)) -> Option<f64> {
+        part.samples
+            .iter()
+            .find(|s| {
+                s.metric == metric && s.labels.iter().any(|(k, v)| k == label.0 && v == label.1)
+            })
+            .map(|s| s.value)
+    }
+
+    /// A recovered day newer than the latest becomes the latest (series, report day, the
+    /// failure cleared); the same day or an older one changes nothing.
+    #[test]
+    fn a_recovered_day_applies_only_when_newer() {
+        let map = MapSettings::default();
+        let memory = RunMemory {
+            org: Some(org_part(
+                &scope(),
+                &map,
+                Some("2026-12-03".into()),
+                Some(Arc::new(record("2026-12-03", 7.0))),
+                None,
+                Some("2026-12-04".into()),
+            )),
+            ..RunMemory::default()
+        };
+        let active = "gh_copilot_active_users";
+        let day = "gh_copilot_report_day_timestamp_seconds";
+        let before = memory.org.as_ref().expect("org part");
+        assert_eq!(value(before, active, ("window", "1d")), Some(7.0));
+        assert_eq!(value(before, day, ("report", "organization-1-day")), None);
+
+        let applied = apply_day(&scope(), &map, &memory, record("2026-12-04", 9.0))
+            .expect("a newer day applies");
+        let part = applied.org.as_ref().expect("org part");
+        assert_eq!(value(part, active, ("window", "1d")), Some(9.0));
+        assert_eq!(
+            value(part, day, ("report", "organization-1-day")),
+            day_start("2026-12-04").map(|t| t as f64)
+        );
+        assert_eq!(
+            value(part, day, ("report", "organization-28-day")),
+            day_start("2026-12-03").map(|t| t as f64)
+        );
+        assert_eq!(part.failed_day, None);
+        assert_eq!(part.one_day.as_deref(), Some("2026-12-04"));
+
+        for older in ["2026-12-04", "2026-12-02"] {
+            assert!(apply_day(&scope(), &map, &applied, record(older, 1.0)).is_none());
+        }
+        assert!(apply_day(&scope(), &map, &memory, DayRecord::default()).is_none());
+    }
+
+    /// A day recovered while a newer day is still failing keeps that failure.
+    #[test]
+    fn a_newer_failure_survives_an_older_recovery() {
+        let map = MapSettings::default();
+        let memory = RunMemory {
+            org: Some(Part {
+                failed_day: Some("2026-12-06".into()),
+                ..Part::default()
+            }),
+            ..RunMemory::default()
+        };
+        let applied = apply_day(&scope(), &map, &memory, record("2026-12-05", 3.0))
+            .expect("applies on an empty part");
+        let part = applied.org.expect("org part");
+        assert_eq!(part.failed_day.as_deref(), Some("2026-12-06"));
+        assert_eq!(part.end_day, None);
     }
 
     #[test]

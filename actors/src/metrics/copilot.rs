@@ -30,7 +30,20 @@ pub const DOWNLOAD_BYTES: FamilySpec = FamilySpec {
     labels: &["org", "scope"],
 };
 
-pub const FAMILIES: [FamilySpec; 4] = [STALENESS, RECORDS_SKIPPED, RUNS, DOWNLOAD_BYTES];
+pub const REPORT_INCOMPLETE: FamilySpec = FamilySpec {
+    name: "gh_exporter_copilot_report_incomplete",
+    help: "1 while a 1-day Copilot report after the served day failed (5xx, expired links, malformed file): the served report families are of an older day, and the day went to backfill (reason copilot_report_failed); else 0.",
+    kind: MetricKind::Gauge,
+    labels: &["org", "report", "scope"],
+};
+
+pub const FAMILIES: [FamilySpec; 5] = [
+    STALENESS,
+    RECORDS_SKIPPED,
+    RUNS,
+    DOWNLOAD_BYTES,
+    REPORT_INCOMPLETE,
+];
 
 // ---- report families (gauges) ----
 

@@ -71,7 +71,7 @@ pub fn issue_links(
     let ext = if kind.is_users() { "ndjson" } else { "json" };
     (0..parts)
         .map(|part| {
-            let expired = state.copilot.take_expired();
+            let expired = state.copilot.take_expired(&day_str(day));
             let se = if expired {
                 now.floor() as i64 - 1
             } else {

@@ -1,6 +1,7 @@
 //! Test knobs of the Copilot endpoints, set through `/_fake/copilot`: an org's (or the
 //! enterprise's) Copilot answering 403/404, the next N download links issued already expired,
-//! malformed values in report files, and the number of files per report.
+//! every link of one report day issued expired, malformed values in report files, and the
+//! number of files per report. Expired links issued are counted.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -19,6 +20,11 @@ pub struct KnobState {
     pub enterprise_status: Option<u16>,
     /// How many of the next issued download links are already expired.
     pub expire_next_links: u32,
+    /// Every download link issued for a report of this day (`report_day`, or the
+    /// `report_end_day` of a 28-day report) is already expired, until cleared (`""`).
+    pub expire_links_of_day: Option<String>,
+    /// Download links issued already expired (by either knob) since the last reset.
+    pub expired_links_issued: u64,
     /// Links issued while on serve files with one broken NDJSON line and one unknown-shaped value
     /// (users reports) or one wrong-shaped value (scope 28-day reports).
     pub malformed: bool,
@@ -32,6 +38,8 @@ impl Default for KnobState {
             org_status: BTreeMap::new(),
             enterprise_status: None,
             expire_next_links: 0,
+            expire_links_of_day: None,
+            expired_links_issued: 0,
             malformed: false,
             files_per_report: DEFAULT_FILES,
         }
@@ -49,6 +57,9 @@ pub struct KnobChange {
     pub enterprise_status: Option<u16>,
     #[serde(default)]
     pub expire_next_links: Option<u32>,
+    /// `YYYY-MM-DD`; `""` clears it.
+    #[serde(default)]
+    pub expire_links_of_day: Option<String>,
     #[serde(default)]
     pub malformed: Option<bool>,
     #[serde(default)]
@@ -96,6 +107,9 @@ impl Knobs {
         if let Some(n) = c.expire_next_links {
             s.expire_next_links = n;
         }
+        if let Some(day) = c.expire_links_of_day {
+            s.expire_links_of_day = (!day.is_empty()).then_some(day);
+        }
         if let Some(m) = c.malformed {
             s.malformed = m;
         }
@@ -125,15 +139,20 @@ impl Knobs {
         self.lock().enterprise_status
     }
 
-    /// Whether the next issued link is to be expired (uses one of `expire_next_links`).
-    pub fn take_expired(&self) -> bool {
+    /// Whether the next issued link, for a report of `day`, is to be expired (uses one of
+    /// `expire_next_links`, or matches `expire_links_of_day`); counted when it is.
+    pub fn take_expired(&self, day: &str) -> bool {
         let mut s = self.lock();
-        if s.expire_next_links > 0 {
+        let expired = if s.expire_next_links > 0 {
             s.expire_next_links -= 1;
             true
         } else {
-            false
+            s.expire_links_of_day.as_deref() == Some(day)
+        };
+        if expired {
+            s.expired_links_issued += 1;
         }
+        expired
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, KnobState> {
