@@ -389,9 +389,9 @@ pub(crate) fn election(f: &mut GoFile, o: &mut Out) {
     );
     o.note(
         Behaviour,
-        "leader_election.renew_deadline is honoured (a leader that cannot renew stops \
-         scraping), the Lease is released on shutdown, and an API error is retried instead of \
-         ending the process; outside a cluster the kubeconfig is used (no silent static leader)",
+        "leader_election.renew_deadline is honoured (a leader that cannot renew within it \
+         stops scraping), the Lease is released on shutdown, and outside a cluster the \
+         kubeconfig is used (no silent static leader)",
     );
 }
 
