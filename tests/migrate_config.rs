@@ -8,7 +8,12 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/go-config");
-const SECRETS: [&str; 3] = ["redis-S3cret-pw", "amqp-S3cret-pw", "prod-redis-pw"];
+const SECRETS: [&str; 4] = [
+    "redis-S3cret-pw",
+    "amqp-S3cret-pw",
+    "prod-redis-pw",
+    "prod-amqp-pw",
+];
 const KEY: &str = "-----BEGIN RSA PRIVATE KEY-----\nMAMCAQA=\n-----END RSA PRIVATE KEY-----\n";
 
 /// A directory holding the App key files the fixtures name (`keys/*.pem`) and the secret
