@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 
 /// Prometheus exporter for the activity of GitHub organizations.
 #[derive(Debug, Parser)]
@@ -25,4 +25,23 @@ pub struct Cli {
     /// Start an embedded fake GitHub and scrape it: metrics appear with no credentials.
     #[arg(long)]
     pub demo: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Commands other than running the exporter.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Convert a configuration file of the Go exporter (YAML) to this exporter's TOML, printed
+    /// on stdout with every change as comments after it. Exits 0 when everything was carried
+    /// over, 1 when something could not be (listed on stderr and in the comments).
+    MigrateConfig {
+        /// The Go exporter's YAML configuration file.
+        file: PathBuf,
+        /// Write the Redis password and AMQP credentials inline; by default they are
+        /// `_file` indirections and never printed.
+        #[arg(long)]
+        include_secrets: bool,
+    },
 }

@@ -22,6 +22,7 @@ mod health_view;
 pub mod healthcheck;
 pub mod http;
 pub mod logging;
+pub mod migrate;
 pub mod queue;
 pub mod redis;
 pub mod replica_metrics;

@@ -8,7 +8,8 @@ use std::net::TcpListener;
 use std::process::ExitCode;
 
 use clap::Parser;
-use github_stats_exporter::{cli::Cli, config, healthcheck, logging, run};
+use github_stats_exporter::cli::{Cli, Command};
+use github_stats_exporter::{config, healthcheck, logging, migrate, run};
 
 /// jemalloc instead of glibc's malloc, built with a background purge thread and a 1 s decay
 /// (`.cargo/config.toml`, `[env]` `JEMALLOC_SYS_WITH_MALLOC_CONF`; `_RJEM_MALLOC_CONF`
@@ -23,6 +24,13 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::MigrateConfig {
+        file,
+        include_secrets,
+    }) = &cli.command
+    {
+        return migrate_config(file, *include_secrets);
+    }
     if cli.healthcheck {
         // Only the listen address: the serving process validated the rest.
         let env_listen = std::env::var(healthcheck::LISTEN_ENV).ok();
@@ -85,6 +93,32 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(error = %gse_actors::store::error_chain(&error), "exporter failed");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `migrate-config FILE`: the converted configuration and its change list on stdout, what
+/// could not be carried over on stderr; exit 0 when nothing is on stderr, else 1.
+fn migrate_config(file: &std::path::Path, include_secrets: bool) -> ExitCode {
+    let options = migrate::Options { include_secrets };
+    match migrate::migrate_file(file, options) {
+        Ok(migration) => {
+            print!("{}", migration.render(&file.display().to_string()));
+            if migration.blockers.is_empty() {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!(
+                "migrate-config: {} setting(s) cannot be carried over:",
+                migration.blockers.len()
+            );
+            for blocker in &migration.blockers {
+                eprintln!("  {blocker}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(error) => {
+            eprintln!("migrate-config: {error}");
             ExitCode::FAILURE
         }
     }

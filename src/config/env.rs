@@ -52,6 +52,10 @@ pub(crate) fn env_source(
     let mut org_patches: Vec<(usize, String, Value)> = Vec::new();
 
     for (name, raw) in vars {
+        if let Some(reason) = retired(name) {
+            problems.push(name, raw, reason);
+            continue;
+        }
         let origin = format!("env {name}");
         let segments: Vec<String> = name[PREFIX.len()..]
             .to_ascii_lowercase()
@@ -97,6 +101,22 @@ pub(crate) fn env_source(
         );
     }
     EnvSource { values }
+}
+
+/// Variables of the Go-era deployments that name no key, with what replaces them.
+const RETIRED: &[(&str, &str)] = &[(
+    "GITHUB_STATS_INITIAL_ROLE",
+    "`GITHUB_STATS_INITIAL_ROLE` was the Go exporter's; set \
+     GITHUB_STATS_LEADER_ELECTION__STATIC_ROLE=follower (or leader), the key \
+     `leader_election.static_role`, which applies when leader_election.enabled=false",
+)];
+
+/// What replaces `name`, when it is a retired variable.
+fn retired(name: &str) -> Option<&'static str> {
+    RETIRED
+        .iter()
+        .find(|(retired, _)| name.eq_ignore_ascii_case(retired))
+        .map(|(_, reason)| *reason)
 }
 
 /// `github.orgs.<i>.<field>` → `(i, field)`.

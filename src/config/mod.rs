@@ -37,6 +37,16 @@ use std::path::Path;
 pub use errors::{ConfigErrors, ConfigProblem};
 pub use types::*;
 
+/// Whether `path` (dotted, e.g. `store.redis_url`) is a top-level key of this build's key
+/// table, or the `_file` companion of a secret key.
+pub(crate) fn is_known_key(path: &str) -> bool {
+    keys::find(path).is_some()
+        || path
+            .strip_suffix(keys::FILE_SUFFIX)
+            .and_then(keys::find)
+            .is_some_and(|def| def.secret)
+}
+
 /// Loads the configuration from the optional file and the process environment.
 pub fn load(config_path: Option<&Path>) -> Result<Config, ConfigErrors> {
     load_from(config_path, std::env::vars().collect())

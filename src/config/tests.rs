@@ -535,7 +535,11 @@ fn unknown_keys_are_rejected() {
         "go-era variable",
         None,
         &env,
-        &[("GITHUB_STATS_INITIAL_ROLE", "unknown environment variable")],
+        &[(
+            "GITHUB_STATS_INITIAL_ROLE",
+            "GITHUB_STATS_LEADER_ELECTION__STATIC_ROLE=follower (or leader), the key \
+             `leader_election.static_role`",
+        )],
     );
     let env = [("GITHUB_STATS_GITHUB__ORGS__0__NAME", "x")];
     check(
