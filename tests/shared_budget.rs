@@ -1,7 +1,8 @@
 //! The shared rate budget of one credential on the real Redis: governors of three "replicas"
 //! (each with its own connection, as three processes would have) pace together at the
 //! credential's rate, share pauses, and a governor whose Redis is cut paces alone at its share
-//! of the rate, counts it, and goes back to the shared budget once Redis answers.
+//! of the rate, counts it, and goes back to the shared budget once Redis answers; the take
+//! script's decisions one by one.
 
 mod proxy_support;
 mod redis_common;
@@ -10,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use github_stats_exporter::github::governor::{Governor, RateLimitSettings, Sharing};
-use github_stats_exporter::github::shared_budget::{CredentialId, SharedBudgets};
+use github_stats_exporter::github::shared_budget::{CredentialId, Pacing, SharedBudgets, Take};
 use gse_actors::observe::{MemRecorder, Recorder};
 use proxy_support::Proxy;
 use redis_common::{delete_namespace, settings, unique_namespace, SHARED_REDIS};
@@ -194,6 +195,56 @@ async fn without_redis_a_replica_paces_at_its_share_and_counts_it() {
         .expect("EXISTS");
     delete_namespace(SHARED_REDIS, &namespace);
     assert!(exists, "the take after the outage went through Redis");
+}
+
+/// The script's decisions, one by one: a burst of 3 goes at once, the next requests get the
+/// following slots, one interval apart; a paused resource reserves nothing.
+#[tokio::test]
+async fn takes_go_then_reserve_slots_one_interval_apart() {
+    let namespace = unique_namespace("shared-budget-gcra");
+    let budgets = SharedBudgets::new(&settings(SHARED_REDIS, &namespace)).expect("settings");
+    let budget = budgets.credential(&CredentialId::token("gcra"));
+    let pacing = Some(Pacing {
+        interval: Duration::from_secs(10),
+        burst: 3,
+    });
+    let mut takes = Vec::new();
+    for _ in 0..5 {
+        takes.push(budget.take("core", pacing).await.expect("take"));
+    }
+    let other = budgets.credential(&CredentialId::token("other"));
+    other
+        .pause("core", Duration::from_secs(5))
+        .await
+        .expect("pause");
+    let paused = other.take("core", pacing).await.expect("take");
+    let mut conn = redis::Client::open(SHARED_REDIS)
+        .and_then(|c| c.get_connection())
+        .expect("shared Redis");
+    let reserved: bool = redis::cmd("EXISTS")
+        .arg(other.pace_key())
+        .query(&mut conn)
+        .expect("EXISTS");
+    delete_namespace(SHARED_REDIS, &namespace);
+    assert_eq!(&takes[..3], &[Take::Go, Take::Go, Take::Go]);
+    let slot = |take: &Take| match take {
+        Take::Slot(wait) => *wait,
+        other => panic!("a slot, not {other:?}"),
+    };
+    let (fourth, fifth) = (slot(&takes[3]), slot(&takes[4]));
+    assert!(
+        fourth > Duration::from_secs(9) && fourth <= Duration::from_secs(10),
+        "{fourth:?}"
+    );
+    assert!(
+        fifth > Duration::from_secs(19) && fifth <= Duration::from_secs(20),
+        "{fifth:?}"
+    );
+    assert!(
+        matches!(paused, Take::Paused(w) if w > Duration::from_secs(4) && w <= Duration::from_secs(5)),
+        "{paused:?}"
+    );
+    assert!(!reserved, "a paused take reserves no slot");
 }
 
 /// The credential's name in Redis keys is a fingerprint: the token appears nowhere.
