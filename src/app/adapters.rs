@@ -1,19 +1,24 @@
 //! Adapters from configuration: which metric store, state store, backfill queue and lease
-//! elector this process uses, and how it gets its role. A configured backend is never replaced
-//! by an in-memory one.
+//! elector this process uses, how it gets its role, and whether the GitHub credentials' budgets
+//! are shared with the other replicas. A configured backend is never replaced by an in-memory
+//! one.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use gse_actors::backfill::JobQueue;
+use gse_actors::election::board::RoleBoard;
 use gse_actors::election::manager::RoleMode;
 use gse_actors::election::LeaderElector;
+use gse_actors::observe::Recorder;
 use gse_actors::ports::MetricStore;
 use gse_actors::scrape::memory_state::MemoryStateStore;
 use gse_actors::scrape::port::ScrapeStateStore;
 
 use crate::config::{Config, ElectionBackend, ElectionMode, RedisMode, StaticRole, StoreConfig};
 use crate::election;
+use crate::github::setup::BudgetSharing;
+use crate::github::shared_budget::{BudgetSetupError, SharedBudgets};
 use crate::queue::memory::MemoryQueue;
 use crate::queue::names::QueueNames;
 use crate::queue::rabbit::RabbitQueue;
@@ -98,6 +103,35 @@ pub fn redis_settings(config: &StoreConfig) -> Option<RedisSettings> {
     }
     settings.tls_ca_file = config.redis_tls_ca_file.clone();
     Some(settings)
+}
+
+/// The shared rate budgets, with Redis, `rate_limit.shared` and roles from leases (a static
+/// leader on Redis takes the global lease too). A replica pacing alone takes `1/N` of the rate:
+/// N is the live members in `per_org` mode (every member may scrape), 1 in `single` mode (one
+/// leader scrapes; backfill consumers on followers only ask their own scrapers).
+pub fn budget_sharing(
+    config: &Config,
+    mode: RoleMode,
+    board: &RoleBoard,
+    recorder: &Arc<dyn Recorder>,
+) -> Result<Option<BudgetSharing>, BudgetSetupError> {
+    let leased = matches!(mode, RoleMode::Single | RoleMode::PerOrg);
+    let Some(settings) = redis_settings(&config.store).filter(|_| leased) else {
+        return Ok(None);
+    };
+    if !config.rate_limit.shared {
+        return Ok(None);
+    }
+    let board = board.clone();
+    let peers: Arc<dyn Fn() -> usize + Send + Sync> = Arc::new(move || match board.mode() {
+        RoleMode::PerOrg => board.members(),
+        _ => 1,
+    });
+    Ok(Some(BudgetSharing {
+        budgets: SharedBudgets::new(&settings)?,
+        peers,
+        recorder: recorder.clone(),
+    }))
 }
 
 /// How this replica gets its role (README, "Running N replicas"):

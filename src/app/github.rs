@@ -2,12 +2,15 @@
 //! credential (its own token or App, else the top-level one), shares one [`Credential`] and one
 //! [`Governor`] per distinct credential (a token used by several orgs shares its budget; each
 //! App installation has its own), and wraps them in an [`OrgApi`]. When roles come from
-//! leases, every client refuses calls made outside a lease scope.
+//! leases, every client refuses calls made outside a lease scope. With [`BudgetSharing`]
+//! (Redis and `rate_limit.shared`), each governor shares its credential's budget with the other
+//! replicas under the credential's [`CredentialId`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use gse_actors::election::manager::RoleMode;
+use gse_actors::observe::Recorder;
 use gse_actors::scrape::port::GithubApi;
 use secrecy::ExposeSecret;
 
@@ -16,7 +19,8 @@ use crate::github::api::OrgApi;
 use crate::github::auth::{AuthError, Credential};
 use crate::github::body::InFlightBudget;
 use crate::github::client::{Client, ResponseLimits, RetrySettings};
-use crate::github::governor::{Governor, RateLimitSettings};
+use crate::github::governor::{Governor, RateLimitSettings, Sharing};
+use crate::github::shared_budget::{CredentialId, SharedBudgets};
 
 /// Why the GitHub ports could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -52,12 +56,36 @@ pub fn rate_settings(config: &Config) -> RateLimitSettings {
     }
 }
 
+/// What the governors need to share their credentials' budgets with the other replicas.
+#[derive(Clone)]
+pub struct BudgetSharing {
+    pub budgets: SharedBudgets,
+    /// How many replicas share a credential when one paces alone.
+    pub peers: Arc<dyn Fn() -> usize + Send + Sync>,
+    pub recorder: Arc<dyn Recorder>,
+}
+
+/// The governor of credential `id`: shared with the other replicas when `sharing` is given.
+pub fn governor(config: &Config, sharing: Option<&BudgetSharing>, id: &CredentialId) -> Governor {
+    match sharing {
+        None => Governor::new(rate_settings(config)),
+        Some(sharing) => Governor::shared(
+            rate_settings(config),
+            Sharing {
+                budget: sharing.budgets.credential(id),
+                peers: sharing.peers.clone(),
+                recorder: sharing.recorder.clone(),
+            },
+        ),
+    }
+}
+
 /// An org's configuration and its GitHub port.
 pub type OrgPort = (OrgConfig, Arc<dyn GithubApi>);
 
-/// One `GithubApi` per org, in configuration order.
+/// One `GithubApi` per org, in configuration order (budgets of this process only).
 pub fn org_apis(config: &Config) -> Result<Vec<OrgPort>, SetupError> {
-    Ok(org_clients(config)?
+    Ok(org_clients(config, None)?
         .into_iter()
         .map(|(org, client)| (org, Arc::new(OrgApi::new(client)) as Arc<dyn GithubApi>))
         .collect())
@@ -65,7 +93,10 @@ pub fn org_apis(config: &Config) -> Result<Vec<OrgPort>, SetupError> {
 
 /// One GitHub [`Client`] per org (credential and governor shared per distinct credential), in
 /// configuration order.
-pub fn org_clients(config: &Config) -> Result<Vec<(OrgConfig, Arc<Client>)>, SetupError> {
+pub fn org_clients(
+    config: &Config,
+    sharing: Option<&BudgetSharing>,
+) -> Result<Vec<(OrgConfig, Arc<Client>)>, SetupError> {
     let http = crate::github::http_client(
         config.github.request_timeout,
         &config.leader_election.identity,
@@ -87,12 +118,13 @@ pub fn org_clients(config: &Config) -> Result<Vec<(OrgConfig, Arc<Client>)>, Set
         } else {
             g.token.as_ref()
         });
-        let (share_key, credential) =
+        // Equal tokens share one governor (the map holds a fingerprint, not the secret); each
+        // org's App credential has its own, shared through Redis per installation.
+        let (share_key, id, credential) =
             if let Some(token) = token {
-                // Keyed by the secret itself, in memory only: equal tokens share one budget.
-                let key = format!("token:{}", token.expose_secret());
+                let id = CredentialId::token(token.expose_secret());
                 let credential = Credential::Token(token.clone());
-                (key, credential)
+                (id.as_str().to_string(), id, credential)
             } else {
                 let app_id = org.app_id.or(g.app_id);
                 let key_path = org
@@ -114,14 +146,15 @@ pub fn org_clients(config: &Config) -> Result<Vec<(OrgConfig, Arc<Client>)>, Set
                         org: org.org.clone(),
                         source,
                     })?;
-                (format!("app:{app_id}:org:{}", org.org), credential)
+                let id = CredentialId::app(app_id, installation, &org.org);
+                (format!("app:{app_id}:org:{}", org.org), id, credential)
             };
         let (credential, governor) = shared
             .entry(share_key)
             .or_insert_with(|| {
                 (
                     Arc::new(credential),
-                    Arc::new(Governor::new(rate_settings(config))),
+                    Arc::new(governor(config, sharing, &id)),
                 )
             })
             .clone();

@@ -64,6 +64,8 @@ pub enum RunError {
     Stash(#[source] queue::stash_redis::StashSetupError),
     #[error(transparent)]
     Elector(#[from] adapters::ElectorError),
+    #[error("setting up the shared rate budget")]
+    Budget(#[source] crate::github::shared_budget::BudgetSetupError),
 }
 
 /// Dependencies `run` can be given instead of the production defaults (tests inject a clock
@@ -184,7 +186,12 @@ pub async fn run_with(
         ])),
         on_stale: Some(shared.on_stale.clone()),
     };
-    let scrapers = Arc::new(scrapers::OrgScrapers::new(&config, deps).map_err(RunError::Github)?);
+    let recorder: Arc<dyn Recorder> = shared.recorder.clone();
+    let sharing = adapters::budget_sharing(&config, role_mode, &shared.board, &recorder)
+        .map_err(RunError::Budget)?;
+    let scrapers = Arc::new(
+        scrapers::OrgScrapers::new(&config, deps, sharing.as_ref()).map_err(RunError::Github)?,
+    );
     // Copilot actors go with each org's scraper (same owner, same grant), in their own store
     // partition.
     let copilot_actors = copilot::CopilotActors::new(

@@ -29,7 +29,7 @@ use gse_actors::supervisor::{
 
 use gse_actors::backfill::catch_up::ScraperSlots;
 
-use super::github::{org_clients, SetupError};
+use super::github::{org_clients, BudgetSharing, SetupError};
 use crate::config::{Config, OrgConfig};
 use crate::github::api::OrgApi;
 use crate::github::client::Client;
@@ -96,9 +96,14 @@ pub fn child_name(org: &str) -> String {
 }
 
 impl OrgScrapers {
-    pub fn new(config: &Config, deps: ScrapeDeps) -> Result<OrgScrapers, SetupError> {
+    /// `sharing`: the credentials' budgets are shared with the other replicas.
+    pub fn new(
+        config: &Config,
+        deps: ScrapeDeps,
+        sharing: Option<&BudgetSharing>,
+    ) -> Result<OrgScrapers, SetupError> {
         let g = &config.github;
-        let orgs = org_clients(config)?
+        let orgs = org_clients(config, sharing)?
             .into_iter()
             .map(|(org, client)| {
                 let entry = OrgEntry {

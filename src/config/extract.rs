@@ -57,6 +57,7 @@ pub(crate) fn extract(
         min_reset_buffer: r.read("rate_limit.min_reset_buffer", duration),
         secondary_limit_backoff: r.read("rate_limit.secondary_limit_backoff", duration),
         requests_per_minute: r.read("rate_limit.requests_per_minute", uint32),
+        shared: r.read("rate_limit.shared", boolean),
     };
     let retry = RetryConfig {
         max_attempts: r.read("retry.max_attempts", uint32),

@@ -125,6 +125,7 @@ pub(crate) const KEYS: &[KeyDef] = &[
     key("rate_limit.min_reset_buffer", Duration, One("10s")).with(span(ZERO, HOUR)),
     key("rate_limit.secondary_limit_backoff", Duration, One("60s")).with(span(SECOND, HOUR)),
     key("rate_limit.requests_per_minute", Int, One("800")).with(count(0, 100_000)),
+    key("rate_limit.shared", Bool, One("true")),
     key("retry.max_attempts", Int, One("5")).with(count(1, 100)),
     key("retry.initial_backoff", Duration, One("1s")).with(span(MILLISECOND, HOUR)),
     key("retry.max_backoff", Duration, One("30s")).with(span(MILLISECOND, HOUR)),

@@ -90,6 +90,8 @@ pub struct RateLimitConfig {
     pub secondary_limit_backoff: Duration,
     /// Proactive pacing per credential; 0 turns it off.
     pub requests_per_minute: u32,
+    /// With Redis configured, one budget per credential for the whole cluster.
+    pub shared: bool,
 }
 
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@
 //!
 //! - [`auth`]: PAT and GitHub App credentials (JWT → installation token, cached, refreshed).
 //! - [`governor`]: the per-credential rate-limit governor with cancellable waits.
+//! - [`shared_budget`]: a credential's pacing and pauses shared by every replica in Redis.
 //! - [`body`]: reading a response body under a size cap.
 //! - [`client`]: the request core (retries, backoff, ETags, pagination, telemetry).
 //! - [`api`]: `OrgApi`, the `GithubApi` port of one org.
@@ -28,6 +29,7 @@ pub mod identity;
 pub mod probe;
 #[cfg(test)]
 mod proptests;
+pub mod shared_budget;
 /// The per-org clients are built by the composition root ([`crate::app::github`]).
 pub use crate::app::github as setup;
 pub mod wire;

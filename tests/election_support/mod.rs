@@ -160,7 +160,6 @@ impl Cluster {
     }
 
     pub fn with_redis(test: &str, orgs: usize, redis_url: &str, extra: &[(&str, &str)]) -> Cluster {
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut config = FakeConfig {
             orgs,
             repos: 4,
@@ -168,6 +167,17 @@ impl Cluster {
             ..FakeConfig::default()
         };
         config.secondary.burst_max = 0;
+        Cluster::with_fake(test, config, redis_url, extra)
+    }
+
+    /// A fake built from `config` and a fresh namespace on `redis_url`.
+    pub fn with_fake(
+        test: &str,
+        config: FakeConfig,
+        redis_url: &str,
+        extra: &[(&str, &str)],
+    ) -> Cluster {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let fake = Arc::new(FakeGithub::spawn(config).expect("fake GitHub starts"));
         let namespace = unique_namespace(test);
         let orgs = fake.org_names();

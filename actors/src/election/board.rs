@@ -1,6 +1,7 @@
 //! The RoleBoard: this replica's roles as readers see them (`/healthz`, the status page,
 //! `gh_exporter_is_leader`, `gh_exporter_leader_epoch`, `gh_exporter_owned_orgs`,
-//! `gh_exporter_org_lease_held`).
+//! `gh_exporter_org_lease_held`), and how many live members the cluster had at the last lease
+//! round (the rate governor's share of a credential when it paces alone).
 //!
 //! The RoleManager posts what it holds (its grants) and what runs (its scrapers and their
 //! grants); a reader derives the roles from the grants' [`super::Validity`] **at the moment it
@@ -9,6 +10,7 @@
 //! pause and is answered before its RoleManager has run.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
@@ -45,6 +47,7 @@ struct Inner {
     mode: RoleMode,
     orgs: Vec<String>,
     posted: Mutex<Posted>,
+    members: AtomicUsize,
 }
 
 /// Shared between the RoleManager (writer) and the readers. Cheap to clone.
@@ -66,7 +69,23 @@ impl RoleBoard {
             mode,
             orgs,
             posted: Mutex::new(Posted::default()),
+            members: AtomicUsize::new(1),
         }))
+    }
+
+    /// Records the live members the last lease round saw (this replica included).
+    pub fn set_members(&self, members: usize) {
+        self.0.members.store(members.max(1), Ordering::Relaxed);
+    }
+
+    /// The live members of the last lease round, at least 1 (before any round: 1).
+    pub fn members(&self) -> usize {
+        self.0.members.load(Ordering::Relaxed).max(1)
+    }
+
+    /// The mode the board was built for.
+    pub fn mode(&self) -> RoleMode {
+        self.0.mode
     }
 
     /// Replaces what the RoleManager holds and runs.

@@ -231,8 +231,9 @@ impl RoleManager {
             self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
         }
         self.carry_out(steps, ctx);
-        self.recorder
-            .gauge(&CLUSTER_MEMBERS, &[], self.tenures.members().len() as f64);
+        let members = self.tenures.members().len();
+        self.recorder.gauge(&CLUSTER_MEMBERS, &[], members as f64);
+        self.board.set_members(members);
         self.health.report(
             COMPONENT,
             if problems.is_empty() {

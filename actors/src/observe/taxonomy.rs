@@ -167,6 +167,14 @@ pub static REPLICA_STORE_WRITES: MetricDef = MetricDef {
     labels: &["result"],
 };
 
+/// `gh_exporter_rate_governor_fallbacks_total`.
+pub static RATE_GOVERNOR_FALLBACKS: MetricDef = MetricDef {
+    name: "gh_exporter_rate_governor_fallbacks",
+    help: "GitHub requests this process paced locally, at its share of the rate, because the credential's shared budget in Redis did not answer in time.",
+    kind: MetricKind::Counter,
+    labels: &[],
+};
+
 /// Every family of the taxonomy, for checks and documentation.
 pub static ALL: &[&MetricDef] = &[
     &LEADER_EPOCH,
@@ -177,6 +185,7 @@ pub static ALL: &[&MetricDef] = &[
     &ORG_LEASE_HELD,
     &CLUSTER_MEMBERS,
     &REPLICA_STORE_WRITES,
+    &RATE_GOVERNOR_FALLBACKS,
     &ACTOR_RESTARTS,
     &ACTOR_UP,
     &BACKFILL_JOBS_CLAIMED,

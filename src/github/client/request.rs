@@ -75,8 +75,7 @@ impl Client {
             if let Some(refused) = self.lease_refusal(endpoint) {
                 return Err(refused);
             }
-            self.governor.admit(resource).await;
-            self.governor.pace().await;
+            self.governor.acquire(resource).await;
             let auth = match self.credential.authorization(&self.http, &self.base).await {
                 Ok(auth) => auth,
                 Err(e) if e.is_transient() && attempt < max => {
@@ -143,7 +142,9 @@ impl Client {
                 .to_string();
             self.record_rate(&rate_resource, remaining, reset);
             let limit = header(&response, "x-ratelimit-limit").and_then(|v| v.parse::<u64>().ok());
-            self.governor.observe(resource, limit, remaining, reset);
+            self.governor
+                .observe(resource, limit, remaining, reset)
+                .await;
             let next = self.next_page(endpoint, &response);
             let date = header(&response, "date").map(str::to_string);
             match status {
@@ -218,7 +219,7 @@ impl Client {
                         .to_ascii_lowercase()
                         .contains("secondary rate limit");
                     if retry_after.is_some() || status == 429 || secondary_text {
-                        let wait = self.governor.secondary(resource, retry_after);
+                        let wait = self.governor.secondary(resource, retry_after).await;
                         self.telemetry
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
