@@ -44,6 +44,9 @@ pub enum ComponentStatus {
     Down(String),
     /// Stopped on purpose by its supervisor (shutdown, or a sibling's restart); not an error.
     Stopped,
+    /// Not applicable here, with the reason safe to show (Copilot of a user account); not an
+    /// error: neither readiness nor the mode suffers.
+    Skipped(String),
 }
 
 impl ComponentStatus {
@@ -51,10 +54,13 @@ impl ComponentStatus {
         matches!(self, ComponentStatus::Up)
     }
 
-    /// Up, or stopped on purpose by its supervisor (a scraper whose org this replica handed
-    /// over): neither makes the replica unready.
+    /// Up, stopped on purpose by its supervisor (a scraper whose org this replica handed
+    /// over) or skipped as not applicable: none makes the replica unready.
     pub fn is_fine(&self) -> bool {
-        matches!(self, ComponentStatus::Up | ComponentStatus::Stopped)
+        matches!(
+            self,
+            ComponentStatus::Up | ComponentStatus::Stopped | ComponentStatus::Skipped(_)
+        )
     }
 }
 
@@ -235,6 +241,9 @@ impl Handler<ReportComponent> for HealthActor {
                 }
                 ComponentStatus::Stopped => {
                     tracing::debug!(component = %msg.component, "component stopped")
+                }
+                ComponentStatus::Skipped(reason) => {
+                    tracing::info!(component = %msg.component, reason = %reason, "component skipped")
                 }
             }
             self.cached = None;

@@ -17,6 +17,7 @@ use crate::github::auth::{AuthError, Credential};
 use crate::github::body::InFlightBudget;
 use crate::github::client::{Client, ResponseLimits, RetrySettings};
 use crate::github::governor::{Governor, RateLimitSettings};
+use crate::github::owner::Owner;
 
 /// Why the GitHub ports could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -82,40 +83,46 @@ pub fn org_clients(config: &Config) -> Result<Vec<(OrgConfig, Arc<Client>)>, Set
     let mut out = Vec::new();
     let g = &config.github;
     for org in &g.orgs {
+        let owner = Arc::new(Owner::new(&org.org));
         let token = org.token.as_ref().or(if org.app_id.is_some() {
             None
         } else {
             g.token.as_ref()
         });
-        let (share_key, credential) =
-            if let Some(token) = token {
-                // Keyed by the secret itself, in memory only: equal tokens share one budget.
-                let key = format!("token:{}", token.expose_secret());
-                let credential = Credential::Token(token.clone());
-                (key, credential)
+        let (share_key, credential) = if let Some(token) = token {
+            // Keyed by the secret itself, in memory only: equal tokens share one budget.
+            let key = format!("token:{}", token.expose_secret());
+            let credential = Credential::Token(token.clone());
+            (key, credential)
+        } else {
+            let app_id = org.app_id.or(g.app_id);
+            let key_path = org
+                .private_key_path
+                .as_ref()
+                .or(g.private_key_path.as_ref());
+            let installation = org.installation_id.or(if org.app_id.is_some() {
+                None
             } else {
-                let app_id = org.app_id.or(g.app_id);
-                let key_path = org
-                    .private_key_path
-                    .as_ref()
-                    .or(g.private_key_path.as_ref());
-                let installation = org.installation_id.or(if org.app_id.is_some() {
-                    None
-                } else {
-                    g.installation_id
+                g.installation_id
+            });
+            let (Some(app_id), Some(key_path)) = (app_id, key_path) else {
+                return Err(SetupError::NoCredentials {
+                    org: org.org.clone(),
                 });
-                let (Some(app_id), Some(key_path)) = (app_id, key_path) else {
-                    return Err(SetupError::NoCredentials {
-                        org: org.org.clone(),
-                    });
-                };
-                let credential = Credential::app(app_id, key_path, installation, &org.org)
-                    .map_err(|source| SetupError::App {
-                        org: org.org.clone(),
-                        source,
-                    })?;
-                (format!("app:{app_id}:org:{}", org.org), credential)
             };
+            let credential = Credential::app(
+                app_id,
+                key_path,
+                installation,
+                &org.org,
+                Some(owner.clone()),
+            )
+            .map_err(|source| SetupError::App {
+                org: org.org.clone(),
+                source,
+            })?;
+            (format!("app:{app_id}:org:{}", org.org), credential)
+        };
         let (credential, governor) = shared
             .entry(share_key)
             .or_insert_with(|| {
@@ -138,7 +145,8 @@ pub fn org_clients(config: &Config) -> Result<Vec<(OrgConfig, Arc<Client>)>, Set
             max_pages_per_listing: g.max_pages_per_listing,
             in_flight: in_flight.clone(),
         })
-        .with_lease_required(leased);
+        .with_lease_required(leased)
+        .with_owner(owner);
         out.push((org.clone(), Arc::new(client)));
     }
     Ok(out)

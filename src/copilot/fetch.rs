@@ -12,7 +12,8 @@ use gse_actors::copilot::mapping::{self, MapSettings, Scope};
 use gse_actors::copilot::model::SeatsPage;
 use gse_actors::copilot::run::{settle, CopilotSource, Part, PartError, RunMemory, RunOutput};
 use gse_actors::copilot::sinks::{DaySink, UserSink};
-use gse_actors::scrape::port::ApiTelemetry;
+use gse_actors::scrape::owner::OwnerKind;
+use gse_actors::scrape::port::{ApiError, ApiTelemetry};
 
 use super::download::{ReadOutcome, Request};
 use crate::github::client::{Answer, Client};
@@ -355,5 +356,18 @@ impl CopilotSource for Source {
 
     fn telemetry(&self) -> ApiTelemetry {
         self.github.telemetry()
+    }
+
+    /// An org's kind, resolved once through the org's shared [`crate::github::owner::Owner`];
+    /// an enterprise is never a user account.
+    fn owner_kind(self: Arc<Self>) -> BoxFuture<'static, Result<OwnerKind, ApiError>> {
+        async move {
+            if self.scope.scope != "organization" {
+                return Ok(OwnerKind::Organization);
+            }
+            let owner = self.github.owner.clone();
+            owner.resolve(&self.github).await.map(|r| r.kind)
+        }
+        .boxed()
     }
 }

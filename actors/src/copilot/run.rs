@@ -2,15 +2,17 @@
 //! through ([`CopilotSource`]), what it returns ([`RunOutput`]), what it remembers for the next
 //! run ([`RunMemory`], one [`Part`] per report family), what a failed part means
 //! ([`PartError`]) and the recovery rule ([`settle`]): a permanent failure (403/404) takes the
-//! part's series away, a transient one keeps the previous series.
+//! part's series away, a transient one keeps the previous series. [`attempt`] skips the run
+//! of a user account, which has no Copilot reports.
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, FutureExt};
 
 use super::mapping::Scope;
 use super::model::DayRecord;
 use crate::ports::Sample;
+use crate::scrape::owner::{copilot_skip_reason, OwnerKind};
 use crate::scrape::port::{ApiError, ApiErrorKind, ApiTelemetry};
 
 /// One scope's Copilot reports, as the CopilotActor runs them. The adapter does the GitHub
@@ -24,6 +26,37 @@ pub trait CopilotSource: Send + Sync + 'static {
     fn run(self: Arc<Self>, previous: RunMemory, now: f64) -> BoxFuture<'static, RunOutput>;
     /// The telemetry of the scope's GitHub client (request totals since it started).
     fn telemetry(&self) -> ApiTelemetry;
+    /// The kind of account the scope is (the adapter asks GitHub once and keeps the answer):
+    /// a user account has no Copilot reports ([`copilot_skip_reason`]). The default, for an
+    /// enterprise, is an organization.
+    fn owner_kind(self: Arc<Self>) -> BoxFuture<'static, Result<OwnerKind, ApiError>> {
+        futures::future::ready(Ok(OwnerKind::Organization)).boxed()
+    }
+}
+
+/// What the CopilotActor does about one scheduled run, once the owner's kind is known.
+#[derive(Debug)]
+pub enum Attempt {
+    /// The reports were read (or failed, see [`RunOutput::problems`]).
+    Ran(Box<RunOutput>),
+    /// Not applicable to this owner, for the reason given.
+    Skipped(&'static str),
+}
+
+/// Runs `source` unless its owner has no Copilot reports; an owner whose kind could not be
+/// learnt is a failed run that keeps the previous series (it is asked again next time).
+pub async fn attempt(source: Arc<dyn CopilotSource>, previous: RunMemory, now: f64) -> Attempt {
+    match source.clone().owner_kind().await {
+        Ok(kind) => match copilot_skip_reason(kind) {
+            Some(reason) => Attempt::Skipped(reason),
+            None => Attempt::Ran(Box::new(source.run(previous, now).await)),
+        },
+        Err(e) => Attempt::Ran(Box::new(RunOutput {
+            memory: previous,
+            problems: vec![format!("owner type unknown: {e}")],
+            ..RunOutput::default()
+        })),
+    }
 }
 
 /// One part of a run's series and the report days it used.

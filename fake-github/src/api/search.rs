@@ -172,9 +172,10 @@ pub fn run(
             continue;
         }
         let login = org.login.to_lowercase();
+        let unscoped = query.orgs.is_empty() && query.users.is_empty();
         let named = query.users.contains(&login)
             || (org.kind == OwnerKind::Organization && query.orgs.contains(&login));
-        if !(query.orgs.is_empty() && query.users.is_empty()) && !named {
+        if !unscoped && !named {
             continue;
         }
         let cached = state.store.org(org.idx, now);
