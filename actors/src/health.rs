@@ -379,6 +379,31 @@ mod tests {
         }
     }
 
+    /// A skipped component (Copilot of a user account) is neither unready nor degraded.
+    #[actix_rt::test]
+    async fn a_skipped_component_harms_nothing() {
+        let addr =
+            HealthActor::new(Role::Leader, &["store"], ServiceHealthRegistry::default()).start();
+        addr.send(report("store", ComponentStatus::Up, true))
+            .await
+            .unwrap();
+        let reason = "skipped: owner is a user account";
+        addr.send(report(
+            "copilot.octocat",
+            ComponentStatus::Skipped(reason.into()),
+            false,
+        ))
+        .await
+        .unwrap();
+        let health = addr.send(GetHealth).await.unwrap();
+        assert!(health.ready);
+        assert_eq!(health.mode, Mode::Healthy);
+        assert_eq!(
+            health.components["copilot.octocat"].status,
+            ComponentStatus::Skipped(reason.into())
+        );
+    }
+
     /// Ready only once every expected component is up; an optional one down only degrades.
     #[actix_rt::test]
     async fn readiness_and_mode_follow_components() {

@@ -201,6 +201,69 @@ mod tests {
         assert_eq!(out.problems, ["no report yet"]);
     }
 
+    /// A source of a known kind that counts its runs.
+    struct Kinded {
+        scope: Scope,
+        kind: Result<OwnerKind, ApiErrorKind>,
+        runs: std::sync::atomic::AtomicUsize,
+    }
+
+    impl CopilotSource for Kinded {
+        fn scope(&self) -> &Scope {
+            &self.scope
+        }
+        fn run(self: Arc<Self>, _: RunMemory, _: f64) -> BoxFuture<'static, RunOutput> {
+            self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            futures::future::ready(RunOutput::default()).boxed()
+        }
+        fn telemetry(&self) -> ApiTelemetry {
+            ApiTelemetry::default()
+        }
+        fn owner_kind(self: Arc<Self>) -> BoxFuture<'static, Result<OwnerKind, ApiError>> {
+            let answer = self.kind.map_err(|kind| ApiError {
+                kind,
+                endpoint: "/users/{username}",
+                detail: "detail".into(),
+            });
+            futures::future::ready(answer).boxed()
+        }
+    }
+
+    fn source(kind: Result<OwnerKind, ApiErrorKind>) -> Arc<Kinded> {
+        Arc::new(Kinded {
+            scope: scope(),
+            kind,
+            runs: Default::default(),
+        })
+    }
+
+    /// A user account is skipped without a run; an organization runs; an unknown kind is a
+    /// failed run that keeps the previous memory and reads nothing.
+    #[tokio::test]
+    async fn a_user_account_is_skipped_an_org_runs() {
+        let runs = |s: &Arc<Kinded>| s.runs.load(std::sync::atomic::Ordering::SeqCst);
+        let user = source(Ok(OwnerKind::User));
+        let got = attempt(user.clone(), RunMemory::default(), 0.0).await;
+        assert!(matches!(got, Attempt::Skipped(r) if r.starts_with("skipped: owner is a user")));
+        assert_eq!(runs(&user), 0);
+        let org = source(Ok(OwnerKind::Organization));
+        let got = attempt(org.clone(), RunMemory::default(), 0.0).await;
+        assert!(matches!(got, Attempt::Ran(ref out) if out.problems.is_empty()));
+        assert_eq!(runs(&org), 1);
+        let unknown = source(Err(ApiErrorKind::Server));
+        let memory = RunMemory {
+            org: previous(),
+            ..RunMemory::default()
+        };
+        let got = attempt(unknown.clone(), memory, 0.0).await;
+        let Attempt::Ran(out) = got else {
+            panic!("an unknown kind is a failed run")
+        };
+        assert_eq!(out.problems.len(), 1);
+        assert!(out.memory.org.is_some(), "the previous series stay");
+        assert_eq!(runs(&unknown), 0);
+    }
+
     #[test]
     fn a_part_read_replaces_the_previous_one() {
         let mut out = RunOutput::default();
