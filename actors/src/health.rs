@@ -44,6 +44,9 @@ pub enum ComponentStatus {
     Down(String),
     /// Stopped on purpose by its supervisor (shutdown, or a sibling's restart); not an error.
     Stopped,
+    /// Not applicable here, with the reason safe to show (Copilot of a user account); not an
+    /// error: neither readiness nor the mode suffers.
+    Skipped(String),
 }
 
 impl ComponentStatus {
@@ -51,10 +54,13 @@ impl ComponentStatus {
         matches!(self, ComponentStatus::Up)
     }
 
-    /// Up, or stopped on purpose by its supervisor (a scraper whose org this replica handed
-    /// over): neither makes the replica unready.
+    /// Up, stopped on purpose by its supervisor (a scraper whose org this replica handed
+    /// over) or skipped as not applicable: none makes the replica unready.
     pub fn is_fine(&self) -> bool {
-        matches!(self, ComponentStatus::Up | ComponentStatus::Stopped)
+        matches!(
+            self,
+            ComponentStatus::Up | ComponentStatus::Stopped | ComponentStatus::Skipped(_)
+        )
     }
 }
 
@@ -236,6 +242,9 @@ impl Handler<ReportComponent> for HealthActor {
                 ComponentStatus::Stopped => {
                     tracing::debug!(component = %msg.component, "component stopped")
                 }
+                ComponentStatus::Skipped(reason) => {
+                    tracing::info!(component = %msg.component, reason = %reason, "component skipped")
+                }
             }
             self.cached = None;
         }
@@ -368,6 +377,31 @@ mod tests {
             status,
             required_for_ready: required,
         }
+    }
+
+    /// A skipped component (Copilot of a user account) is neither unready nor degraded.
+    #[actix_rt::test]
+    async fn a_skipped_component_harms_nothing() {
+        let addr =
+            HealthActor::new(Role::Leader, &["store"], ServiceHealthRegistry::default()).start();
+        addr.send(report("store", ComponentStatus::Up, true))
+            .await
+            .unwrap();
+        let reason = "skipped: owner is a user account";
+        addr.send(report(
+            "copilot.octocat",
+            ComponentStatus::Skipped(reason.into()),
+            false,
+        ))
+        .await
+        .unwrap();
+        let health = addr.send(GetHealth).await.unwrap();
+        assert!(health.ready);
+        assert_eq!(health.mode, Mode::Healthy);
+        assert_eq!(
+            health.components["copilot.octocat"].status,
+            ComponentStatus::Skipped(reason.into())
+        );
     }
 
     /// Ready only once every expected component is up; an optional one down only degrades.

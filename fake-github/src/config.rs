@@ -60,6 +60,10 @@ pub struct FakeConfig {
     pub seed: u64,
     /// Number of organizations.
     pub orgs: usize,
+    /// Number of user-owned accounts, after the organizations in [`crate::world::World::orgs`]:
+    /// repositories and activity like an org's, but `GET /users/{login}` says `"type": "User"`,
+    /// `/orgs/{login}/…` is 404, search takes `user:` only and there are no Copilot reports.
+    pub user_owners: usize,
     /// Repositories per organization.
     pub repos: usize,
     /// Members per organization (bots come on top).
@@ -100,6 +104,7 @@ impl Default for FakeConfig {
         FakeConfig {
             seed: 7,
             orgs: 1,
+            user_owners: 0,
             repos: 8,
             users: 10,
             token: "fake-token".to_string(),
@@ -127,6 +132,7 @@ impl fmt::Debug for FakeConfig {
         f.debug_struct("FakeConfig")
             .field("seed", &self.seed)
             .field("orgs", &self.orgs)
+            .field("user_owners", &self.user_owners)
             .field("repos", &self.repos)
             .field("users", &self.users)
             .field("token", &"<redacted>")

@@ -199,6 +199,10 @@ fn info(state: &State) -> HttpResponse {
         .map(|o| {
             json!({
                 "login": o.login,
+                "type": match o.kind {
+                    crate::world::OwnerKind::Organization => "Organization",
+                    crate::world::OwnerKind::User => "User",
+                },
                 "installation_id": o.installation_id,
                 "repos": o.repos.iter().map(|g| state.world.repos[*g].name.clone()).collect::<Vec<_>>()
             })

@@ -19,6 +19,9 @@ struct Args {
     /// Number of organizations.
     #[arg(long, default_value_t = 2)]
     orgs: usize,
+    /// Number of user-owned accounts (after the organizations; `"type": "User"`).
+    #[arg(long, default_value_t = 0)]
+    user_owners: usize,
     /// Repositories per organization.
     #[arg(long, default_value_t = 30)]
     repos: usize,
@@ -149,6 +152,7 @@ fn run(a: Args) -> Result<(), MainError> {
     let config = FakeConfig {
         seed: a.seed,
         orgs: a.orgs,
+        user_owners: a.user_owners,
         repos: a.repos,
         users: a.users,
         token: a.token,

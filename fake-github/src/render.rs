@@ -68,6 +68,23 @@ pub fn org_owner_json(api: &str, login: &str, id: u64) -> Value {
     v
 }
 
+/// The `owner` of an owner's repositories: an organization, or a user account.
+pub fn owner_json(api: &str, org: &crate::world::Org) -> Value {
+    match org.kind {
+        crate::world::OwnerKind::Organization => org_owner_json(api, &org.login, org.id),
+        crate::world::OwnerKind::User => user_json(
+            api,
+            &User {
+                login: org.login.clone(),
+                id: org.id,
+                name: org.login.clone(),
+                kind: UserKind::User,
+                plain_email_local: String::new(),
+            },
+        ),
+    }
+}
+
 /// A full `repository` object (a superset of `minimal-repository`).
 pub fn repo_json(c: &Ctx<'_>, repo: &Repo, snap: &RepoSnapshot) -> Value {
     let api = c.api;
@@ -80,7 +97,7 @@ pub fn repo_json(c: &Ctx<'_>, repo: &Repo, snap: &RepoSnapshot) -> Value {
     m.insert("name".into(), json!(repo.name));
     m.insert("full_name".into(), json!(full));
     m.insert("private".into(), json!(false));
-    m.insert("owner".into(), org_owner_json(api, &org.login, org.id));
+    m.insert("owner".into(), owner_json(api, org));
     m.insert("html_url".into(), json!(format!("{WEB}/{full}")));
     m.insert("description".into(), json!(repo.description));
     m.insert("fork".into(), json!(repo.fork));
@@ -235,7 +252,7 @@ fn pull_ref(c: &Ctx<'_>, repo: &Repo, snap: &RepoSnapshot, r#ref: &str, sha: &st
         "label": format!("{}:{ref}", org.login, ref = r#ref),
         "ref": r#ref,
         "sha": sha,
-        "user": org_owner_json(c.api, &org.login, org.id),
+        "user": owner_json(c.api, org),
         "repo": repo_json(c, repo, snap)
     })
 }

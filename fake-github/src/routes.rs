@@ -17,6 +17,19 @@ pub enum Route {
     OrgInstallation {
         org: String,
     },
+    /// `GET /users/{username}`: any account, `type` says which kind.
+    User {
+        login: String,
+    },
+    UserRepos {
+        login: String,
+    },
+    UserInstallation {
+        login: String,
+    },
+    /// `GET /user`: the token's own account.
+    AuthenticatedUser,
+    AuthenticatedUserRepos,
     Commits {
         owner: String,
         repo: String,
@@ -95,6 +108,11 @@ impl Route {
             Route::OrgRepos { .. } => "/orgs/{org}/repos",
             Route::InstallationRepos => "/installation/repositories",
             Route::OrgInstallation { .. } => "/orgs/{org}/installation",
+            Route::User { .. } => "/users/{username}",
+            Route::UserRepos { .. } => "/users/{username}/repos",
+            Route::UserInstallation { .. } => "/users/{username}/installation",
+            Route::AuthenticatedUser => "/user",
+            Route::AuthenticatedUserRepos => "/user/repos",
             Route::Commits { .. } => "/repos/{owner}/{repo}/commits",
             Route::Commit { .. } => "/repos/{owner}/{repo}/commits/{ref}",
             Route::Pulls { .. } => "/repos/{owner}/{repo}/pulls",
@@ -129,16 +147,23 @@ impl Route {
     pub fn needs_app_jwt(&self) -> bool {
         matches!(
             self,
-            Route::AccessTokens { .. } | Route::OrgInstallation { .. }
+            Route::AccessTokens { .. }
+                | Route::OrgInstallation { .. }
+                | Route::UserInstallation { .. }
         )
     }
 
     /// All routes' (method, template), for counters and docs.
-    pub fn all_templates() -> [(&'static str, &'static str); 22] {
+    pub fn all_templates() -> [(&'static str, &'static str); 27] {
         [
             ("GET", "/orgs/{org}/repos"),
             ("GET", "/installation/repositories"),
             ("GET", "/orgs/{org}/installation"),
+            ("GET", "/users/{username}"),
+            ("GET", "/users/{username}/repos"),
+            ("GET", "/users/{username}/installation"),
+            ("GET", "/user"),
+            ("GET", "/user/repos"),
             ("GET", "/repos/{owner}/{repo}/commits"),
             ("GET", "/repos/{owner}/{repo}/commits/{ref}"),
             ("GET", "/repos/{owner}/{repo}/pulls"),
@@ -229,6 +254,11 @@ pub fn parse(path: &str) -> Option<Route> {
         ["orgs", org, "repos"] => Route::OrgRepos { org: s(org) },
         ["orgs", org, "installation"] => Route::OrgInstallation { org: s(org) },
         ["installation", "repositories"] => Route::InstallationRepos,
+        ["users", login] => Route::User { login: s(login) },
+        ["users", login, "repos"] => Route::UserRepos { login: s(login) },
+        ["users", login, "installation"] => Route::UserInstallation { login: s(login) },
+        ["user"] => Route::AuthenticatedUser,
+        ["user", "repos"] => Route::AuthenticatedUserRepos,
         ["repos", o, r, "commits"] => Route::Commits {
             owner: s(o),
             repo: s(r),

@@ -102,7 +102,7 @@ impl FakeGithub {
         self.addr
     }
 
-    /// Organization logins, stable for a seed.
+    /// Owner logins, stable for a seed: the organizations, then the user-owned accounts.
     pub fn org_names(&self) -> Vec<String> {
         self.state
             .world
@@ -124,12 +124,23 @@ impl FakeGithub {
             .collect()
     }
 
-    /// The installation id of an org (for App-auth configurations).
+    /// The installation id of an owner, org or user account (for App-auth configurations).
     pub fn installation_id(&self, org: &str) -> Option<u64> {
         self.state
             .world
-            .org_by_login(org)
+            .owner_by_login(org)
             .map(|o| o.installation_id)
+    }
+
+    /// The logins of the user-owned accounts (the last of [`FakeGithub::org_names`]).
+    pub fn user_owner_names(&self) -> Vec<String> {
+        self.state
+            .world
+            .orgs
+            .iter()
+            .filter(|o| o.kind == crate::world::OwnerKind::User)
+            .map(|o| o.login.clone())
+            .collect()
     }
 
     /// The enterprise slug of the Copilot enterprise reports.
@@ -286,11 +297,12 @@ fn record_org(req: &HttpRequest, state: &State, at: f64, org: String, endpoint: 
     });
 }
 
-/// The org of an org-scoped REST path (`/orgs/{org}/…`, `/repos/{org}/…`).
+/// The org (or account) of an org-scoped REST path (`/orgs/{org}/…`, `/repos/{org}/…`,
+/// `/users/{org}[/…]`).
 fn org_of(path: &str) -> Option<&str> {
     let mut parts = path.trim_start_matches('/').split('/');
     match (parts.next(), parts.next()) {
-        (Some("orgs" | "repos"), Some(org)) if !org.is_empty() => Some(org),
+        (Some("orgs" | "repos" | "users"), Some(org)) if !org.is_empty() => Some(org),
         _ => None,
     }
 }

@@ -146,10 +146,22 @@ pub struct Repo {
     pub settings_updated_at: i64,
 }
 
+/// What kind of account owns a world's repositories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnerKind {
+    Organization,
+    /// A personal account: no `/orgs/{login}/…` endpoint exists for it, search takes `user:`
+    /// only, and it has no Copilot reports.
+    User,
+}
+
+/// An owner of repositories: an organization or, with [`FakeConfig::user_owners`], a user
+/// account (its activity, truth and every repository endpoint are the same).
 #[derive(Debug, Clone)]
 pub struct Org {
     pub idx: usize,
     pub login: String,
+    pub kind: OwnerKind,
     pub id: u64,
     pub installation_id: u64,
     pub members: Vec<UserIdx>,
@@ -193,10 +205,12 @@ impl World {
         );
 
         // Members: each org has `users` members; neighbouring orgs share a fifth of them so some
-        // people are active in several orgs.
+        // people are active in several orgs. User-owned accounts come after the orgs, with
+        // collaborators drawn the same way.
+        let owners = config.orgs + config.user_owners;
         let shared = config.users / 5;
         let stride = config.users.saturating_sub(shared).max(1);
-        let pool = stride * config.orgs.saturating_sub(1) + config.users;
+        let pool = stride * owners.saturating_sub(1) + config.users;
         let mut pool_idx = Vec::with_capacity(pool);
         let mut taken = std::collections::HashSet::new();
         for i in 0..pool {
@@ -231,25 +245,45 @@ impl World {
             pool_idx.push(idx);
         }
 
-        let mut orgs = Vec::with_capacity(config.orgs);
+        let mut orgs = Vec::with_capacity(owners);
         let mut repos = Vec::new();
         let mut org_names = std::collections::HashSet::new();
-        for o in 0..config.orgs {
+        for o in 0..owners {
             let mut rng = Rng::new(&[seed, 3, o as u64]);
-            let mut login = format!(
-                "{}-{}",
-                rng.pick(ORG_PREFIXES).copied().unwrap_or("org"),
-                rng.pick(ORG_SUFFIXES).copied().unwrap_or("hq")
-            );
-            if !org_names.insert(login.clone()) {
+            let kind = if o < config.orgs {
+                OwnerKind::Organization
+            } else {
+                OwnerKind::User
+            };
+            let mut members: Vec<UserIdx> =
+                pool_idx[o * stride..o * stride + config.users].to_vec();
+            let mut login = match kind {
+                OwnerKind::Organization => format!(
+                    "{}-{}",
+                    rng.pick(ORG_PREFIXES).copied().unwrap_or("org"),
+                    rng.pick(ORG_SUFFIXES).copied().unwrap_or("hq")
+                ),
+                OwnerKind::User => format!(
+                    "{}-{}-oss",
+                    rng.pick(FIRST).copied().unwrap_or("user"),
+                    rng.pick(LAST).copied().unwrap_or("dev")
+                ),
+            };
+            if !org_names.insert(login.clone()) || taken.contains(&login) {
                 login = format!("{login}-{o}");
                 org_names.insert(login.clone());
             }
-            let members: Vec<UserIdx> = pool_idx[o * stride..o * stride + config.users].to_vec();
+            let id = 9_000_000 + hash(&[seed, 4, o as u64]) % 1_000_000;
+            if kind == OwnerKind::User {
+                // The account's owner works in its repositories too.
+                let name = format!("{} (personal)", login);
+                members.insert(0, push_user(&mut users, &login, id, &name, UserKind::User));
+            }
             let mut org = Org {
                 idx: o,
                 login,
-                id: 9_000_000 + hash(&[seed, 4, o as u64]) % 1_000_000,
+                kind,
+                id,
                 installation_id: 40_000_000 + o as u64 * 1_000 + hash(&[seed, 5, o as u64]) % 1_000,
                 members,
                 repos: Vec::new(),
@@ -286,10 +320,24 @@ impl World {
         &self.users[idx as usize]
     }
 
+    /// The organization `login` (a user-owned account is not one: `/orgs/{user}/…` is 404).
     pub fn org_by_login(&self, login: &str) -> Option<&Org> {
+        self.owner_by_login(login)
+            .filter(|o| o.kind == OwnerKind::Organization)
+    }
+
+    /// The owner `login`, organization or user account.
+    pub fn owner_by_login(&self, login: &str) -> Option<&Org> {
         self.orgs
             .iter()
             .find(|o| o.login.eq_ignore_ascii_case(login))
+    }
+
+    /// An account by login: an owner or a user of the world.
+    pub fn user_by_login(&self, login: &str) -> Option<&User> {
+        self.users
+            .iter()
+            .find(|u| u.login.eq_ignore_ascii_case(login))
     }
 
     pub fn org_by_installation(&self, id: u64) -> Option<&Org> {
@@ -297,7 +345,7 @@ impl World {
     }
 
     pub fn repo_by_name(&self, owner: &str, name: &str) -> Option<&Repo> {
-        let org = self.org_by_login(owner)?;
+        let org = self.owner_by_login(owner)?;
         org.repos
             .iter()
             .map(|gid| &self.repos[*gid])

@@ -538,3 +538,102 @@ async fn control_clock_moves_time() {
         400
     );
 }
+
+/// A user-owned account: `GET /users/{login}` says `User` (an org says `Organization`), its
+/// `/orgs/…` endpoints and Copilot reports are 404, `org:` finds none of its items while
+/// `user:` finds them, and its repositories list the same from `/users/{login}/repos` and
+/// (the token's own account) `/user/repos`, paginated like every listing.
+#[tokio::test]
+async fn user_owned_accounts_behave_like_github_users() {
+    let fake = spawn(FakeConfig {
+        user_owners: 1,
+        repos: 8,
+        ..config()
+    });
+    let (base, c) = (fake.base_url(), client());
+    let org = fake.org_names()[0].clone();
+    let user = fake.user_owner_names()[0].clone();
+    assert_eq!(
+        fake.org_names().last(),
+        Some(&user),
+        "users come after the orgs"
+    );
+    let account = |login: String| {
+        let (c, base) = (c.clone(), base.clone());
+        async move {
+            let v: serde_json::Value = get(&c, &format!("{base}/users/{login}"))
+                .await
+                .json()
+                .await
+                .expect("json");
+            v["type"].as_str().unwrap_or_default().to_string()
+        }
+    };
+    assert_eq!(account(org.clone()).await, "Organization");
+    assert_eq!(account(user.clone()).await, "User");
+    assert_eq!(
+        get(&c, &format!("{base}/users/nobody-here")).await.status(),
+        404
+    );
+    for path in [
+        format!("/orgs/{user}/repos"),
+        format!("/orgs/{user}/copilot/billing/seats"),
+        format!("/orgs/{user}/copilot/metrics/reports/organization-28-day/latest"),
+    ] {
+        assert_eq!(
+            get(&c, &format!("{base}{path}")).await.status(),
+            404,
+            "{path}"
+        );
+    }
+    let count = |q: String| {
+        let (c, base) = (c.clone(), base.clone());
+        async move {
+            let v: serde_json::Value = get(&c, &format!("{base}/search/issues?q={q}"))
+                .await
+                .json()
+                .await
+                .expect("json");
+            v["total_count"].as_u64().unwrap_or_default()
+        }
+    };
+    assert_eq!(
+        count(format!("org:{user}")).await,
+        0,
+        "org: names organizations only"
+    );
+    assert!(count(format!("user:{user}")).await > 0);
+    assert!(
+        count(format!("user:{org}")).await > 0,
+        "user: names any account"
+    );
+    let names = |url: String| {
+        let c = c.clone();
+        async move {
+            let r = get(&c, &url).await;
+            assert_eq!(r.status(), 200, "{url}");
+            let link = header(&r, "link");
+            let v: serde_json::Value = r.json().await.expect("json");
+            let names: Vec<String> = v
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r["name"].as_str().map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            (names, link)
+        }
+    };
+    let (public, link) = names(format!("{base}/users/{user}/repos?per_page=5")).await;
+    assert_eq!(public.len(), 5);
+    assert!(link.is_some_and(|l| l.contains("rel=\"next\"")));
+    let (own, _) = names(format!("{base}/user/repos?affiliation=owner&per_page=5")).await;
+    assert_eq!(own, public, "the token's own account, sorted by full name");
+    let owner: serde_json::Value = get(&c, &format!("{base}/user"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(owner["login"], user.as_str());
+}

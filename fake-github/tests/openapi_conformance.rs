@@ -151,10 +151,12 @@ async fn responses_conform_to_github_openapi() {
             public_key_pem: include_str!("../testdata/app_public_key.pem").to_string(),
         }),
         stats_compute_calls: 0,
+        user_owners: 1,
         ..config()
     });
     let (base, c) = (fake.base_url(), client());
     let org = fake.org_names()[0].clone();
+    let user = fake.user_owner_names()[0].clone();
     let repos = repos_of(&c, &base, &org).await;
     let mut samples: Vec<(&str, &str, String, Value)> = Vec::new();
     samples.push((
@@ -321,6 +323,51 @@ async fn responses_conform_to_github_openapi() {
         inst_repos,
     ));
 
+    // User-owned accounts (issue 22): the account lookup, its repositories and installation,
+    // and the token's own account.
+    let user_inst: Value = c
+        .get(format!("{base}/users/{user}/installation"))
+        .header("authorization", format!("Bearer {jwt}"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(user_inst["target_type"], "User");
+    samples.push((
+        "/users/{username}/installation",
+        "200",
+        "user installation".into(),
+        user_inst,
+    ));
+    for (template, url, what) in [
+        (
+            "/users/{username}",
+            format!("{base}/users/{org}"),
+            "org account",
+        ),
+        (
+            "/users/{username}",
+            format!("{base}/users/{user}"),
+            "user account",
+        ),
+        (
+            "/users/{username}/repos",
+            format!("{base}/users/{user}/repos?per_page=3"),
+            "user repos",
+        ),
+        ("/user", format!("{base}/user"), "token owner"),
+        (
+            "/user/repos",
+            format!("{base}/user/repos?affiliation=owner&per_page=3"),
+            "token owner repos",
+        ),
+    ] {
+        let body: Value = get(&c, &url).await.json().await.expect("json");
+        samples.push((template, "200", what.into(), body));
+    }
+
     // Copilot (issue 12): report link responses of the org and the enterprise, and seats.
     let yesterday =
         fake_github::timefmt::iso(((fake.now() / 86_400.0).floor() as i64 - 1) * 86_400)[..10]
@@ -413,5 +460,9 @@ async fn responses_conform_to_github_openapi() {
         errors.len(),
         errors.join("\n")
     );
-    assert_eq!(covered.len(), 22, "every endpoint sampled: {covered:?}");
+    assert_eq!(
+        covered.len(),
+        fake_github::routes::Route::all_templates().len(),
+        "every endpoint sampled: {covered:?}"
+    );
 }

@@ -123,7 +123,8 @@ impl CopilotActors {
                 scrape.governor.clone(),
                 scrape.retry.clone(),
             )
-            .with_limits(scrape.limits.clone());
+            .with_limits(scrape.limits.clone())
+            .with_owner(scrape.owner.clone());
             let source = Source {
                 scope: Scope {
                     scope: "organization",
@@ -149,12 +150,10 @@ impl CopilotActors {
             if let (Some(host), Some(slug), Some(app_id), Some(key)) =
                 (host, &e.slug, e.app_id, &e.private_key_path)
             {
-                let credential =
-                    Credential::app(app_id, key, e.installation_id, slug).map_err(|source| {
-                        SetupError::App {
-                            org: format!("enterprise {slug}"),
-                            source,
-                        }
+                let credential = Credential::app(app_id, key, e.installation_id, slug, None)
+                    .map_err(|source| SetupError::App {
+                        org: format!("enterprise {slug}"),
+                        source,
                     })?;
                 let client = Client::new(
                     api_http.clone(),

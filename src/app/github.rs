@@ -20,6 +20,7 @@ use crate::github::auth::{AuthError, Credential};
 use crate::github::body::InFlightBudget;
 use crate::github::client::{Client, ResponseLimits, RetrySettings};
 use crate::github::governor::{Governor, RateLimitSettings, Sharing};
+use crate::github::owner::Owner;
 use crate::github::shared_budget::{CredentialId, SharedBudgets};
 
 /// Why the GitHub ports could not be built.
@@ -113,6 +114,7 @@ pub fn org_clients(
     let mut out = Vec::new();
     let g = &config.github;
     for org in &g.orgs {
+        let owner = Arc::new(Owner::new(&org.org));
         let token = org.token.as_ref().or(if org.app_id.is_some() {
             None
         } else {
@@ -120,35 +122,40 @@ pub fn org_clients(
         });
         // Equal tokens share one governor (the map holds a fingerprint, not the secret); each
         // org's App credential has its own, shared through Redis per installation.
-        let (share_key, id, credential) =
-            if let Some(token) = token {
-                let id = CredentialId::token(token.expose_secret());
-                let credential = Credential::Token(token.clone());
-                (id.as_str().to_string(), id, credential)
+        let (share_key, id, credential) = if let Some(token) = token {
+            let id = CredentialId::token(token.expose_secret());
+            let credential = Credential::Token(token.clone());
+            (id.as_str().to_string(), id, credential)
+        } else {
+            let app_id = org.app_id.or(g.app_id);
+            let key_path = org
+                .private_key_path
+                .as_ref()
+                .or(g.private_key_path.as_ref());
+            let installation = org.installation_id.or(if org.app_id.is_some() {
+                None
             } else {
-                let app_id = org.app_id.or(g.app_id);
-                let key_path = org
-                    .private_key_path
-                    .as_ref()
-                    .or(g.private_key_path.as_ref());
-                let installation = org.installation_id.or(if org.app_id.is_some() {
-                    None
-                } else {
-                    g.installation_id
+                g.installation_id
+            });
+            let (Some(app_id), Some(key_path)) = (app_id, key_path) else {
+                return Err(SetupError::NoCredentials {
+                    org: org.org.clone(),
                 });
-                let (Some(app_id), Some(key_path)) = (app_id, key_path) else {
-                    return Err(SetupError::NoCredentials {
-                        org: org.org.clone(),
-                    });
-                };
-                let credential = Credential::app(app_id, key_path, installation, &org.org)
-                    .map_err(|source| SetupError::App {
-                        org: org.org.clone(),
-                        source,
-                    })?;
-                let id = CredentialId::app(app_id, installation, &org.org);
-                (format!("app:{app_id}:org:{}", org.org), id, credential)
             };
+            let credential = Credential::app(
+                app_id,
+                key_path,
+                installation,
+                &org.org,
+                Some(owner.clone()),
+            )
+            .map_err(|source| SetupError::App {
+                org: org.org.clone(),
+                source,
+            })?;
+            let id = CredentialId::app(app_id, installation, &org.org);
+            (format!("app:{app_id}:org:{}", org.org), id, credential)
+        };
         let (credential, governor) = shared
             .entry(share_key)
             .or_insert_with(|| {
@@ -171,7 +178,8 @@ pub fn org_clients(
             max_pages_per_listing: g.max_pages_per_listing,
             in_flight: in_flight.clone(),
         })
-        .with_lease_required(leased);
+        .with_lease_required(leased)
+        .with_owner(owner);
         out.push((org.clone(), Arc::new(client)));
     }
     Ok(out)

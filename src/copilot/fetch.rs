@@ -15,7 +15,8 @@ use gse_actors::copilot::run::{
     self, settle, CopilotSource, DayRecovery, Part, PartError, RunMemory, RunOutput,
 };
 use gse_actors::copilot::sinks::{DaySink, UserSink};
-use gse_actors::scrape::port::ApiTelemetry;
+use gse_actors::scrape::owner::OwnerKind;
+use gse_actors::scrape::port::{ApiError, ApiTelemetry};
 
 use super::download::{ReadOutcome, Request};
 use crate::github::client::{Answer, Client};
@@ -407,5 +408,18 @@ impl CopilotSource for Source {
         day: String,
     ) -> BoxFuture<'static, Result<DayRecovery, PartError>> {
         async move { Source::recover_day(&self, previous, day).await }.boxed()
+    }
+
+    /// An org's kind, resolved once through the org's shared [`crate::github::owner::Owner`];
+    /// an enterprise is never a user account.
+    fn owner_kind(self: Arc<Self>) -> BoxFuture<'static, Result<OwnerKind, ApiError>> {
+        async move {
+            if self.scope.scope != "organization" {
+                return Ok(OwnerKind::Organization);
+            }
+            let owner = self.github.owner.clone();
+            owner.resolve(&self.github).await.map(|r| r.kind)
+        }
+        .boxed()
     }
 }

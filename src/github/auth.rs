@@ -1,8 +1,12 @@
 //! Credentials for GitHub calls: a personal access token, or a GitHub App — an RS256 JWT
 //! (`iss` = App id, 9 minutes) exchanged for an installation token at
 //! `{api_base_url}app/installations/{id}/access_tokens`, cached and refreshed before it
-//! expires. The installation id is discovered with `GET {api_base_url}orgs/{org}/installation`
-//! when not configured. Every call uses `api_base_url`, so GHES (`…/api/v3/`) works.
+//! expires. The installation id is discovered when not configured: `GET
+//! {api_base_url}orgs/{org}/installation` for an organization, `GET users/{user}/installation`
+//! for a user account ([`super::owner`]); while the owner's kind is not known yet (the lookup
+//! itself needs the installation token), the org endpoint is asked first and the user one
+//! after its 404 — once, as the id is then kept. Every call uses `api_base_url`, so GHES
+//! (`…/api/v3/`) works.
 //!
 //! Secrets never reach a log or a `Debug` print: tokens are `SecretString`, the key is opaque.
 
@@ -12,7 +16,9 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use secrecy::{ExposeSecret, SecretString};
 use url::Url;
 
+use super::owner::Owner;
 use super::wire;
+use gse_actors::scrape::owner::OwnerKind;
 
 /// Why no `Authorization` header could be produced.
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +45,8 @@ pub enum AuthError {
     Decode { step: &'static str },
     #[error("{step} answered a body over {limit} bytes")]
     TooLarge { step: &'static str, limit: u64 },
+    #[error("the App has no installation on {owner} (GitHub answered 404 for {tried}): install the App there, or check github.orgs")]
+    NoInstallation { owner: String, tried: &'static str },
 }
 
 impl AuthError {
@@ -57,6 +65,9 @@ pub struct AppCredential {
     app_id: u64,
     key: EncodingKey,
     org: String,
+    /// The owner of the org's repositories, when this credential is an org's (not the
+    /// enterprise's): its kind picks the installation endpoint.
+    owner: Option<std::sync::Arc<Owner>>,
     installation_id: tokio::sync::Mutex<Option<u64>>,
     token: tokio::sync::Mutex<Option<CachedToken>>,
 }
@@ -92,12 +103,13 @@ struct Claims {
 }
 
 impl Credential {
-    /// An App credential from a PEM key file.
+    /// An App credential from a PEM key file; `owner` is the org's (`None` for an enterprise).
     pub fn app(
         app_id: u64,
         key_path: &std::path::Path,
         installation_id: Option<u64>,
         org: &str,
+        owner: Option<std::sync::Arc<Owner>>,
     ) -> Result<Credential, AuthError> {
         let pem = std::fs::read(key_path).map_err(|source| AuthError::KeyFile {
             path: key_path.display().to_string(),
@@ -108,6 +120,7 @@ impl Credential {
             app_id,
             key,
             org: org.to_string(),
+            owner,
             installation_id: tokio::sync::Mutex::new(installation_id),
             token: tokio::sync::Mutex::new(None),
         }))
@@ -194,28 +207,58 @@ impl AppCredential {
         if let Some(id) = *known {
             return Ok(id);
         }
-        let step = "installation discovery";
-        let url = base
-            .join(&format!("orgs/{}/installation", self.org))
-            .map_err(|_| AuthError::Status { step, status: 0 })?;
-        let response = http
-            .get(url)
-            .header("Authorization", format!("Bearer {}", self.jwt()?))
-            .header("Accept", "application/vnd.github+json")
-            .header("X-GitHub-Api-Version", super::API_VERSION)
-            .send()
-            .await
-            .map_err(|source| AuthError::Request { step, source })?;
-        let status = response.status().as_u16();
-        if status != 200 {
-            return Err(AuthError::Status { step, status });
+        let kinds: &[OwnerKind] = match &self.owner {
+            None => &[OwnerKind::Organization],
+            Some(owner) => match owner.known_kind() {
+                Some(OwnerKind::Organization) => &[OwnerKind::Organization],
+                Some(OwnerKind::User) => &[OwnerKind::User],
+                None => &[OwnerKind::Organization, OwnerKind::User],
+            },
+        };
+        for kind in kinds {
+            let (step, path) = match kind {
+                OwnerKind::Organization => (
+                    "installation discovery (GET /orgs/{org}/installation)",
+                    format!("orgs/{}/installation", self.org),
+                ),
+                OwnerKind::User => (
+                    "installation discovery (GET /users/{username}/installation)",
+                    format!("users/{}/installation", self.org),
+                ),
+            };
+            let url = base
+                .join(&path)
+                .map_err(|_| AuthError::Status { step, status: 0 })?;
+            let response = http
+                .get(url)
+                .header("Authorization", format!("Bearer {}", self.jwt()?))
+                .header("Accept", "application/vnd.github+json")
+                .header("X-GitHub-Api-Version", super::API_VERSION)
+                .send()
+                .await
+                .map_err(|source| AuthError::Request { step, source })?;
+            let status = response.status().as_u16();
+            if status == 404 {
+                continue;
+            }
+            if status != 200 {
+                return Err(AuthError::Status { step, status });
+            }
+            let body = read_auth_body(response, step).await?;
+            let installation: wire::Installation =
+                serde_json::from_slice(&body).map_err(|_| AuthError::Decode { step })?;
+            tracing::info!(org = %self.org, installation = installation.id, account = kind.as_str(), "GitHub App installation discovered");
+            *known = Some(installation.id);
+            return Ok(installation.id);
         }
-        let body = read_auth_body(response, step).await?;
-        let installation: wire::Installation =
-            serde_json::from_slice(&body).map_err(|_| AuthError::Decode { step })?;
-        tracing::info!(org = %self.org, installation = installation.id, "GitHub App installation discovered");
-        *known = Some(installation.id);
-        Ok(installation.id)
+        Err(AuthError::NoInstallation {
+            owner: self.org.clone(),
+            tried: match kinds {
+                [OwnerKind::Organization] => "the organization",
+                [OwnerKind::User] => "the user account",
+                _ => "an organization and a user account",
+            },
+        })
     }
 }
 

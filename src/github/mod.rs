@@ -16,6 +16,7 @@
 //! - [`api`]: `OrgApi`, the `GithubApi` port of one org.
 //! - [`graphql`]: the org-wide search over GraphQL (items with their reviews and comments) and
 //!   the batched default-branch commit listings.
+//! - [`owner`]: whether an org's owner is an organization or a user account, asked once.
 //! - [`identity`]: who an account is (login, bot, deleted), one rule for REST and GraphQL.
 //! - [`wire`]: GitHub's JSON shapes.
 
@@ -26,6 +27,7 @@ pub mod client;
 pub mod governor;
 pub mod graphql;
 pub mod identity;
+pub mod owner;
 pub mod probe;
 #[cfg(test)]
 mod proptests;

@@ -143,6 +143,13 @@ pub struct CommitDetail {
     pub stats: Option<Stats>,
 }
 
+/// `GET /installation/repositories`: one page of the repositories an App installation sees.
+#[derive(Debug, Deserialize, Serialize)]
+pub struct InstallationRepos {
+    #[serde(default)]
+    pub repositories: Vec<Repo>,
+}
+
 #[derive(Debug, Deserialize)]
 pub struct Installation {
     pub id: u64,

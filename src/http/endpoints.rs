@@ -257,9 +257,10 @@ pub fn health_json(report: &HealthReport) -> serde_json::Value {
                 ComponentStatus::Stopped => ("stopped", None),
                 ComponentStatus::Up => ("up", None),
                 ComponentStatus::Down(reason) => ("down", Some(reason.clone())),
+                ComponentStatus::Skipped(reason) => ("skipped", Some(reason.clone())),
             };
             let mut value = json!({
-                "ok": view.status.is_up(),
+                "ok": view.status.is_up() || matches!(view.status, ComponentStatus::Skipped(_)),
                 "status": status,
                 "required_for_ready": view.required_for_ready,
                 "since": view.since_unix,

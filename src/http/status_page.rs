@@ -246,6 +246,9 @@ fn org_health(input: &StatusInput<'_>, org: &str) -> String {
                     escape(reason)
                 )
             }
+            ComponentStatus::Skipped(reason) => {
+                format!("<br><span class=\"muted\">{}</span>", escape(reason))
+            }
         })
         .unwrap_or_default();
     format!("{github}{scraper}")

@@ -4,7 +4,9 @@
 //! comes back as a [`RunDone`] message, so the mailbox never waits on I/O and stopping the actor
 //! cancels the run. Each run ends with ONE `UpsertBatch` under the actor's grant, for its own
 //! partition (`<org>/copilot`), so it never replaces the org's activity series. The component
-//! `copilot.<org>` shows in `/healthz` whether the last run read every report, and why not.
+//! `copilot.<org>` shows in `/healthz` whether the last run read every report, and why not;
+//! for a user account, which has no reports, it shows `skipped` with the reason and nothing is
+//! asked.
 //!
 //! A 1-day report that failed after the latest day read goes to backfill
 //! (`copilot_report_failed`, one job per scope and day) and is marked incomplete
@@ -21,7 +23,7 @@ use actix::{
     WrapFuture,
 };
 
-use super::run::{CopilotSource, DayRecovery, RunMemory, RunOutput};
+use super::run::{attempt, Attempt, CopilotSource, DayRecovery, RunMemory, RunOutput};
 use crate::backfill::CopilotDay;
 use crate::calendar::day_start;
 use crate::election::validity::under_lease;
@@ -73,10 +75,10 @@ pub struct CopilotActor {
 #[rtype(result = "()")]
 pub struct CopilotRunNow;
 
-/// A run finished.
+/// A run finished, or was skipped.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct RunDone(pub RunOutput);
+pub struct RunDone(pub Attempt);
 
 /// From a backfill consumer: read the 1-day report of `day` (`YYYY-MM-DD`) again and publish
 /// it if it is newer than the latest day served. `Err` says why it could not be read (the job
@@ -103,6 +105,44 @@ impl CopilotActor {
             .memory
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The owner has no Copilot reports: the component says why (not an error), the run counts
+    /// as `skipped`, and the partition holds no series.
+    fn skip(&mut self, reason: &'static str) {
+        let scope = self.args.source.scope();
+        let mut labels = vec![
+            ("org".to_string(), scope.org.clone()),
+            ("result".to_string(), "skipped".to_string()),
+            ("scope".to_string(), scope.scope.to_string()),
+        ];
+        labels.sort();
+        let deltas = {
+            let mut ledger = self
+                .args
+                .counters
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            ledger.add(families::RUNS.name, labels, 1.0);
+            ledger.drain()
+        };
+        self.args.health.report(
+            &self.args.component,
+            ComponentStatus::Skipped(reason.to_string()),
+            false,
+        );
+        *self.memory() = RunMemory::default();
+        self.args.store.do_send(UpsertBatch(OrgBatch {
+            org: self.args.partition.clone(),
+            grant: self.args.grant.clone(),
+            samples: Vec::new(),
+            shared: Arc::default(),
+            counter_deltas: if deltas.is_empty() {
+                Vec::new()
+            } else {
+                vec![CounterDeltas::new(deltas)]
+            },
+        }));
     }
 
     /// Publishes what a run (`run`) or a day recovery produced as the scope's one batch.
@@ -268,7 +308,7 @@ impl Handler<CopilotRunNow> for CopilotActor {
         let source = self.args.source.clone();
         let previous = self.memory().clone();
         let now = self.args.clock.now();
-        let run = source.run(previous, now);
+        let run = attempt(source, previous, now);
         // Under the grant: nothing starts once its lease has lapsed, a run in flight is
         // dropped at the lapse, and the client checks the lease before every request.
         let validity = self.args.grant.as_ref().map(|g| g.validity.clone());
@@ -289,7 +329,10 @@ impl Handler<RunDone> for CopilotActor {
 
     fn handle(&mut self, done: RunDone, _ctx: &mut Context<Self>) {
         self.running = false;
-        self.publish(done.0, true);
+        match done.0 {
+            Attempt::Ran(out) => self.publish(*out, true),
+            Attempt::Skipped(reason) => self.skip(reason),
+        }
     }
 }
 

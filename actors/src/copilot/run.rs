@@ -5,16 +5,18 @@
 //! part's series away, a transient one keeps the previous series. A 1-day report that failed
 //! after the latest day read is remembered ([`Part::failed_day`]) and goes to backfill; a
 //! recovered day joins the memory only when it is newer than the latest day ([`apply_day`]),
-//! so a backfilled day never replaces a newer one.
+//! so a backfilled day never replaces a newer one. [`attempt`] skips the run of a user account,
+//! which has no Copilot reports.
 
 use std::sync::Arc;
 
-use futures::future::BoxFuture;
+use futures::future::{BoxFuture, FutureExt};
 
 use super::mapping::{self, MapSettings, Scope};
 use super::model::DayRecord;
 use crate::calendar::day_start;
 use crate::ports::Sample;
+use crate::scrape::owner::{copilot_skip_reason, OwnerKind};
 use crate::scrape::port::{ApiError, ApiErrorKind, ApiTelemetry};
 
 /// One scope's Copilot reports, as the CopilotActor runs them. The adapter does the GitHub
@@ -35,6 +37,12 @@ pub trait CopilotSource: Send + Sync + 'static {
         previous: RunMemory,
         day: String,
     ) -> BoxFuture<'static, Result<DayRecovery, PartError>>;
+    /// The kind of account the scope is (the adapter asks GitHub once and keeps the answer):
+    /// a user account has no Copilot reports ([`copilot_skip_reason`]). The default, for an
+    /// enterprise, is an organization.
+    fn owner_kind(self: Arc<Self>) -> BoxFuture<'static, Result<OwnerKind, ApiError>> {
+        futures::future::ready(Ok(OwnerKind::Organization)).boxed()
+    }
 }
 
 /// What reading one report day again did.
@@ -45,6 +53,31 @@ pub enum DayRecovery {
     Applied(Box<RunOutput>),
     /// The latest day served is that day or a newer one: nothing to write.
     Covered,
+}
+
+/// What the CopilotActor does about one scheduled run, once the owner's kind is known.
+#[derive(Debug)]
+pub enum Attempt {
+    /// The reports were read (or failed, see [`RunOutput::problems`]).
+    Ran(Box<RunOutput>),
+    /// Not applicable to this owner, for the reason given.
+    Skipped(&'static str),
+}
+
+/// Runs `source` unless its owner has no Copilot reports; an owner whose kind could not be
+/// learnt is a failed run that keeps the previous series (it is asked again next time).
+pub async fn attempt(source: Arc<dyn CopilotSource>, previous: RunMemory, now: f64) -> Attempt {
+    match source.clone().owner_kind().await {
+        Ok(kind) => match copilot_skip_reason(kind) {
+            Some(reason) => Attempt::Skipped(reason),
+            None => Attempt::Ran(Box::new(source.run(previous, now).await)),
+        },
+        Err(e) => Attempt::Ran(Box::new(RunOutput {
+            memory: previous,
+            problems: vec![format!("owner type unknown: {e}")],
+            ..RunOutput::default()
+        })),
+    }
 }
 
 /// One part of a run's series and the report days it used.
@@ -340,6 +373,67 @@ mod tests {
         let part = applied.org.expect("org part");
         assert_eq!(part.failed_day.as_deref(), Some("2026-12-06"));
         assert_eq!(part.end_day, None);
+    /// A source of a known kind that counts its runs.
+    struct Kinded {
+        scope: Scope,
+        kind: Result<OwnerKind, ApiErrorKind>,
+        runs: std::sync::atomic::AtomicUsize,
+    }
+
+    impl CopilotSource for Kinded {
+        fn scope(&self) -> &Scope {
+            &self.scope
+        }
+        fn run(self: Arc<Self>, _: RunMemory, _: f64) -> BoxFuture<'static, RunOutput> {
+            self.runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            futures::future::ready(RunOutput::default()).boxed()
+        }
+        fn telemetry(&self) -> ApiTelemetry {
+            ApiTelemetry::default()
+        }
+        fn owner_kind(self: Arc<Self>) -> BoxFuture<'static, Result<OwnerKind, ApiError>> {
+            let answer = self.kind.map_err(|kind| ApiError {
+                kind,
+                endpoint: "/users/{username}",
+                detail: "detail".into(),
+            });
+            futures::future::ready(answer).boxed()
+        }
+    }
+
+    fn source(kind: Result<OwnerKind, ApiErrorKind>) -> Arc<Kinded> {
+        Arc::new(Kinded {
+            scope: scope(),
+            kind,
+            runs: Default::default(),
+        })
+    }
+
+    /// A user account is skipped without a run; an organization runs; an unknown kind is a
+    /// failed run that keeps the previous memory and reads nothing.
+    #[tokio::test]
+    async fn a_user_account_is_skipped_an_org_runs() {
+        let runs = |s: &Arc<Kinded>| s.runs.load(std::sync::atomic::Ordering::SeqCst);
+        let user = source(Ok(OwnerKind::User));
+        let got = attempt(user.clone(), RunMemory::default(), 0.0).await;
+        assert!(matches!(got, Attempt::Skipped(r) if r.starts_with("skipped: owner is a user")));
+        assert_eq!(runs(&user), 0);
+        let org = source(Ok(OwnerKind::Organization));
+        let got = attempt(org.clone(), RunMemory::default(), 0.0).await;
+        assert!(matches!(got, Attempt::Ran(ref out) if out.problems.is_empty()));
+        assert_eq!(runs(&org), 1);
+        let unknown = source(Err(ApiErrorKind::Server));
+        let memory = RunMemory {
+            org: previous(),
+            ..RunMemory::default()
+        };
+        let got = attempt(unknown.clone(), memory, 0.0).await;
+        let Attempt::Ran(out) = got else {
+            panic!("an unknown kind is a failed run")
+        };
+        assert_eq!(out.problems.len(), 1);
+        assert!(out.memory.org.is_some(), "the previous series stay");
+        assert_eq!(runs(&unknown), 0);
     }
 
     #[test]

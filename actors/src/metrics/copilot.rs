@@ -19,7 +19,7 @@ pub const RECORDS_SKIPPED: FamilySpec = FamilySpec {
 };
 pub const RUNS: FamilySpec = FamilySpec {
     name: "gh_exporter_copilot_runs",
-    help: "Copilot runs by result (success, error: at least one report failed).",
+    help: "Copilot runs by result (success, error: at least one report failed, skipped: a user account, which has no Copilot reports).",
     kind: MetricKind::Counter,
     labels: &["org", "result", "scope"],
 };

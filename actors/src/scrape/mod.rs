@@ -8,6 +8,8 @@
 //! - [`loc`]: LOC state machine, zero-LOC detection, commit-detail fallback.
 //! - [`loc_round`]: LOC off the critical path: one `stats/contributors` call per due
 //!   repository, no 202 polling, after each cycle and again while GitHub computes.
+//! - [`owner`]: organization or user account, and what it decides (listing, search
+//!   qualifier, Copilot).
 //! - [`identity`], [`filter`], [`health`]: commit authors, repository filters, GitHub health.
 //! - [`events`]: the cycle events the observer seam receives.
 //! - [`progress`]: each org's last cycle and LOC waiting count, for `/healthz`.
@@ -24,6 +26,7 @@ pub mod loc;
 pub mod loc_round;
 pub mod log;
 pub mod memory_state;
+pub mod owner;
 pub mod pending;
 pub mod port;
 pub mod progress;

@@ -8,6 +8,7 @@ mod misc;
 mod pulls;
 mod repos;
 pub(crate) mod search;
+mod users;
 
 use std::sync::Arc;
 
@@ -137,6 +138,11 @@ pub fn handle(req: &ApiReq<'_>) -> Reply {
         Route::OrgRepos { org } => repos::org_repos(req, org),
         Route::InstallationRepos => repos::installation_repos(req),
         Route::OrgInstallation { org } => repos::org_installation(req, org),
+        Route::User { login } => users::user(req, login),
+        Route::UserRepos { login } => users::user_repos(req, login),
+        Route::UserInstallation { login } => users::user_installation(req, login),
+        Route::AuthenticatedUser => users::authenticated_user(req),
+        Route::AuthenticatedUserRepos => users::authenticated_user_repos(req),
         Route::Commits { owner, repo } => git::commits(req, owner, repo),
         Route::Commit { owner, repo, sha } => git::commit(req, owner, repo, sha),
         Route::StatsContributors { owner, repo } => git::stats_contributors(req, owner, repo),

@@ -1,12 +1,13 @@
-//! Repository listings and the org's App installation.
+//! Repository listings of an owner and of an installation, and an owner's App installation.
 
 use serde_json::json;
 
 use super::{array_page, error, not_found, object, ApiReq, Reply};
 use crate::auth::Credential;
-use crate::render::{org_owner_json, repo_json};
+use crate::render::{owner_json, repo_json};
 use crate::store::CachedRepo;
 use crate::timefmt::iso;
+use crate::world::{Org, OwnerKind};
 
 /// `GET /orgs/{org}/repos` (`type`, `sort`, `direction`, pagination).
 pub fn org_repos(req: &ApiReq<'_>, org_login: &str) -> Reply {
@@ -20,7 +21,22 @@ pub fn org_repos(req: &ApiReq<'_>, org_login: &str) -> Reply {
         }
     }
     let kind = req.q("type").unwrap_or("all").to_string();
-    let sort = req.q("sort").unwrap_or("created").to_string();
+    list_owned(req, org, "repos", &kind, "created")
+}
+
+/// One page of `owner`'s repositories filtered by `type` (`forks`, `sources`; `private` and
+/// `internal` match nothing, every repository being public; anything else matches all),
+/// sorted by the request's `sort` (default `default_sort`) and `direction` (GitHub's default:
+/// `asc` for `full_name`, else `desc`). `tag` keeps the listings' cached pages apart.
+pub(super) fn list_owned(
+    req: &ApiReq<'_>,
+    owner: &Org,
+    tag: &str,
+    kind: &str,
+    default_sort: &str,
+) -> Reply {
+    let world = &req.state.world;
+    let sort = req.q("sort").unwrap_or(default_sort).to_string();
     if !["created", "updated", "pushed", "full_name"].contains(&sort.as_str()) {
         return error(422, "Validation Failed");
     }
@@ -29,9 +45,9 @@ pub fn org_repos(req: &ApiReq<'_>, org_login: &str) -> Reply {
         .unwrap_or(if sort == "full_name" { "asc" } else { "desc" })
         .to_string();
     let pr = req.page_req();
-    let cached = req.state.store.org(org.idx, req.now);
+    let cached = req.state.store.org(owner.idx, req.now);
     let key = format!(
-        "repos|{kind}|{sort}|{direction}|{}|{}",
+        "{tag}|{kind}|{sort}|{direction}|{}|{}",
         pr.per_page, pr.page
     );
     let page = cached.pages.get_or_render(key, || {
@@ -41,7 +57,7 @@ pub fn org_repos(req: &ApiReq<'_>, org_login: &str) -> Reply {
             .map(|r| r.as_ref())
             .filter(|r| {
                 let repo = &world.repos[r.snap.repo];
-                match kind.as_str() {
+                match kind {
                     "forks" => repo.fork,
                     "sources" => !repo.fork,
                     "private" | "internal" => false,
@@ -113,10 +129,14 @@ pub fn installation_repos(req: &ApiReq<'_>) -> Reply {
 
 /// `GET /orgs/{org}/installation` (App JWT).
 pub fn org_installation(req: &ApiReq<'_>, org_login: &str) -> Reply {
-    let world = &req.state.world;
-    let Some(org) = world.org_by_login(org_login) else {
-        return not_found();
-    };
+    match req.state.world.org_by_login(org_login) {
+        Some(org) => installation(req, org),
+        None => not_found(),
+    }
+}
+
+/// The App installation on `org` (an organization or a user account), for an App JWT.
+pub(super) fn installation(req: &ApiReq<'_>, org: &Org) -> Reply {
     let Credential::App { app_id } = req.cred else {
         return error(401, "A JSON web token could not be decoded");
     };
@@ -126,15 +146,21 @@ pub fn org_installation(req: &ApiReq<'_>, org_login: &str) -> Reply {
         200,
         &json!({
             "id": org.installation_id,
-            "account": org_owner_json(api, &org.login, org.id),
+            "account": owner_json(api, org),
             "repository_selection": "all",
             "access_tokens_url": format!("{api}/app/installations/{}/access_tokens", org.installation_id),
             "repositories_url": format!("{api}/installation/repositories"),
-            "html_url": format!("https://github.com/organizations/{}/settings/installations/{}", org.login, org.installation_id),
+            "html_url": match org.kind {
+                OwnerKind::Organization => format!("https://github.com/organizations/{}/settings/installations/{}", org.login, org.installation_id),
+                OwnerKind::User => format!("https://github.com/settings/installations/{}", org.installation_id),
+            },
             "app_id": app_id,
             "app_slug": "github-stats-exporter",
             "target_id": org.id,
-            "target_type": "Organization",
+            "target_type": match org.kind {
+                OwnerKind::Organization => "Organization",
+                OwnerKind::User => "User",
+            },
             "permissions": {"metadata": "read", "contents": "read", "pull_requests": "read", "issues": "read"},
             "events": [],
             "created_at": created,

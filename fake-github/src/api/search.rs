@@ -1,4 +1,5 @@
-//! `GET /search/issues` for the qualifiers the exporter uses: `org:`, `repo:`, `is:pr`,
+//! `GET /search/issues` for the qualifiers the exporter uses: `org:` (organizations only: a
+//! user account named by `org:` matches nothing), `user:` (any account), `repo:`, `is:pr`,
 //! `is:issue` (also `type:`), `updated:` with `>=`, `>`, `<=`, `<`, `A..B` or a plain date (that
 //! whole UTC day). Other terms are ignored. Results sort by `updated` (default), `created` or
 //! `comments`, `order` desc by default; only the first 1,000 results are reachable.
@@ -17,6 +18,7 @@ use crate::render::{search_item_for_issue, search_item_for_pull, search_item_jso
 use crate::state::State;
 use crate::store::{CachedRepo, Page};
 use crate::timefmt::{parse_iso, DAY};
+use crate::world::OwnerKind;
 
 /// Only this many results of a search can be reached (REST pages, GraphQL cursors).
 pub const RESULT_CAP: usize = 1000;
@@ -43,7 +45,10 @@ impl SortKey {
 /// A parsed search query string.
 #[derive(Debug, Default)]
 pub struct SearchQuery {
+    /// `org:` logins: organizations only (a user account named here matches nothing).
     orgs: Vec<String>,
+    /// `user:` logins: any account, organization or user.
+    users: Vec<String>,
     repos: Vec<(String, String)>,
     pulls: Option<bool>,
     updated_min: Option<f64>,
@@ -61,7 +66,8 @@ pub fn parse_query(q: &str) -> Result<SearchQuery, String> {
             continue;
         };
         match k {
-            "org" | "user" => out.orgs.push(v.to_lowercase()),
+            "org" => out.orgs.push(v.to_lowercase()),
+            "user" => out.users.push(v.to_lowercase()),
             "repo" => {
                 let (o, r) = v
                     .split_once('/')
@@ -166,7 +172,10 @@ pub fn run(
             continue;
         }
         let login = org.login.to_lowercase();
-        if !query.orgs.is_empty() && !query.orgs.contains(&login) {
+        let unscoped = query.orgs.is_empty() && query.users.is_empty();
+        let named = query.users.contains(&login)
+            || (org.kind == OwnerKind::Organization && query.orgs.contains(&login));
+        if !unscoped && !named {
             continue;
         }
         let cached = state.store.org(org.idx, now);

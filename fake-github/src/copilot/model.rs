@@ -447,9 +447,13 @@ pub fn enterprise_id(seed: u64) -> u64 {
     7_000 + hash(&[seed, 0xC5]) % 1_000
 }
 
-/// Members of an org holding a Copilot seat (about 85 %), in member order.
+/// Members of an org holding a Copilot seat (about 85 %), in member order; none for a
+/// user-owned account (Copilot reports exist for organizations and enterprises only).
 pub fn seat_holders(world: &World, org: usize) -> Vec<UserIdx> {
     let o = &world.orgs[org];
+    if o.kind == crate::world::OwnerKind::User {
+        return Vec::new();
+    }
     o.members
         .iter()
         .copied()

@@ -169,10 +169,11 @@ pub fn compute(input: Input<'_>, s: &Settings) -> CopilotTruth {
     let mut out = Vec::new();
     let world = input.world;
     for org in &world.orgs {
-        if input
-            .knobs
-            .org_status
-            .contains_key(&org.login.to_ascii_lowercase())
+        if org.kind == crate::world::OwnerKind::User
+            || input
+                .knobs
+                .org_status
+                .contains_key(&org.login.to_ascii_lowercase())
         {
             continue;
         }

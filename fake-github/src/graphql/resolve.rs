@@ -132,7 +132,10 @@ impl Obj {
                 UserKind::Bot => "Bot",
                 UserKind::User => "User",
             },
-            Obj::Org(_) => "Organization",
+            Obj::Org(o) => match world.orgs[*o].kind {
+                crate::world::OwnerKind::Organization => "Organization",
+                crate::world::OwnerKind::User => "User",
+            },
             Obj::Ref(_) => "Ref",
             Obj::Commit(..) => "Commit",
             Obj::GitActor(..) => "GitActor",

@@ -1,23 +1,79 @@
-//! REST listings: the org's repositories (ETag-cached) and one repository's pull requests
+//! REST listings: the owner's repositories (ETag-cached) and one repository's pull requests
 //! (newest update first, stopping at `since`), a pull request's reviews and the conversation
 //! comments created since a time.
+//!
+//! Which listing names the repositories depends on the owner and the credential
+//! ([`repo_listing`]): an organization's `GET /orgs/{org}/repos?type=all` (App or token); for a
+//! user account, which has no `/orgs/` endpoint, the App installation's `GET
+//! /installation/repositories` (what the App was granted, private repositories included), the
+//! token owner's own `GET /user/repos?affiliation=owner` (private ones included), or, with
+//! someone else's token, `GET /users/{user}/repos?type=owner` (public ones only, all GitHub
+//! shows that token).
 
+use gse_actors::scrape::owner::{repo_listing, AuthKind, RepoListing};
 use gse_actors::scrape::port::{ApiError, CommentInfo, IssueItem, RepoInfo, ReviewInfo};
 
 use super::{decode_error, login, time, OrgApi};
 use crate::github::wire::{self, format_time, parse_time};
 
 impl OrgApi {
+    /// The owner's repositories, from the listing its kind and the credential call for
+    /// ([`repo_listing`]); the owner is asked once ([`crate::github::owner`]).
     pub(super) async fn list_repos(self) -> Result<Vec<RepoInfo>, ApiError> {
-        const EP: &str = "/orgs/{org}/repos";
         let c = &self.client;
-        let url = c.url(
-            &format!("orgs/{}/repos", c.org),
-            &[("type", "all"), ("sort", "full_name"), ("per_page", "100")],
-        )?;
+        let owner = c.owner.resolve(c).await?;
+        let auth = if c.credential.is_app() {
+            AuthKind::App
+        } else {
+            AuthKind::Token
+        };
+        let per_page = ("per_page", "100");
         let mut repos = Vec::new();
-        c.paginate_cached::<Vec<wire::Repo>>(EP, url, "core", |page| repos.extend(page))
-            .await?;
+        match repo_listing(owner.kind, auth, owner.token_is_owner) {
+            RepoListing::Organization => {
+                let url = c.url(
+                    &format!("orgs/{}/repos", c.org),
+                    &[("type", "all"), ("sort", "full_name"), per_page],
+                )?;
+                c.paginate_cached::<Vec<wire::Repo>>("/orgs/{org}/repos", url, "core", |page| {
+                    repos.extend(page)
+                })
+                .await?;
+            }
+            RepoListing::Installation => {
+                let url = c.url("installation/repositories", &[per_page])?;
+                c.paginate_cached::<wire::InstallationRepos>(
+                    "/installation/repositories",
+                    url,
+                    "core",
+                    |page| repos.extend(page.repositories),
+                )
+                .await?;
+            }
+            RepoListing::TokenOwner => {
+                let url = c.url(
+                    "user/repos",
+                    &[("affiliation", "owner"), ("sort", "full_name"), per_page],
+                )?;
+                c.paginate_cached::<Vec<wire::Repo>>("/user/repos", url, "core", |page| {
+                    repos.extend(page)
+                })
+                .await?;
+            }
+            RepoListing::PublicOfUser => {
+                let url = c.url(
+                    &format!("users/{}/repos", c.org),
+                    &[("type", "owner"), ("sort", "full_name"), per_page],
+                )?;
+                c.paginate_cached::<Vec<wire::Repo>>(
+                    "/users/{username}/repos",
+                    url,
+                    "core",
+                    |page| repos.extend(page),
+                )
+                .await?;
+            }
+        }
         Ok(repos
             .into_iter()
             .map(|r| RepoInfo {

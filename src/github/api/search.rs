@@ -1,8 +1,10 @@
-//! The org-wide search of issues and pull requests updated since a time: over GraphQL when it
+//! The org-wide search of issues and pull requests updated since a time (`org:{org}`, or
+//! `user:{user}` for a user account, which `org:` does not find): over GraphQL when it
 //! is usable (see [`super::fallback`]), over REST `search/issues` otherwise. GitHub serves at
 //! most [`SEARCH_CAP`] results per query, so a range reporting more is halved until each part
 //! fits.
 
+use gse_actors::scrape::owner::search_qualifier;
 use gse_actors::scrape::port::{ApiError, ApiErrorKind, IssueItem, SearchResult};
 
 use super::{decode_error, login, OrgApi};
@@ -98,7 +100,8 @@ impl OrgApi {
                 detail: "no GraphQL URL for this base URL".into(),
             });
         };
-        let q = graphql::search_string(&self.client.org, lo, hi);
+        let qualifier = self.qualifier().await?;
+        let q = graphql::search_string(qualifier, &self.client.org, lo, hi);
         let mut items: Vec<IssueItem> = Vec::new();
         let mut seen = 0u64;
         let mut newest = lo;
@@ -129,6 +132,12 @@ impl OrgApi {
         }
     }
 
+    /// `org` or `user`: the qualifier naming the owner ([`search_qualifier`]).
+    async fn qualifier(&self) -> Result<&'static str, ApiError> {
+        let c = &self.client;
+        Ok(search_qualifier(c.owner.resolve(c).await?.kind))
+    }
+
     async fn search_range(&self, lo: i64, hi: Option<i64>) -> Result<RangeAnswer, ApiError> {
         const EP: &str = "/search/issues";
         let c = &self.client;
@@ -136,7 +145,8 @@ impl OrgApi {
             None => format!(">={}", format_time(lo)),
             Some(hi) => format!("{}..{}", format_time(lo), format_time(hi)),
         };
-        let q = format!("org:{} updated:{updated}", c.org);
+        let qualifier = self.qualifier().await?;
+        let q = format!("{qualifier}:{} updated:{updated}", c.org);
         let url = c.url(
             "search/issues",
             &[

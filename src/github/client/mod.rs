@@ -37,6 +37,7 @@ use url::Url;
 
 use super::auth::Credential;
 use super::governor::Governor;
+use super::owner::Owner;
 use etag::{Cached, EtagCache};
 
 /// A decoded page and the URL of the next one.
@@ -65,6 +66,8 @@ pub struct Client {
     pub governor: Arc<Governor>,
     pub retry: RetrySettings,
     pub limits: ResponseLimits,
+    /// Who owns the org's repositories (organization or user account), asked once.
+    pub owner: Arc<Owner>,
     /// Refuse calls made outside a lease scope (elected modes: every call is on behalf of an
     /// org, so only its lease holder may make it).
     require_lease: bool,
@@ -87,6 +90,7 @@ impl Client {
         retry: RetrySettings,
     ) -> Client {
         Client {
+            owner: Arc::new(Owner::new(&org)),
             http,
             base,
             org,
@@ -98,6 +102,13 @@ impl Client {
             telemetry: Mutex::new(ApiTelemetry::default()),
             etags: Mutex::new(EtagCache::default()),
         }
+    }
+
+    /// The same client, sharing `owner` with other clients of the org (the Copilot reader's,
+    /// the App credential's), so the owner is asked once.
+    pub fn with_owner(mut self, owner: Arc<Owner>) -> Client {
+        self.owner = owner;
+        self
     }
 
     /// The same client with other [`ResponseLimits`].

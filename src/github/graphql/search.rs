@@ -230,13 +230,14 @@ fn item(node: Node) -> Result<Option<IssueItem>, ApiError> {
     }))
 }
 
-/// The search string of one time range (`hi` open-ended when `None`), newest update first.
-pub fn search_string(org: &str, lo: i64, hi: Option<i64>) -> String {
+/// The search string of one time range (`hi` open-ended when `None`), newest update first;
+/// `qualifier` is `org` or `user` (see [`gse_actors::scrape::owner::search_qualifier`]).
+pub fn search_string(qualifier: &str, org: &str, lo: i64, hi: Option<i64>) -> String {
     let updated = match hi {
         None => format!(">={}", format_time(lo)),
         Some(hi) => format!("{}..{}", format_time(lo), format_time(hi)),
     };
-    format!("org:{org} updated:{updated} sort:updated-desc")
+    format!("{qualifier}:{org} updated:{updated} sort:updated-desc")
 }
 
 /// Fetches one page of the search `q`.
