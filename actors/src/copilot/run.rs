@@ -373,6 +373,8 @@ mod tests {
         let part = applied.org.expect("org part");
         assert_eq!(part.failed_day.as_deref(), Some("2026-12-06"));
         assert_eq!(part.end_day, None);
+    }
+
     /// A source of a known kind that counts its runs.
     struct Kinded {
         scope: Scope,
@@ -390,6 +392,13 @@ mod tests {
         }
         fn telemetry(&self) -> ApiTelemetry {
             ApiTelemetry::default()
+        }
+        fn recover_day(
+            self: Arc<Self>,
+            _: RunMemory,
+            _: String,
+        ) -> BoxFuture<'static, Result<DayRecovery, PartError>> {
+            futures::future::ready(Ok(DayRecovery::Covered)).boxed()
         }
         fn owner_kind(self: Arc<Self>) -> BoxFuture<'static, Result<OwnerKind, ApiError>> {
             let answer = self.kind.map_err(|kind| ApiError {
