@@ -181,7 +181,7 @@ impl BackfillDispatcher {
             self.buffer_push(job);
             return;
         }
-        let publish = self.queue.publish(&job, Target::Work);
+        let publish = traced_publish(self.queue.as_ref(), &job);
         let key = job.dedup_key.clone();
         self.in_flight.insert(key.clone(), job);
         ctx.spawn(
@@ -262,7 +262,7 @@ impl BackfillDispatcher {
         let publishes: Vec<_> = self
             .buffer
             .iter()
-            .map(|job| self.queue.publish(job, Target::Work))
+            .map(|job| traced_publish(self.queue.as_ref(), job))
             .collect();
         for job in self.buffer.drain(..) {
             self.in_flight.insert(job.dedup_key.clone(), job);
@@ -429,10 +429,56 @@ impl Actor for BackfillDispatcher {
     }
 }
 
+/// Publishes `job` to the work queue inside a `backfill.publish` span, a child of the context
+/// the job carries (the unit of work that missed the window); the message carries the publish
+/// span's own context, so the consuming span joins the same trace.
+fn traced_publish(
+    queue: &dyn JobQueue,
+    job: &BackfillJob,
+) -> futures::future::BoxFuture<'static, Result<(), QueueError>> {
+    use futures::FutureExt as _;
+    use tracing::Instrument as _;
+    let span = tracing::info_span!(parent: None, "backfill.publish", org = %job.org,
+        repo = %job.repo, reason = %job.reason, attempt = i64::from(job.attempt),
+        otel.status_code = tracing::field::Empty);
+    crate::trace::set_parent(&span, job.trace_parent.as_deref());
+    let publish = match crate::trace::context_of(&span) {
+        Some(context) => {
+            let mut sent = job.clone();
+            sent.trace_parent = Some(context);
+            queue.publish(&sent, Target::Work)
+        }
+        None => queue.publish(job, Target::Work),
+    };
+    let traced = span.clone();
+    async move {
+        let result = publish.await;
+        if result.is_err() {
+            traced.record("otel.status_code", "ERROR");
+        }
+        result
+    }
+    .instrument(span)
+    .boxed()
+}
+
 impl Handler<BackfillRequest> for BackfillDispatcher {
     type Result = ();
 
     fn handle(&mut self, request: BackfillRequest, ctx: &mut Self::Context) {
+        self.enqueue(request, None, ctx);
+    }
+}
+
+impl BackfillDispatcher {
+    /// Coalesces, dedups and publishes one request; `trace_parent` is the context of the unit
+    /// of work that asked for it.
+    fn enqueue(
+        &mut self,
+        request: BackfillRequest,
+        trace_parent: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
         let window = coalesce(
             request.window_start,
             request.window_end,
@@ -446,6 +492,10 @@ impl Handler<BackfillRequest> for BackfillDispatcher {
             self.settings.max_attempts,
             (self.now)(),
         );
+        let job = BackfillJob {
+            trace_parent,
+            ..job
+        };
         if !self.pending.insert(job.dedup_key.clone()) {
             self.count(&DEDUPED, &job);
             return;
@@ -477,6 +527,6 @@ impl Handler<crate::messages::EnqueueMissing> for BackfillDispatcher {
             window_end: at(missing.window_end.max(missing.window_start)),
             reason,
         };
-        <Self as Handler<BackfillRequest>>::handle(self, request, ctx);
+        self.enqueue(request, missing.trace_parent, ctx);
     }
 }

@@ -189,13 +189,24 @@ impl Handler<CopilotRunNow> for CopilotActor {
         let source = self.args.source.clone();
         let previous = self.memory().clone();
         let now = self.args.clock.now();
-        let run = source.run(previous, now);
+        let span = tracing::info_span!(parent: None, "copilot.run",
+            component = %self.args.component, problems = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty);
+        let run = span.in_scope(|| source.run(previous, now));
         // Under the grant: nothing starts once its lease has lapsed, a run in flight is
         // dropped at the lapse, and the client checks the lease before every request.
         let validity = self.args.grant.as_ref().map(|g| g.validity.clone());
-        ctx.spawn(under_lease(validity, run).into_actor(self).map(
-            |out, act, ctx| match out {
-                Ok(out) => ctx.notify(RunDone(out)),
+        let traced = span.clone();
+        let run = tracing::Instrument::instrument(under_lease(validity, run), span);
+        ctx.spawn(run.into_actor(self).map(
+            move |out, act, ctx| match out {
+                Ok(out) => {
+                    traced.record("problems", out.problems.len() as i64);
+                    if !out.problems.is_empty() {
+                        traced.record("otel.status_code", "ERROR");
+                    }
+                    ctx.notify(RunDone(out))
+                }
                 Err(_) => {
                     act.running = false;
                     tracing::info!(component = %act.args.component, "the org's lease lapsed; Copilot run abandoned, nothing published");
