@@ -3,7 +3,7 @@
 //! subscriber carries the OpenTelemetry trace layer when `telemetry.*` turns traces on; each
 //! layer has its own filter, so the log level never hides a span and spans never become logs.
 
-use tracing_subscriber::filter::filter_fn;
+use tracing_subscriber::filter::{filter_fn, FilterExt as _};
 use tracing_subscriber::{fmt, prelude::*, EnvFilter, Registry};
 
 use crate::config::{LogFormat, LogLevel, ServerConfig, TelemetryConfig};
@@ -47,7 +47,8 @@ pub fn init(
                     .with_current_span(false)
                     .with_span_list(false)
                     .with_writer(std::io::stderr)
-                    .with_filter(filter),
+                    // JSON lines show no span: spans cost nothing here when traces are off.
+                    .with_filter(filter.and(filter_fn(|m| m.is_event()))),
             )
             .try_init(),
         LogFormat::Text => registry

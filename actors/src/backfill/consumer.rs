@@ -12,6 +12,10 @@
 //! - a republish that fails, or a shutdown mid-job → the original is requeued (nack);
 //! - a panic in the worker → the consumer task dies unsettled, the message returns to the
 //!   queue, and the pool's supervisor restarts the consumer.
+//!
+//! Each delivery runs in a `backfill.consume` span, a child of the publishing span whose
+//! context the message carries (see [`crate::trace`]), with the outcome; anything but a stored
+//! or skipped job is an error of the trace.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -18,6 +18,10 @@
 //!    of a replica that stopped for good are published by the others. A job that cannot be
 //!    stashed (no stash, stash unreachable or full) is counted in
 //!    `gh_exporter_backfill_jobs_lost_total` and logged at error with the count.
+//!
+//! Each publish is a `backfill.publish` span, a child of the unit of work that missed the window
+//! (its context arrives with [`EnqueueMissing`](crate::messages::EnqueueMissing)); the message
+//! carries the publish span's context, so the consumer joins the same trace.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;

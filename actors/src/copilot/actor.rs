@@ -5,6 +5,7 @@
 //! cancels the run. Each run ends with ONE `UpsertBatch` under the actor's grant, for its own
 //! partition (`<org>/copilot`), so it never replaces the org's activity series. The component
 //! `copilot.<org>` shows in `/healthz` whether the last run read every report, and why not.
+//! Each run is the root span `copilot.run` of its own trace (an error when a report failed).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
