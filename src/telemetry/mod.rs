@@ -30,8 +30,14 @@ use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::config::{TelemetryConfig, TraceMode};
 
-/// Spans waiting for export at most; beyond, new spans are dropped (and counted).
+/// Spans waiting for export at most; beyond, new spans are dropped.
 const QUEUE_CAPACITY: usize = 4096;
+/// Spans the `errors` mode holds for traces whose root has not ended yet (a cold cycle of a
+/// large org makes a few thousand); beyond, new spans are dropped and counted.
+const TAIL_CAPACITY: usize = 16_384;
+/// Spans wait this long for a batch (or until 512 are queued): fewer, larger POSTs cost less
+/// CPU per span; the end of the process flushes what waits.
+const EXPORT_DELAY: Duration = Duration::from_secs(5);
 /// One export (a POST) gives up after this long.
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the end of the process waits for the last spans to leave.
@@ -101,7 +107,7 @@ where
         .with_batch_config(
             BatchConfigBuilder::default()
                 .with_max_queue_size(QUEUE_CAPACITY)
-                .with_scheduled_delay(Duration::from_millis(500))
+                .with_scheduled_delay(EXPORT_DELAY)
                 .build(),
         )
         .build();
@@ -113,7 +119,7 @@ where
     let provider = match config.trace_mode {
         TraceMode::Errors => builder
             .with_sampler(Sampler::AlwaysOn)
-            .with_span_processor(tail::ErrorTail::new(batch, ratio, QUEUE_CAPACITY))
+            .with_span_processor(tail::ErrorTail::new(batch, ratio, TAIL_CAPACITY))
             .build(),
         TraceMode::Sampled => builder
             .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
@@ -164,7 +170,14 @@ impl<E: SpanExporter> SpanExporter for Counting<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let result = self.0.export(batch).await;
         if result.is_err() {
-            EXPORT_FAILURES.fetch_add(1, Ordering::Relaxed);
+            let failures = EXPORT_FAILURES.fetch_add(1, Ordering::Relaxed) + 1;
+            // Without the error's text: it may quote the endpoint, credentials included.
+            if failures == 1 || failures % 100 == 0 {
+                tracing::warn!(
+                    failures,
+                    "trace export failed (collector unreachable, refusing or slow); spans dropped"
+                );
+            }
         }
         result
     }

@@ -123,7 +123,100 @@ impl SpanProcessor for ErrorTail {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::SystemTime;
+
+    use opentelemetry::trace::{SpanContext, SpanKind, TraceFlags, TraceState};
+    use opentelemetry::InstrumentationScope;
+    use opentelemetry_sdk::trace::{SpanEvents, SpanExporter, SpanLinks};
+
     use super::*;
+
+    /// Collects what the batch processor exports.
+    #[derive(Debug, Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<String>>>);
+
+    impl SpanExporter for Sink {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            let mut names = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            names.extend(batch.into_iter().map(|s| s.name.into_owned()));
+            Ok(())
+        }
+    }
+
+    fn span(trace: u128, id: u64, parent: u64, name: &'static str, error: bool) -> SpanData {
+        let context = SpanContext::new(
+            TraceId::from(trace),
+            SpanId::from(id),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        );
+        SpanData {
+            span_context: context,
+            parent_span_id: SpanId::from(parent),
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: name.into(),
+            start_time: SystemTime::now(),
+            end_time: SystemTime::now(),
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: SpanEvents::default(),
+            links: SpanLinks::default(),
+            status: if error {
+                Status::error("")
+            } else {
+                Status::Unset
+            },
+            instrumentation_scope: InstrumentationScope::default(),
+        }
+    }
+
+    fn tail(ratio: f64, capacity: usize) -> (ErrorTail, Sink) {
+        let sink = Sink::default();
+        let batch = BatchSpanProcessor::builder(sink.clone()).build();
+        (ErrorTail::new(batch, ratio, capacity), sink)
+    }
+
+    fn exported(tail: &ErrorTail, sink: &Sink) -> Vec<String> {
+        assert!(tail.force_flush().is_ok());
+        let mut names = sink.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        names.sort();
+        names
+    }
+
+    /// Ratio 0: a trace without an error is dropped whole; one whose child failed is exported
+    /// whole when its root ends, and a span ending after that follows the decision.
+    #[test]
+    fn keeps_exactly_the_traces_with_an_error() {
+        let (tail, sink) = tail(0.0, 100);
+        tail.on_end(span(1, 11, 0, "quiet.child", false));
+        tail.on_end(span(1, 10, 0, "quiet.root", false));
+        tail.on_end(span(2, 21, 20, "failed.child", true));
+        tail.on_end(span(2, 22, 20, "ok.child", false));
+        assert!(
+            exported(&tail, &sink).is_empty(),
+            "nothing before the root ends"
+        );
+        tail.on_end(span(2, 20, 0, "root", false));
+        tail.on_end(span(2, 23, 20, "late.child", false));
+        tail.on_end(span(1, 12, 10, "late.quiet", false));
+        assert_eq!(
+            exported(&tail, &sink),
+            ["failed.child", "late.child", "ok.child", "root"]
+        );
+    }
+
+    /// Ratio 1 keeps every trace; a full buffer drops new spans instead of growing.
+    #[test]
+    fn ratio_one_keeps_all_and_the_buffer_is_bounded() {
+        let (tail, sink) = tail(1.0, 1);
+        tail.on_end(span(3, 31, 30, "held", false));
+        tail.on_end(span(3, 32, 30, "dropped", false));
+        tail.on_end(span(3, 30, 0, "root", false));
+        assert_eq!(exported(&tail, &sink), ["held", "root"]);
+    }
 
     #[test]
     fn ratio_bounds_match_the_extremes() {
