@@ -27,6 +27,7 @@ pub mod queue;
 pub mod redis;
 pub mod replica_metrics;
 pub mod store;
+pub mod telemetry;
 
 pub use app::adapters::{
     build_queue, build_store, redis_settings, role_mode, SharedMetricStore, SharedStateStore,

@@ -74,7 +74,13 @@ fn main() -> ExitCode {
         println!("configuration is valid");
         return ExitCode::SUCCESS;
     }
-    logging::init(&config.server);
+    let traces = match logging::init(&config.server, &config.telemetry) {
+        Ok(traces) => traces,
+        Err(error) => {
+            eprintln!("{}", gse_actors::store::error_chain(&error));
+            return ExitCode::from(2);
+        }
+    };
     install_panic_hook();
     let listener = match TcpListener::bind(config.server.listen_addr) {
         Ok(listener) => listener,
@@ -89,6 +95,9 @@ fn main() -> ExitCode {
     let system = actix_rt::System::new();
     let result = system.block_on(run(config, listener, shutdown_signal()));
     stop_demo(demo);
+    if let Some(traces) = traces {
+        traces.shutdown();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -106,6 +106,7 @@ impl ReplicaMetrics {
             build_info,
         );
         registry.register_collector(Box::new(ProcessCollector::new()));
+        registry.register_collector(Box::new(crate::telemetry::TraceCollector));
         for collector in collectors {
             registry.register_collector(collector);
         }

@@ -199,6 +199,7 @@ async fn two_dispatchers_sharing_the_table_publish_a_window_once() {
         window_start: now - 86_400.0,
         window_end: now,
         reason: gse_actors::backfill::Reason::ScrapeError,
+        trace_parent: None,
     };
     let labels = [("org", "acme"), ("reason", "scrape_error")];
 

@@ -38,6 +38,7 @@
 //!   [`service_health::ServiceHealthRegistry`], which `/healthz` reads.
 //! - [`calendar`]: the one RFC 3339 parser and writer, UTC days as Unix seconds.
 //! - [`clock`]: wall-clock time for health timestamps, with a tokio-driven clock for tests.
+//! - [`trace`]: the seam through which spans of one unit of work cross actors and queues.
 //!
 //! **Absent on purpose:** no network I/O, no HTTP, no client crates. Everything time-related
 //! runs on tokio's clock, so tests pause it instead of sleeping.
@@ -92,3 +93,4 @@ pub mod service_health;
 pub mod store;
 pub mod supervisor;
 pub mod tick;
+pub mod trace;

@@ -83,6 +83,9 @@ pub struct EnqueueMissing {
     pub window_end: f64,
     /// Why the window is missing.
     pub reason: crate::backfill::Reason,
+    /// The trace context of the unit of work that missed it (see [`crate::trace`]), carried
+    /// to the backfill job so its spans join that trace.
+    pub trace_parent: Option<String>,
 }
 
 /// Sent by the wiring on shutdown or role loss: stop the ScrapeActor now. Its in-flight cycle

@@ -36,6 +36,8 @@ pub(crate) enum Constraint {
     None,
     /// A whole number in `min..=max`.
     Count { min: u64, max: u64 },
+    /// A decimal number in `0..=1` (a ratio; out of range is refused, never clamped).
+    Fraction,
     /// A duration in `min..=max`.
     Span { min: Duration, max: Duration },
     /// A duration above zero.
@@ -98,6 +100,12 @@ pub(crate) fn check(
                     n.to_string(),
                     format!("must be between {min} and {max}"),
                 );
+            }
+        }
+        Constraint::Fraction => {
+            let Ok(n) = parse::float(value) else { return };
+            if !(0.0..=1.0).contains(&n) {
+                problems.push(key, n.to_string(), "must be between 0 and 1");
             }
         }
         Constraint::Span { min, max } => {

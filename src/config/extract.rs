@@ -15,8 +15,8 @@ use super::errors::{redact_url_password, Problems, REDACTED};
 use super::keys::{self, KeyDef, FILE_SUFFIX, ORGS_PATH};
 use super::layers::default_value;
 use super::parse::{
-    boolean, choice, duration, duration_list, election_backend, http_url, path, socket_addr, text,
-    text_list, uint, uint32,
+    boolean, choice, duration, duration_list, election_backend, float, http_url, path, socket_addr,
+    text, text_list, uint, uint32,
 };
 use super::types::*;
 
@@ -162,6 +162,13 @@ pub(crate) fn extract(
             private_key_path: r.read_opt("copilot.enterprise.private_key_path", path),
         },
     };
+    let telemetry = TelemetryConfig {
+        otel_enabled: r.read("telemetry.otel_enabled", boolean),
+        endpoint: r.otlp_endpoint(env),
+        trace_mode: r.read("telemetry.otel_trace_mode", choice(TraceMode::NAMES)),
+        sample_ratio: r.read("telemetry.otel_trace_sample_ratio", float),
+        service_name: r.read("telemetry.service_name", text),
+    };
     Config {
         server,
         github,
@@ -173,6 +180,7 @@ pub(crate) fn extract(
         store,
         leader_election,
         copilot,
+        telemetry,
     }
 }
 
@@ -383,6 +391,47 @@ impl<'a> Reader<'a, '_> {
         if !local_socket && url.host_str().is_none_or(str::is_empty) {
             self.report(path, &value, true, "URL has no host".to_string());
             return None;
+        }
+        Some(SecretUrl::new(url))
+    }
+
+    /// The OTLP/HTTP traces URL: the key (an `http(s)` URL; a base URL gets `v1/traces`
+    /// appended to its path), else the standard environment variables.
+    fn otlp_endpoint(&mut self, env: &[(String, String)]) -> Option<SecretUrl> {
+        const KEY: &str = "telemetry.otel_exporter_otlp_endpoint";
+        let from_env = |name: &str| {
+            env.iter()
+                .find(|(n, v)| n == name && !v.trim().is_empty())
+                .map(|(_, v)| v.trim().to_string())
+        };
+        let (text, append) = match self.secret(KEY) {
+            Some(text) => (text, true),
+            None => match from_env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
+                Some(text) => (text, false),
+                None => (from_env("OTEL_EXPORTER_OTLP_ENDPOINT")?, true),
+            },
+        };
+        let value = Value::new(None, ValueKind::String(text.clone()));
+        let lower = text.to_ascii_lowercase();
+        if !lower.starts_with("http://") && !lower.starts_with("https://") {
+            let reason = "must be an http:// or https:// URL (OTLP over HTTP, usually port 4318)";
+            self.report(KEY, &value, true, reason.to_string());
+            return None;
+        }
+        let mut url = match Url::parse(&text) {
+            Ok(url) if url.host_str().is_some_and(|h| !h.is_empty()) => url,
+            Ok(_) => {
+                self.report(KEY, &value, true, "URL has no host".to_string());
+                return None;
+            }
+            Err(error) => {
+                self.report(KEY, &value, true, format!("not a URL ({error})"));
+                return None;
+            }
+        };
+        if append && !url.path().ends_with("/v1/traces") {
+            let path = format!("{}/v1/traces", url.path().trim_end_matches('/'));
+            url.set_path(&path);
         }
         Some(SecretUrl::new(url))
     }

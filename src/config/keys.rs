@@ -7,7 +7,8 @@
 //! so a key added here is automatically settable from every layer and checked on every read.
 
 use super::constraint::Constraint::{
-    self, CaFile, HostPorts, Login, NoWhitespace, NotBlank, NotEmpty, Positive, RsaKeyFile, Word,
+    self, CaFile, Fraction, HostPorts, Login, NoWhitespace, NotBlank, NotEmpty, Positive,
+    RsaKeyFile, Word,
 };
 use super::constraint::{
     count, days, delays, minutes, span, DAY, HOUR, MILLISECOND, MINUTE, SECOND, ZERO,
@@ -22,6 +23,8 @@ pub(crate) enum Kind {
     Bool,
     /// A non-negative integer.
     Int,
+    /// A decimal number (`0.25`).
+    Float,
     /// A humantime duration (`500ms`, `5m`, `7d`).
     Duration,
     /// A list of text values; comma-separated in env.
@@ -86,7 +89,7 @@ const fn secret(path: &'static str) -> KeyDef {
 }
 
 use DefaultValue::{Many, One, Unset};
-use Kind::{Bool, Duration, DurationList, Int, Text, TextList};
+use Kind::{Bool, Duration, DurationList, Float, Int, Text, TextList};
 
 /// Scrape intervals shorter than a second hammer the API; longer than a day lose data, since
 /// every activity window is 24 h.
@@ -228,6 +231,12 @@ pub(crate) const KEYS: &[KeyDef] = &[
     key("copilot.enterprise.installation_id", Int, Unset),
     // Its key file is checked only when copilot.enterprise.enabled (a rule of `validate`).
     key("copilot.enterprise.private_key_path", Text, Unset),
+    key("telemetry.otel_enabled", Bool, One("false")),
+    // May carry credentials (user info, a token in the query): a secret, shown redacted.
+    secret("telemetry.otel_exporter_otlp_endpoint"),
+    key("telemetry.otel_trace_mode", Text, One("sampled")),
+    key("telemetry.otel_trace_sample_ratio", Float, One("0.1")).with(Fraction),
+    key("telemetry.service_name", Text, One("github-stats-exporter")).with(NotBlank),
 ];
 
 /// Keys of one `github.orgs[]` entry. `scrape_interval` is `Unset` because it inherits
@@ -298,6 +307,7 @@ mod tests {
         match constraint {
             None => true,
             Count { .. } => kind == Int,
+            Fraction => kind == Float,
             Span { .. } | Positive => kind == Duration,
             NotBlank | Word { .. } | NoWhitespace | Login | RsaKeyFile | CaFile => kind == Text,
             HostPorts | NotEmpty { .. } => kind == TextList,

@@ -90,6 +90,7 @@ pub(crate) fn default_value(kind: Kind, default: DefaultValue) -> Option<Value> 
             Kind::Bool => ValueKind::Boolean(text == "true"),
             // Internal table values; the table's own test proves they parse.
             Kind::Int => ValueKind::I64(text.parse().unwrap_or_default()),
+            Kind::Float => ValueKind::Float(text.parse().unwrap_or_default()),
             _ => ValueKind::String(text.to_string()),
         },
         DefaultValue::Many(items) => ValueKind::Array(

@@ -50,6 +50,23 @@ pub(crate) fn uint(value: &Value) -> Result<u64, String> {
     }
 }
 
+/// A finite decimal number, as a number or as text.
+pub(crate) fn float(value: &Value) -> Result<f64, String> {
+    let reason = || "expected a number such as 0.25".to_string();
+    let n = match &value.kind {
+        ValueKind::Float(n) => *n,
+        ValueKind::I64(n) => *n as f64,
+        ValueKind::U64(n) => *n as f64,
+        ValueKind::String(s) => s.trim().parse().map_err(|_| reason())?,
+        _ => return Err(reason()),
+    };
+    if n.is_finite() {
+        Ok(n)
+    } else {
+        Err(reason())
+    }
+}
+
 /// A whole number ≥ 0 that fits in 32 bits.
 pub(crate) fn uint32(value: &Value) -> Result<u32, String> {
     u32::try_from(uint(value)?).map_err(|_| format!("must be at most {}", u32::MAX))

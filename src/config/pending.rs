@@ -83,6 +83,7 @@ fn is_default(def: &KeyDef, value: &Value) -> bool {
         Kind::Text => parse::text(value).ok() == parse::text(&default).ok(),
         Kind::Bool => parse::boolean(value).ok() == parse::boolean(&default).ok(),
         Kind::Int => parse::uint(value).ok() == parse::uint(&default).ok(),
+        Kind::Float => parse::float(value).ok() == parse::float(&default).ok(),
         Kind::Duration => parse::duration(value).ok() == parse::duration(&default).ok(),
         Kind::TextList => parse::text_list(value).ok() == parse::text_list(&default).ok(),
         Kind::DurationList => {

@@ -1423,3 +1423,110 @@ fn response_limits_are_read_and_checked() {
         )],
     );
 }
+
+/// `telemetry.*`: defaults, the ratio as a number in [0, 1] (out of range refused, never
+/// clamped), the endpoint from the key (a base URL gets `/v1/traces`) or the standard
+/// variables, a URL without scheme refused, and enabled without any endpoint refused.
+#[test]
+fn telemetry_keys() {
+    let config = check("defaults", None, &[], &[]).expect("loads");
+    let t = &config.telemetry;
+    assert!(!t.otel_enabled && t.endpoint.is_none());
+    assert_eq!(t.trace_mode, TraceMode::Sampled);
+    assert!((t.sample_ratio - 0.1).abs() < 1e-12);
+    assert_eq!(t.service_name, "github-stats-exporter");
+
+    let file = "[telemetry]\notel_enabled = true\notel_trace_mode = \"errors\"\n\
+                otel_trace_sample_ratio = 0.25\n\
+                otel_exporter_otlp_endpoint = \"http://u:pw@collector:4318\"\n";
+    let config = check("file", Some(("c.toml", file)), &[], &[]).expect("loads");
+    let t = &config.telemetry;
+    assert_eq!(t.trace_mode, TraceMode::Errors);
+    assert!((t.sample_ratio - 0.25).abs() < 1e-12);
+    let endpoint = t.endpoint.as_ref().expect("endpoint");
+    assert_eq!(
+        endpoint.expose_secret(),
+        "http://u:pw@collector:4318/v1/traces"
+    );
+    assert!(!format!("{endpoint:?}").contains("pw"), "redacted in Debug");
+
+    let keyed = [
+        ("GITHUB_STATS_TELEMETRY__OTEL_ENABLED", "true"),
+        (
+            "GITHUB_STATS_TELEMETRY__OTEL_EXPORTER_OTLP_ENDPOINT",
+            "https://c:4318/base/v1/traces",
+        ),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://ignored:4318"),
+    ];
+    let config = check("key wins", None, &keyed, &[]).expect("loads");
+    let endpoint = config.telemetry.endpoint.expect("endpoint");
+    assert_eq!(endpoint.expose_secret(), "https://c:4318/base/v1/traces");
+
+    let base = [
+        ("GITHUB_STATS_TELEMETRY__OTEL_ENABLED", "true"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://otel:4318/"),
+    ];
+    let config = check("generic variable", None, &base, &[]).expect("loads");
+    let endpoint = config.telemetry.endpoint.expect("endpoint");
+    assert_eq!(endpoint.expose_secret(), "http://otel:4318/v1/traces");
+    let traces = [
+        ("GITHUB_STATS_TELEMETRY__OTEL_ENABLED", "true"),
+        (
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "http://otel:4318/custom",
+        ),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://other:4318"),
+    ];
+    let config = check("traces variable, as given", None, &traces, &[]).expect("loads");
+    let endpoint = config.telemetry.endpoint.expect("endpoint");
+    assert_eq!(endpoint.expose_secret(), "http://otel:4318/custom");
+
+    let ratio = "GITHUB_STATS_TELEMETRY__OTEL_TRACE_SAMPLE_RATIO";
+    let key = "telemetry.otel_trace_sample_ratio";
+    check(
+        "ratio > 1",
+        None,
+        &[(ratio, "1.5")],
+        &[(key, "between 0 and 1")],
+    );
+    check(
+        "ratio < 0",
+        None,
+        &[(ratio, "-0.1")],
+        &[(key, "between 0 and 1")],
+    );
+    check(
+        "ratio text",
+        None,
+        &[(ratio, "half")],
+        &[(key, "expected a number")],
+    );
+    let mode = "GITHUB_STATS_TELEMETRY__OTEL_TRACE_MODE";
+    check(
+        "mode",
+        None,
+        &[(mode, "all")],
+        &[("telemetry.otel_trace_mode", "off|errors")],
+    );
+    let endpoint_key = "telemetry.otel_exporter_otlp_endpoint";
+    let no_scheme = [
+        ("GITHUB_STATS_TELEMETRY__OTEL_ENABLED", "true"),
+        (
+            "GITHUB_STATS_TELEMETRY__OTEL_EXPORTER_OTLP_ENDPOINT",
+            "collector:4318",
+        ),
+    ];
+    check(
+        "no scheme",
+        None,
+        &no_scheme,
+        &[(endpoint_key, "http:// or https://")],
+    );
+    let nowhere = [("GITHUB_STATS_TELEMETRY__OTEL_ENABLED", "true")];
+    check(
+        "enabled, no endpoint",
+        None,
+        &nowhere,
+        &[(endpoint_key, "no OTLP endpoint")],
+    );
+}

@@ -27,6 +27,7 @@ pub struct Config {
     pub store: StoreConfig,
     pub leader_election: LeaderElectionConfig,
     pub copilot: CopilotConfig,
+    pub telemetry: TelemetryConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +227,20 @@ pub struct CopilotEnterpriseConfig {
     pub private_key_path: Option<PathBuf>,
 }
 
+/// `telemetry.*`: OpenTelemetry traces over OTLP/HTTP.
+#[derive(Debug, Clone)]
+pub struct TelemetryConfig {
+    pub otel_enabled: bool,
+    /// The OTLP/HTTP traces URL (ending in `/v1/traces`): `telemetry.otel_exporter_otlp_endpoint`,
+    /// else `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else `OTEL_EXPORTER_OTLP_ENDPOINT`
+    /// with `/v1/traces` appended. May carry credentials, hence a [`SecretUrl`].
+    pub endpoint: Option<SecretUrl>,
+    pub trace_mode: TraceMode,
+    /// Share of traces kept by `sampled` and, for traces without an error, by `errors`.
+    pub sample_ratio: f64,
+    pub service_name: String,
+}
+
 /// A URL that may carry a password: the full text is a secret, `Debug`/`Display` show it with
 /// the password replaced.
 #[derive(Clone)]
@@ -333,6 +348,12 @@ config_enum!(
     /// `leader_election.mode`: `single` elects one leader that scrapes every org; `per_org`
     /// elects a holder per org and spreads the orgs over the live replicas.
     ElectionMode { Single => "single", PerOrg => "per_org" }
+);
+config_enum!(
+    /// `telemetry.otel_trace_mode`: `off` records no span; `detailed` keeps every trace;
+    /// `sampled` keeps the share `otel_trace_sample_ratio` (parent-based); `errors` keeps every
+    /// trace with an error and that share of the others.
+    TraceMode { Off => "off", Errors => "errors", Sampled => "sampled", Detailed => "detailed" }
 );
 config_enum!(
     /// `copilot.user_label_mode`: how the `user` label of Copilot series is filled.

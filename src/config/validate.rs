@@ -22,6 +22,21 @@ pub(crate) fn validate(config: &Config, problems: &mut Problems) {
     leader_election(config, problems);
     copilot(&config.copilot, problems);
     copilot_retention(config, problems);
+    telemetry(&config.telemetry, problems);
+}
+
+/// Traces need somewhere to go: enabled without an endpoint (key or standard variable) is an
+/// error rather than a silent default.
+fn telemetry(t: &TelemetryConfig, p: &mut Problems) {
+    let key = "telemetry.otel_exporter_otlp_endpoint";
+    if t.otel_enabled && t.trace_mode != TraceMode::Off && t.endpoint.is_none() && !p.has_key(key) {
+        p.push(
+            key,
+            "",
+            "telemetry.otel_enabled is true but no OTLP endpoint is set (this key, \
+             OTEL_EXPORTER_OTLP_TRACES_ENDPOINT or OTEL_EXPORTER_OTLP_ENDPOINT)",
+        );
+    }
 }
 
 /// Copilot series are rewritten once per `copilot.scrape_interval`; a store retention shorter

@@ -23,6 +23,7 @@ use actix_web::{web, App, HttpResponse, HttpServer};
 use gse_actors::health::HealthActor;
 use gse_actors::store::ExpositionCell;
 use tokio::sync::Semaphore;
+use tracing::Instrument as _;
 
 use crate::replica_metrics::{path_label, ReplicaMetrics};
 
@@ -123,7 +124,8 @@ pub fn serve(
     Ok(server)
 }
 
-/// Concurrency cap and request accounting around every handler.
+/// Concurrency cap, request accounting and the server span (`http.server`, a root; `http.route`
+/// is the matched pattern or `other`, never the raw path) around every handler.
 async fn guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -138,12 +140,23 @@ async fn guard(
         return Ok(req.into_response(response));
     };
     let started = std::time::Instant::now();
-    let response = next.call(req).await?.map_into_boxed_body();
+    let route = path_label(req.match_pattern().as_deref());
+    let span = tracing::info_span!(parent: None, "http.server",
+        otel.name = %format_args!("{} {route}", req.method()), otel.kind = "server",
+        http.request.method = %req.method(), http.route = route,
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty);
+    let response = next
+        .call(req)
+        .instrument(span.clone())
+        .await?
+        .map_into_boxed_body();
     let path = path_label(response.request().match_pattern().as_deref());
-    replica.observe_request(
-        path,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
+    let status = response.status().as_u16();
+    span.record("http.response.status_code", i64::from(status));
+    if status >= 500 {
+        span.record("otel.status_code", "ERROR");
+    }
+    replica.observe_request(path, status, started.elapsed().as_secs_f64());
     Ok(response)
 }

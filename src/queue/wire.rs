@@ -106,6 +106,8 @@ pub fn decode(body: &[u8]) -> Result<BackfillJob, DecodeError> {
         attempt: wire.attempt.max(1),
         max_attempts: wire.max_attempts.max(1),
         created_at: parse_time("created_at", &wire.created_at)?,
+        // Not in the body: the message's `traceparent` header carries it.
+        trace_parent: None,
     };
     // A Copilot job must name its scope and day; one that does not is a dead letter.
     job.copilot_day()?;
@@ -245,6 +247,7 @@ mod tests {
                             attempt: a,
                             max_attempts: m,
                             created_at: created,
+                            trace_parent: None,
                         }
                     },
                 )

@@ -16,6 +16,10 @@
 //! - a republish that fails, or a shutdown mid-job → the original is requeued (nack);
 //! - a panic in the worker → the consumer task dies unsettled, the message returns to the
 //!   queue, and the pool's supervisor restarts the consumer.
+//!
+//! Each delivery runs in a `backfill.consume` span, a child of the publishing span whose
+//! context the message carries (see [`crate::trace`]), with the outcome; anything but a stored
+//! or skipped job is an error of the trace.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -26,6 +30,7 @@ use futures::StreamExt as _;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument as _;
 
 use super::job::BackfillJob;
 use super::metrics::{DEAD_LETTERED, IN_FLIGHT, LABEL_ORG, LABEL_REASON, LABEL_RESULT, PROCESSED};
@@ -184,7 +189,12 @@ pub async fn run_consumer(
                         let tag = tag.clone();
                         async move {
                             match item {
-                                Ok(delivery) => handle_delivery(&shared, delivery, &stop).await,
+                                Ok(delivery) => {
+                                    let span = consume_span(&delivery);
+                                    handle_delivery(&shared, delivery, &stop)
+                                        .instrument(span)
+                                        .await
+                                }
                                 Err(error) => tracing::warn!(consumer = %tag,
                                     error = %error_chain(&error), "backfill delivery stream error"),
                             }
@@ -206,6 +216,33 @@ pub async fn run_consumer(
             () = tokio::time::sleep(backoff) => {}
         }
         backoff = (backoff * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// The `backfill.consume` span of one delivery: a child of the publishing span whose context
+/// the message carries (so it belongs to the trace of the cycle that enqueued the job), or a
+/// root when the message has none.
+fn consume_span(delivery: &Delivery) -> tracing::Span {
+    let job = delivery.job.as_ref().ok();
+    let span = tracing::info_span!(parent: None, "backfill.consume",
+        org = job.map_or("unknown", |j| j.org.as_str()),
+        repo = job.map_or("", |j| j.repo.as_str()),
+        reason = job.map_or("", |j| j.reason.as_str()),
+        attempt = job.map_or(0, |j| i64::from(j.attempt)),
+        redelivered = delivery.redelivered,
+        outcome = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty);
+    crate::trace::set_parent(&span, job.and_then(|j| j.trace_parent.as_deref()));
+    span
+}
+
+/// Records a delivery's outcome on the current (`backfill.consume`) span; anything but a
+/// stored or skipped job is an error of the trace.
+fn record_outcome(outcome: &str) {
+    let span = tracing::Span::current();
+    span.record("outcome", outcome);
+    if !matches!(outcome, "success" | "skipped") {
+        span.record("otel.status_code", "ERROR");
     }
 }
 
@@ -262,6 +299,7 @@ pub async fn handle_delivery(
             let last_error = format!("undecodable message: {decode_error}");
             match acker.dead_letter_raw(last_error).await {
                 Ok(()) => {
+                    record_outcome("dead_letter");
                     count_processed(shared, "unknown", "dead_letter");
                     shared.recorder.count(
                         &DEAD_LETTERED,
@@ -350,6 +388,7 @@ pub async fn handle_delivery(
     };
     match result {
         Ok(()) => {
+            record_outcome("success");
             settle_ack(shared, &job, acker).await;
             count_processed(shared, &job.org, "success");
             finish(JobOutcome::Success);
@@ -388,11 +427,13 @@ pub async fn handle_delivery(
             finish(JobOutcome::Retry);
         }
         Err(error) if job.is_last_attempt() => {
+            record_outcome("dead_letter");
             let last_error = format!("attempt {}/{}: {error}", job.attempt, job.max_attempts);
             let outcome = dead_letter(shared, &job, acker, last_error).await;
             finish(outcome);
         }
         Err(error) => {
+            record_outcome("retry");
             let tiers = shared.queue.retry_tiers();
             let next = job.next_attempt();
             let target = if tiers == 0 {

@@ -19,6 +19,10 @@
 //!    of a replica that stopped for good are published by the others. A job that cannot be
 //!    stashed (no stash, stash unreachable or full) is counted in
 //!    `gh_exporter_backfill_jobs_lost_total` and logged at error with the count.
+//!
+//! Each publish is a `backfill.publish` span, a child of the unit of work that missed the window
+//! (its context arrives with [`EnqueueMissing`](crate::messages::EnqueueMissing)); the message
+//! carries the publish span's context, so the consumer joins the same trace.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -182,7 +186,7 @@ impl BackfillDispatcher {
             self.buffer_push(job);
             return;
         }
-        let publish = self.queue.publish(&job, Target::Work);
+        let publish = traced_publish(self.queue.as_ref(), &job);
         let key = job.dedup_key.clone();
         self.in_flight.insert(key.clone(), job);
         ctx.spawn(
@@ -263,7 +267,7 @@ impl BackfillDispatcher {
         let publishes: Vec<_> = self
             .buffer
             .iter()
-            .map(|job| self.queue.publish(job, Target::Work))
+            .map(|job| traced_publish(self.queue.as_ref(), job))
             .collect();
         for job in self.buffer.drain(..) {
             self.in_flight.insert(job.dedup_key.clone(), job);
@@ -430,10 +434,56 @@ impl Actor for BackfillDispatcher {
     }
 }
 
+/// Publishes `job` to the work queue inside a `backfill.publish` span, a child of the context
+/// the job carries (the unit of work that missed the window); the message carries the publish
+/// span's own context, so the consuming span joins the same trace.
+fn traced_publish(
+    queue: &dyn JobQueue,
+    job: &BackfillJob,
+) -> futures::future::BoxFuture<'static, Result<(), QueueError>> {
+    use futures::FutureExt as _;
+    use tracing::Instrument as _;
+    let span = tracing::info_span!(parent: None, "backfill.publish", org = %job.org,
+        repo = %job.repo, reason = %job.reason, attempt = i64::from(job.attempt),
+        otel.status_code = tracing::field::Empty);
+    crate::trace::set_parent(&span, job.trace_parent.as_deref());
+    let publish = match crate::trace::context_of(&span) {
+        Some(context) => {
+            let mut sent = job.clone();
+            sent.trace_parent = Some(context);
+            queue.publish(&sent, Target::Work)
+        }
+        None => queue.publish(job, Target::Work),
+    };
+    let traced = span.clone();
+    async move {
+        let result = publish.await;
+        if result.is_err() {
+            traced.record("otel.status_code", "ERROR");
+        }
+        result
+    }
+    .instrument(span)
+    .boxed()
+}
+
 impl Handler<BackfillRequest> for BackfillDispatcher {
     type Result = ();
 
     fn handle(&mut self, request: BackfillRequest, ctx: &mut Self::Context) {
+        self.enqueue(request, None, ctx);
+    }
+}
+
+impl BackfillDispatcher {
+    /// Coalesces, dedups and publishes one request; `trace_parent` is the context of the unit
+    /// of work that asked for it.
+    fn enqueue(
+        &mut self,
+        request: BackfillRequest,
+        trace_parent: Option<String>,
+        ctx: &mut Context<Self>,
+    ) {
         // A Copilot job names one report day: its window is never widened.
         let window = if request.reason == Reason::CopilotReportFailed {
             (request.window_start, request.window_end)
@@ -452,6 +502,10 @@ impl Handler<BackfillRequest> for BackfillDispatcher {
             self.settings.max_attempts,
             (self.now)(),
         );
+        let job = BackfillJob {
+            trace_parent,
+            ..job
+        };
         if !self.pending.insert(job.dedup_key.clone()) {
             self.count(&DEDUPED, &job);
             return;
@@ -483,6 +537,6 @@ impl Handler<crate::messages::EnqueueMissing> for BackfillDispatcher {
             window_end: at(missing.window_end.max(missing.window_start)),
             reason,
         };
-        <Self as Handler<BackfillRequest>>::handle(self, request, ctx);
+        self.enqueue(request, missing.trace_parent, ctx);
     }
 }

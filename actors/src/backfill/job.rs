@@ -165,6 +165,9 @@ pub struct BackfillJob {
     pub attempt: u32,
     pub max_attempts: u32,
     pub created_at: SystemTime,
+    /// The W3C `traceparent` of the span that enqueued (or last published) the job, carried in
+    /// the message so the consuming span joins that trace (see [`crate::trace`]).
+    pub trace_parent: Option<String>,
 }
 
 impl BackfillJob {
@@ -190,6 +193,7 @@ impl BackfillJob {
             attempt: 1,
             max_attempts: max_attempts.max(1),
             created_at: now,
+            trace_parent: None,
         }
     }
 

@@ -14,6 +14,7 @@
 //! back here ([`RecoverDay`]): the day is read again under the same grant, never while a run is
 //! in flight, and published through the same batch — only when it is newer than the latest day
 //! served.
+//! Each run is the root span `copilot.run` of its own trace (an error when a report failed).
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -308,13 +309,26 @@ impl Handler<CopilotRunNow> for CopilotActor {
         let source = self.args.source.clone();
         let previous = self.memory().clone();
         let now = self.args.clock.now();
-        let run = attempt(source, previous, now);
+        let span = tracing::info_span!(parent: None, "copilot.run",
+            component = %self.args.component, problems = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty);
+        let run = span.in_scope(|| attempt(source, previous, now));
         // Under the grant: nothing starts once its lease has lapsed, a run in flight is
         // dropped at the lapse, and the client checks the lease before every request.
         let validity = self.args.grant.as_ref().map(|g| g.validity.clone());
-        ctx.spawn(under_lease(validity, run).into_actor(self).map(
-            |out, act, ctx| match out {
-                Ok(out) => ctx.notify(RunDone(out)),
+        let traced = span.clone();
+        let run = tracing::Instrument::instrument(under_lease(validity, run), span);
+        ctx.spawn(run.into_actor(self).map(
+            move |out, act, ctx| match out {
+                Ok(out) => {
+                    if let Attempt::Ran(ran) = &out {
+                        traced.record("problems", ran.problems.len() as i64);
+                        if !ran.problems.is_empty() {
+                            traced.record("otel.status_code", "ERROR");
+                        }
+                    }
+                    ctx.notify(RunDone(out))
+                }
                 Err(_) => {
                     act.running = false;
                     tracing::info!(component = %act.args.component, "the org's lease lapsed; Copilot run abandoned, nothing published");

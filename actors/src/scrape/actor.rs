@@ -14,6 +14,10 @@
 //! cancelled), and the GitHub client checks the validity before every request. Abandoned work
 //! publishes nothing and counts as no run: the RoleManager is stopping this actor.
 //!
+//! Each cycle is the root span `scrape.cycle` of its own trace (its GitHub requests are its
+//! children, its missed windows carry its context into backfill); each LOC round is the root
+//! span `loc.round`. A failed cycle or round marks its span with error status.
+//!
 //! Lines of code never delay activity: after a cycle has published, a LOC round
 //! ([`run_loc_round`]) asks `stats/contributors` for every repository that needs it, and
 //! publishes again (same `window_end`) when an answer changed what is served. While GitHub is
@@ -28,6 +32,8 @@ use actix::{
     Actor, ActorFutureExt, AsyncContext, Context, Handler, Message, Recipient, WrapFuture,
 };
 use rand::Rng;
+use tracing::field::Empty;
+use tracing::{Instrument, Span};
 
 use super::cycle::{restore_served, run_cycle, CycleOutcome, CycleResult, CycleSettings};
 use super::events::{CycleReport, ScrapeObserver};
@@ -145,6 +151,9 @@ impl ScrapeActor {
         self.running = true;
         self.args.observer.cycle_started(&self.args.org);
         let started = Instant::now();
+        let span = tracing::info_span!(parent: None, "scrape.cycle", org = %self.args.org,
+            result = Empty, repos = Empty, series = Empty, missing = Empty,
+            otel.status_code = Empty);
         let fut = under_lease(
             self.validity(),
             run_cycle(
@@ -154,15 +163,17 @@ impl ScrapeActor {
                 self.args.state_store.clone(),
                 self.args.settings.clone(),
             ),
-        );
+        )
+        .instrument(span.clone());
         ctx.spawn(fut.into_actor(self).map(move |outcome, act, ctx| {
             act.running = false;
             let Ok(outcome) = outcome else {
+                span.record("result", "lease_lapsed");
                 act.lease_lapsed("cycle");
                 return;
             };
             let loc_due = outcome.loc_due;
-            act.finish(outcome, started.elapsed().as_secs_f64());
+            act.finish(outcome, started.elapsed().as_secs_f64(), &span);
             // Also after a failed cycle: repositories still computing are asked again.
             if loc_due > 0 || act.loc_waiting > 0 {
                 act.loc_retry_round = 0;
@@ -177,6 +188,8 @@ impl ScrapeActor {
             return;
         }
         self.loc_running = true;
+        let span = tracing::info_span!(parent: None, "loc.round", org = %self.args.org,
+            asked = Empty, waiting = Empty, missing = Empty, otel.status_code = Empty);
         let fut = under_lease(
             self.validity(),
             run_loc_round(
@@ -186,11 +199,20 @@ impl ScrapeActor {
                 self.args.state_store.clone(),
                 self.args.settings.clone(),
             ),
-        );
-        ctx.spawn(fut.into_actor(self).map(|outcome, act, ctx| {
+        )
+        .instrument(span.clone());
+        ctx.spawn(fut.into_actor(self).map(move |outcome, act, ctx| {
             act.loc_running = false;
             match outcome {
-                Ok(outcome) => act.finish_loc_round(outcome, ctx),
+                Ok(outcome) => {
+                    span.record("asked", outcome.asked as i64);
+                    span.record("waiting", outcome.waiting as i64);
+                    span.record("missing", outcome.missing.len() as i64);
+                    if outcome.error.is_some() {
+                        span.record("otel.status_code", "ERROR");
+                    }
+                    act.finish_loc_round(outcome, &span, ctx)
+                }
                 Err(_) => act.lease_lapsed("LOC round"),
             }
         }));
@@ -209,7 +231,7 @@ impl ScrapeActor {
         tracing::info!(org = %self.args.org, work = what, "the org's lease lapsed; work abandoned, nothing published");
     }
 
-    fn finish_loc_round(&mut self, outcome: LocRoundOutcome, ctx: &mut Context<Self>) {
+    fn finish_loc_round(&mut self, outcome: LocRoundOutcome, span: &Span, ctx: &mut Context<Self>) {
         if let Some(error) = &outcome.error {
             tracing::info!(org = %self.args.org, error = %error, missing = outcome.missing.len(), "LOC round incomplete");
         }
@@ -220,6 +242,7 @@ impl ScrapeActor {
                 window_start: m.window_start,
                 window_end: m.window_end,
                 reason: m.reason,
+                trace_parent: crate::trace::context_of(span),
             });
         }
         let waiting_changed = self.loc_waiting != outcome.waiting;
@@ -265,8 +288,20 @@ impl ScrapeActor {
         }
     }
 
-    fn finish(&mut self, outcome: CycleOutcome, duration: f64) {
+    fn finish(&mut self, outcome: CycleOutcome, duration: f64, span: &Span) {
         let result = outcome.result;
+        span.record("result", result.as_str());
+        span.record("repos", outcome.repos as i64);
+        span.record("series", outcome.samples.len() as i64);
+        span.record("missing", outcome.missing.len() as i64);
+        if result == CycleResult::Failure {
+            span.record("otel.status_code", "ERROR");
+        }
+        let trace_parent = if outcome.missing.is_empty() {
+            None
+        } else {
+            crate::trace::context_of(span)
+        };
         tracing::debug!(org = %self.args.org, now = outcome.now, result = result.as_str(), series = outcome.samples.len(), loc_due = outcome.loc_due, "cycle finished");
         self.count_run(result.as_str());
         self.last_duration = Some(duration);
@@ -293,6 +328,7 @@ impl ScrapeActor {
                 window_start: m.window_start,
                 window_end: m.window_end,
                 reason: m.reason,
+                trace_parent: trace_parent.clone(),
             });
         }
         self.publish();
@@ -317,6 +353,7 @@ impl ScrapeActor {
             window_start: start,
             window_end: now,
             reason: Reason::GithubUnhealthy,
+            trace_parent: None,
         });
         self.publish();
         self.args.observer.cycle_finished(&CycleReport {

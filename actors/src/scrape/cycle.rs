@@ -22,6 +22,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
+use tracing::Instrument;
 
 use super::filter::RepoFilter;
 use super::identity::{commit_user, is_bot_login};
@@ -247,7 +248,14 @@ pub async fn run_cycle(
         .values()
         .filter(|log| loc_work_due(&log.loc, now, &settings))
         .count();
-    if let Err(e) = state_store.put(&key, state.encode()).await {
+    let commit =
+        tracing::info_span!("store.commit", org = %org, otel.status_code = tracing::field::Empty);
+    let saved = state_store
+        .put(&key, state.encode())
+        .instrument(commit.clone())
+        .await;
+    if let Err(e) = saved {
+        commit.record("otel.status_code", "ERROR");
         tracing::warn!(org = %org, error = %e, "cannot save scrape state; the next cycle refetches more");
     }
     CycleOutcome {

@@ -125,6 +125,7 @@ mod tests {
                 window_start: 0.0,
                 window_end: 60.0,
                 reason: crate::backfill::Reason::ScrapeError,
+                trace_parent: None,
             };
             let sent = tokio::time::timeout(std::time::Duration::from_secs(10), addr.send(message));
             assert!(matches!(sent.await, Ok(Ok(()))), "the sink answers");

@@ -8,6 +8,7 @@
 use bytes::Bytes;
 use gse_actors::scrape::port::{ApiError, ApiErrorKind};
 use serde::de::DeserializeOwned;
+use tracing::Instrument as _;
 use url::Url;
 
 use super::{header, Answer, Client, Page};
@@ -56,9 +57,42 @@ impl Client {
         }
     }
 
+    /// One call, attempts included, in a `github.request` span (a child of the unit of work
+    /// that asks): the method, the endpoint's template (never the URL, whose query may carry
+    /// cursors), the last status, the rate budget left and the attempts made. A call that
+    /// fails for any reason but "no data here" (404, 409, 422) has error status.
+    pub(super) async fn request<T: DeserializeOwned>(
+        &self,
+        endpoint: &'static str,
+        url: Url,
+        body: Option<Bytes>,
+        resource: &'static str,
+        cacheable: bool,
+    ) -> Result<(Answer<T>, Option<String>), ApiError> {
+        let span = tracing::info_span!(
+            "github.request",
+            http.request.method = if body.is_some() { "POST" } else { "GET" },
+            url.template = endpoint,
+            http.response.status_code = tracing::field::Empty,
+            github.rate_limit.remaining = tracing::field::Empty,
+            attempt = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty
+        );
+        let result = self
+            .attempts(endpoint, url, body, resource, cacheable)
+            .instrument(span.clone())
+            .await;
+        if let Err(error) = &result {
+            if !error.kind.is_absent() {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        result
+    }
+
     /// The shared request loop. With `cacheable`, a remembered ETag is sent and a 304 answers
     /// from the remembered page; a 200 returns its ETag for [`Client::get_cached`] to keep.
-    pub(super) async fn request<T: DeserializeOwned>(
+    async fn attempts<T: DeserializeOwned>(
         &self,
         endpoint: &'static str,
         url: Url,
@@ -136,6 +170,15 @@ impl Client {
             self.count(endpoint, status_class(status));
             let remaining =
                 header(&response, "x-ratelimit-remaining").and_then(|v| v.parse::<u64>().ok());
+            let span = tracing::Span::current();
+            span.record("http.response.status_code", i64::from(status));
+            span.record("attempt", i64::from(attempt));
+            if let Some(remaining) = remaining {
+                span.record(
+                    "github.rate_limit.remaining",
+                    i64::try_from(remaining).unwrap_or(i64::MAX),
+                );
+            }
             let reset = header(&response, "x-ratelimit-reset").and_then(|v| v.parse::<i64>().ok());
             let rate_resource = header(&response, "x-ratelimit-resource")
                 .unwrap_or(resource)

@@ -10,7 +10,7 @@ use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, Bas
 use lapin::types::FieldTable;
 
 use super::error::{backend, bounded};
-use super::properties::properties;
+use super::properties::{properties, traceparent};
 use super::publish::publish_confirmed;
 use super::{RabbitQueue, BACKEND};
 use crate::queue::wire;
@@ -71,7 +71,12 @@ pub(super) fn consume(
                 let _channel = &channel;
                 match item {
                     Ok(delivery) => Ok(Delivery {
-                        job: wire::decode(&delivery.data).map_err(|e| error_chain(&e)),
+                        job: wire::decode(&delivery.data)
+                            .map(|mut job| {
+                                job.trace_parent = traceparent(&delivery.properties);
+                                job
+                            })
+                            .map_err(|e| error_chain(&e)),
                         redelivered: delivery.redelivered,
                         acker: Box::new(RabbitAcker {
                             queue: queue.clone(),

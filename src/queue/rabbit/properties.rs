@@ -1,6 +1,7 @@
 //! The properties of a job message: persistent, JSON, `timestamp` (publish time, which makes
 //! the oldest-message age real), `message_id` (the job id) and headers `version`, `attempt`,
-//! `job_id`, `created_at`, plus `last_error` and `dead_lettered_at` on dead letters.
+//! `job_id`, `created_at`, plus `last_error` and `dead_lettered_at` on dead letters, and the
+//! W3C `traceparent` of the publishing span when the job carries one ([`TRACEPARENT`]).
 
 use std::time::SystemTime;
 
@@ -9,6 +10,9 @@ use lapin::types::{AMQPValue, FieldTable, LongString, ShortString};
 use lapin::BasicProperties;
 
 use crate::queue::wire;
+
+/// The header of the W3C trace context (the name the trace-context spec gives it over HTTP).
+pub(super) const TRACEPARENT: &str = "traceparent";
 
 /// Longest `last_error` header kept (headers are not meant for stack traces).
 const MAX_LAST_ERROR: usize = 2048;
@@ -28,6 +32,16 @@ fn truncate(text: &str, max: usize) -> &str {
         end -= 1;
     }
     &text[..end]
+}
+
+/// The `traceparent` header of a delivery, when it has a text one.
+pub(super) fn traceparent(properties: &BasicProperties) -> Option<String> {
+    let value = properties.headers().as_ref()?.inner().get(TRACEPARENT)?;
+    match value {
+        AMQPValue::LongString(text) => Some(text.to_string()),
+        AMQPValue::ShortString(text) => Some(text.as_str().to_string()),
+        _ => None,
+    }
 }
 
 /// Properties of a job message: persistent, JSON, timestamped, with visible headers.
@@ -51,6 +65,9 @@ pub(super) fn properties(job: Option<&BackfillJob>, last_error: Option<&str>) ->
             "created_at".into(),
             long_string(&wire::rfc3339(job.created_at)),
         );
+        if let Some(traceparent) = &job.trace_parent {
+            headers.insert(TRACEPARENT.into(), long_string(traceparent));
+        }
         properties = properties.with_message_id(ShortString::from(truncate(&job.job_id, 255)));
     }
     if let Some(last_error) = last_error {
