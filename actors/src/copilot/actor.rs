@@ -67,6 +67,8 @@ pub struct CopilotActor {
     recovering: bool,
     /// A run was asked for during a recovery: start it when the recovery ends.
     rerun: bool,
+    /// The span of the latest run: a day it failed to read joins its trace in backfill.
+    run_span: Option<tracing::Span>,
     /// Why the last run's parts failed (the component's reason).
     problems: Vec<String>,
 }
@@ -97,6 +99,7 @@ impl CopilotActor {
             running: false,
             recovering: false,
             rerun: false,
+            run_span: None,
             problems: Vec::new(),
         }
     }
@@ -275,6 +278,7 @@ impl CopilotActor {
             window_start: start as f64,
             window_end: (start + 86_400) as f64,
             reason: request.reason,
+            trace_parent: self.run_span.as_ref().and_then(crate::trace::context_of),
         });
     }
 }
@@ -317,6 +321,7 @@ impl Handler<CopilotRunNow> for CopilotActor {
         // dropped at the lapse, and the client checks the lease before every request.
         let validity = self.args.grant.as_ref().map(|g| g.validity.clone());
         let traced = span.clone();
+        self.run_span = Some(span.clone());
         let run = tracing::Instrument::instrument(under_lease(validity, run), span);
         ctx.spawn(run.into_actor(self).map(
             move |out, act, ctx| match out {
