@@ -9,31 +9,6 @@ use std::time::Duration;
 
 use scrape_support::{compare_allowing_push_race, fake, Metrics};
 
-/// Truth is fetched over the fake's HTTP control API, as an outside observer would.
-fn truth_over_http(
-    fake: &fake_github::FakeGithub,
-    org: &str,
-    at: f64,
-) -> std::collections::BTreeMap<(String, String, String), f64> {
-    let (status, body) = scrape_support::http_get(fake.addr(), &format!("/_fake/truth?at={at}"))
-        .expect("truth answers");
-    assert_eq!(status, 200);
-    let truth: serde_json::Value = serde_json::from_str(&body).expect("truth is JSON");
-    truth["series"]
-        .as_array()
-        .expect("series")
-        .iter()
-        .filter(|s| s["org"] == org)
-        .map(|s| {
-            let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
-            (
-                (text("metric"), text("repo"), text("user")),
-                s["value"].as_f64().unwrap_or(-1.0),
-            )
-        })
-        .collect()
-}
-
 /// Waits for a cycle of every org ending at or after `after` and compares it with the truth
 /// over HTTP (see `scrape_support::compare_allowing_push_race`). Returns the newest window end
 /// compared.
@@ -51,7 +26,7 @@ fn check(running: &mut common::Running, fake: &fake_github::FakeGithub, after: f
             });
             metrics
         },
-        |org, at| truth_over_http(fake, org, at),
+        |org, at| scrape_support::truth_over_http(fake, org, at),
     );
     orgs.iter()
         .filter_map(|o| metrics.window_end(o))

@@ -324,7 +324,7 @@ fn dead_collector_costs_a_counter_not_a_cycle() {
             });
             m
         },
-        |org, at| truth_over_http(&fake, org, at),
+        |org, at| scrape_support::truth_over_http(&fake, org, at),
     );
     let status = running.terminate(Duration::from_secs(20));
     assert!(
@@ -373,29 +373,4 @@ fn fake_repo(fake: &Arc<FakeGithub>) -> String {
         .as_str()
         .expect("the fake org has repositories")
         .to_string()
-}
-
-/// Truth over the fake's HTTP control API, as an outside observer reads it.
-fn truth_over_http(
-    fake: &FakeGithub,
-    org: &str,
-    at: f64,
-) -> BTreeMap<(String, String, String), f64> {
-    let (status, body) = scrape_support::http_get(fake.addr(), &format!("/_fake/truth?at={at}"))
-        .expect("truth answers");
-    assert_eq!(status, 200);
-    let truth: serde_json::Value = serde_json::from_str(&body).expect("truth is JSON");
-    truth["series"]
-        .as_array()
-        .expect("series")
-        .iter()
-        .filter(|s| s["org"] == org)
-        .map(|s| {
-            let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
-            (
-                (text("metric"), text("repo"), text("user")),
-                s["value"].as_f64().unwrap_or(-1.0),
-            )
-        })
-        .collect()
 }

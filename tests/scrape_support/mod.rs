@@ -330,6 +330,32 @@ pub fn truth(fake: &FakeGithub, org: &str, at: f64) -> BTreeMap<(String, String,
         .collect()
 }
 
+/// The truth of `org` at `at`, fetched over the fake's HTTP control API as an outside observer
+/// (a test running the exporter binary) reads it: (metric, repo, user) → value.
+pub fn truth_over_http(
+    fake: &FakeGithub,
+    org: &str,
+    at: f64,
+) -> BTreeMap<(String, String, String), f64> {
+    let (status, body) =
+        http_get(fake.addr(), &format!("/_fake/truth?at={at}")).expect("truth answers");
+    assert_eq!(status, 200);
+    let truth: serde_json::Value = serde_json::from_str(&body).expect("truth is JSON");
+    truth["series"]
+        .as_array()
+        .expect("series")
+        .iter()
+        .filter(|s| s["org"] == org)
+        .map(|s| {
+            let text = |k: &str| s[k].as_str().unwrap_or_default().to_string();
+            (
+                (text("metric"), text("repo"), text("user")),
+                s["value"].as_f64().unwrap_or(-1.0),
+            )
+        })
+        .collect()
+}
+
 /// Describes the differences between served and expected series (empty when equal).
 pub fn diff<K: Ord + std::fmt::Debug>(
     served: &BTreeMap<K, f64>,
